@@ -1,0 +1,82 @@
+//! Communicators: how provisioners reach the machine being built.
+//!
+//! A [`Communicator`] runs commands and moves files. Builders create one (`ssh`, `docker`, or
+//! [`NoneCommunicator`] when the template says `"communicator": "none"`) and hand it to the
+//! provisioning hook.
+
+use async_trait::async_trait;
+use std::path::Path;
+
+/// Why a communicator operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum CommError {
+    /// The communicator cannot do this at all (e.g. `none`).
+    #[error("{0}")]
+    Unsupported(String),
+    /// Transport or remote failure.
+    #[error("{0}")]
+    Failed(String),
+    /// Local I/O.
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// A line of output from a remote command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Output {
+    /// From standard output.
+    Stdout(String),
+    /// From standard error.
+    Stderr(String),
+}
+
+/// A command to run on the machine.
+pub struct RemoteCommand<'a> {
+    /// The shell command line.
+    pub command: &'a str,
+    /// Called with every line of output as it arrives.
+    pub on_output: &'a (dyn Fn(Output) + Send + Sync),
+}
+
+/// How a build talks to its machine.
+#[async_trait]
+pub trait Communicator: Send + Sync {
+    /// The communicator's type name (`ssh`, `docker`, `none`).
+    fn kind(&self) -> &str;
+    /// Runs a command; returns its exit status.
+    async fn exec(&self, cmd: RemoteCommand<'_>) -> Result<i32, CommError>;
+    /// Uploads a local file to `remote`.
+    async fn upload(&self, local: &Path, remote: &str) -> Result<(), CommError>;
+    /// Uploads a local directory (Packer's trailing-slash rules apply to `local`).
+    async fn upload_dir(&self, local: &Path, remote: &str) -> Result<(), CommError>;
+    /// Downloads `remote` to a local file.
+    async fn download(&self, remote: &str, local: &Path) -> Result<(), CommError>;
+}
+
+/// The `none` communicator: the build has no machine to talk to.
+pub struct NoneCommunicator;
+
+fn none_error() -> CommError {
+    CommError::Unsupported(
+        "this build has \"communicator\": \"none\": there is no machine to run commands on or copy files to".into(),
+    )
+}
+
+#[async_trait]
+impl Communicator for NoneCommunicator {
+    fn kind(&self) -> &str {
+        "none"
+    }
+    async fn exec(&self, _cmd: RemoteCommand<'_>) -> Result<i32, CommError> {
+        Err(none_error())
+    }
+    async fn upload(&self, _local: &Path, _remote: &str) -> Result<(), CommError> {
+        Err(none_error())
+    }
+    async fn upload_dir(&self, _local: &Path, _remote: &str) -> Result<(), CommError> {
+        Err(none_error())
+    }
+    async fn download(&self, _remote: &str, _local: &Path) -> Result<(), CommError> {
+        Err(none_error())
+    }
+}

@@ -1,0 +1,215 @@
+//! Plugin interfaces (builder, provisioner, post-processor) and the one registry that maps
+//! type names such as `"amazon-ebs"` to constructors.
+
+use crate::artifact::ArtifactRef;
+use crate::ui::BuildUi;
+use crate::Result;
+use async_trait::async_trait;
+use kiln_comm::Communicator;
+use kiln_template::interp::Context;
+use kiln_template::{Diagnostic, Value};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+/// What a plugin needs to know about the build it serves.
+#[derive(Clone)]
+pub struct BuildInfo {
+    /// Build name.
+    pub name: String,
+    /// Builder type.
+    pub builder_type: String,
+    /// Interpolation context (variables, build name, run time) for rendering templates
+    /// that were left for later (`{{.Path}}`, `{{build "ID"}}`).
+    pub interp: Context,
+    /// The run's id (`packer_run_uuid` in manifests).
+    pub run_uuid: String,
+}
+
+/// What a builder needs while running.
+pub struct BuildCx {
+    /// This build's output.
+    pub ui: BuildUi,
+    /// Cancelled on SIGINT/SIGTERM.
+    pub cancel: CancellationToken,
+    /// The build.
+    pub info: BuildInfo,
+    /// `-on-error` policy.
+    pub on_error: OnError,
+    /// `-debug`: pause between steps.
+    pub debug: bool,
+    /// Runs the provisioners when the builder's machine is ready.
+    pub hook: Arc<dyn Hook>,
+}
+
+/// Packer's `-on-error` policies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OnError {
+    /// Clean up everything (default).
+    Cleanup,
+    /// Stop without cleaning up.
+    Abort,
+    /// Ask on the terminal: clean up, abort or retry the step.
+    Ask,
+    /// Run the error-cleanup provisioner, then stop without cleaning up.
+    RunCleanupProvisioner,
+}
+
+impl std::str::FromStr for OnError {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        Ok(match s {
+            "cleanup" => OnError::Cleanup,
+            "abort" => OnError::Abort,
+            "ask" => OnError::Ask,
+            "run-cleanup-provisioner" => OnError::RunCleanupProvisioner,
+            _ => {
+                return Err(format!(
+                    "-on-error must be one of \"cleanup\", \"abort\", \"ask\", \"run-cleanup-provisioner\", not \"{s}\""
+                ))
+            }
+        })
+    }
+}
+
+/// Data a builder produced for `{{ build "Key" }}` (ID, SSH keys, addresses, …).
+pub type GeneratedData = BTreeMap<String, String>;
+
+/// The provisioning hook a builder calls once its machine is reachable.
+#[async_trait]
+pub trait Hook: Send + Sync {
+    /// Runs every provisioner of the build over `comm`.
+    async fn provision(
+        &self,
+        cx: &BuildCx,
+        comm: Arc<dyn Communicator>,
+        data: &GeneratedData,
+    ) -> Result<()>;
+    /// Runs the error-cleanup provisioner (if any) after a failure.
+    async fn error_cleanup(
+        &self,
+        cx: &BuildCx,
+        comm: Arc<dyn Communicator>,
+        data: &GeneratedData,
+    ) -> Result<()>;
+}
+
+/// A builder: creates a machine, lets the hook provision it, captures an artifact.
+#[async_trait]
+pub trait Builder: Send + Sync {
+    /// Runs the whole build; `None` when it produces no artifact.
+    async fn run(&self, cx: &BuildCx) -> Result<Option<ArtifactRef>>;
+}
+
+/// What a provisioner gets to work with.
+pub struct ProvisionCx<'a> {
+    /// Output.
+    pub ui: &'a BuildUi,
+    /// The machine.
+    pub comm: Arc<dyn Communicator>,
+    /// Cancelled on interrupt or timeout.
+    pub cancel: CancellationToken,
+    /// The build.
+    pub info: &'a BuildInfo,
+    /// What the builder produced so far.
+    pub data: &'a GeneratedData,
+}
+
+/// A provisioner.
+#[async_trait]
+pub trait Provisioner: Send + Sync {
+    /// Configures the machine.
+    async fn provision(&self, cx: &ProvisionCx<'_>) -> Result<()>;
+}
+
+/// What a post-processor returns.
+pub struct PostProcessed {
+    /// The new artifact (None halts the chain).
+    pub artifact: Option<ArtifactRef>,
+    /// Whether the input artifact should be kept by default.
+    pub keep_input: bool,
+    /// Keep the input even if the user set `keep_input_artifact: false`.
+    pub force_keep_input: bool,
+}
+
+/// What a post-processor gets to work with.
+pub struct PostCx<'a> {
+    /// Output (`==> name (type): ...`).
+    pub ui: &'a BuildUi,
+    /// Cancelled on interrupt.
+    pub cancel: CancellationToken,
+    /// The build.
+    pub info: &'a BuildInfo,
+}
+
+/// A post-processor.
+#[async_trait]
+pub trait PostProcessor: Send + Sync {
+    /// Processes an artifact.
+    async fn post_process(&self, cx: &PostCx<'_>, input: ArtifactRef) -> Result<PostProcessed>;
+}
+
+/// What a plugin constructor sees besides its configuration.
+pub struct PrepareCx<'a> {
+    /// The build.
+    pub info: &'a BuildInfo,
+    /// Directory of the template file (relative paths in configs are relative to the working
+    /// directory, as in Packer; this is for functions that need it).
+    pub template_dir: Option<&'a std::path::Path>,
+}
+
+/// Makes a builder from its (interpolated) configuration.
+pub type BuilderFactory = fn(&Value, &PrepareCx) -> Result<Box<dyn Builder>, Diagnostic>;
+/// Makes a provisioner.
+pub type ProvisionerFactory = fn(&Value, &PrepareCx) -> Result<Box<dyn Provisioner>, Diagnostic>;
+/// Makes a post-processor.
+pub type PostProcessorFactory =
+    fn(&Value, &PrepareCx) -> Result<Box<dyn PostProcessor>, Diagnostic>;
+
+/// Every plugin type kiln knows, by name.
+#[derive(Default)]
+pub struct Registry {
+    builders: BTreeMap<&'static str, BuilderFactory>,
+    provisioners: BTreeMap<&'static str, ProvisionerFactory>,
+    post_processors: BTreeMap<&'static str, PostProcessorFactory>,
+}
+
+impl Registry {
+    /// Registers a builder type.
+    pub fn builder(&mut self, name: &'static str, f: BuilderFactory) {
+        self.builders.insert(name, f);
+    }
+    /// Registers a provisioner type.
+    pub fn provisioner(&mut self, name: &'static str, f: ProvisionerFactory) {
+        self.provisioners.insert(name, f);
+    }
+    /// Registers a post-processor type.
+    pub fn post_processor(&mut self, name: &'static str, f: PostProcessorFactory) {
+        self.post_processors.insert(name, f);
+    }
+    /// The builder constructor for a type.
+    pub fn get_builder(&self, name: &str) -> Result<BuilderFactory, String> {
+        lookup(&self.builders, name, "builder")
+    }
+    /// The provisioner constructor for a type.
+    pub fn get_provisioner(&self, name: &str) -> Result<ProvisionerFactory, String> {
+        lookup(&self.provisioners, name, "provisioner")
+    }
+    /// The post-processor constructor for a type.
+    pub fn get_post_processor(&self, name: &str) -> Result<PostProcessorFactory, String> {
+        lookup(&self.post_processors, name, "post-processor")
+    }
+}
+
+fn lookup<F: Copy>(map: &BTreeMap<&'static str, F>, name: &str, what: &str) -> Result<F, String> {
+    map.get(name).copied().ok_or_else(|| {
+        let near = kiln_template::decode::nearest(name, map.keys().copied());
+        match near {
+            Some(n) => format!("unknown {what} type \"{name}\"; did you mean \"{n}\"?"),
+            None => format!(
+                "unknown {what} type \"{name}\"; known types: {}",
+                map.keys().copied().collect::<Vec<_>>().join(", ")
+            ),
+        }
+    })
+}

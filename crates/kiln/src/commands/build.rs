@@ -1,0 +1,218 @@
+//! `kiln build [options] TEMPLATE`: runs the builds, prints Packer's summary, exits 1 if any
+//! build failed or the run was interrupted.
+
+use crate::args::{self, Kind};
+use crate::plan::{self, PlanOptions};
+use crate::ui::{make_ui, print_error, OutputFlags};
+use kiln_core::engine::{self, BuildResult, Options};
+use kiln_core::plugin::OnError;
+use kiln_core::ui::Ui;
+use kiln_core::Error;
+use kiln_template::duration::format_elapsed;
+use std::time::Instant;
+use tokio_util::sync::CancellationToken;
+
+const FLAGS: &[(&str, Kind)] = &[
+    ("var", Kind::Repeated),
+    ("var-file", Kind::Repeated),
+    ("only", Kind::Value),
+    ("except", Kind::Value),
+    ("parallel-builds", Kind::Value),
+    ("parallel", Kind::Bool),
+    ("on-error", Kind::Value),
+    ("force", Kind::Bool),
+    ("debug", Kind::Bool),
+    ("color", Kind::Bool),
+    ("timestamp-ui", Kind::Bool),
+    ("json", Kind::Bool),
+];
+
+const USAGE: &str = "Usage: kiln build [options] TEMPLATE
+
+  Will execute multiple builds in parallel as defined in the template.
+  The various artifacts created by the template will be outputted.
+
+Options:
+  -color=false                  Disable color output. (Default: color)
+  -debug                        Debug mode enabled for builds.
+  -except=foo,bar,baz           Run all builds and post-processors other than these.
+  -only=foo,bar,baz             Build only the specified builds.
+  -force                        Force a build to continue if artifacts exist, deletes existing artifacts.
+  -machine-readable             Produce machine-readable output.
+  -on-error=[cleanup|abort|ask|run-cleanup-provisioner] If the build fails do: clean up (default), abort, ask, or run-cleanup-provisioner.
+  -parallel-builds=1            Number of builds to run in parallel. 0 means no limit (Default: 0)
+  -timestamp-ui                 Enable prefixing of each ui output with an RFC3339 timestamp.
+  -var 'key=value'              Variable for templates, can be used multiple times.
+  -var-file=path                JSON file containing user variables.
+  --json                        Emit one JSON event per line (kiln).
+";
+
+/// Runs the command; returns the exit code.
+pub fn run(argv: &[String], machine: bool) -> u8 {
+    let flags = match args::parse(argv, FLAGS) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("{e}\n\n{USAGE}");
+            return 1;
+        }
+    };
+    let ui = make_ui(OutputFlags {
+        machine,
+        json: flags.bool("json", false),
+        color: flags.bool("color", true),
+        timestamps: flags.bool("timestamp-ui", false),
+    });
+    let [path] = flags.positional.as_slice() else {
+        eprintln!("{USAGE}");
+        return 1;
+    };
+    let on_error: OnError = match flags.value("on-error").unwrap_or("cleanup").parse() {
+        Ok(o) => o,
+        Err(e) => {
+            print_error(&ui, &e);
+            return 1;
+        }
+    };
+    let parallel = match flags
+        .value("parallel-builds")
+        .unwrap_or("0")
+        .parse::<usize>()
+    {
+        Ok(n) => n,
+        Err(_) => {
+            print_error(&ui, "-parallel-builds must be a number");
+            return 1;
+        }
+    };
+    // Packer's deprecated -parallel=false means one build at a time.
+    let parallel = if !flags.bool("parallel", true) {
+        1
+    } else {
+        parallel
+    };
+    let template = match plan::load_template(path) {
+        Ok(t) => t,
+        Err(d) => {
+            print_error(&ui, &d.to_string());
+            return 1;
+        }
+    };
+    let run_uuid = uuid::Uuid::new_v4().to_string();
+    let planned = plan::overrides(&flags).map_err(Into::into).and_then(|o| {
+        plan::plan(
+            &template,
+            &o,
+            &PlanOptions {
+                only: &flags.list("only"),
+                except: &flags.list("except"),
+                init_time: chrono::Utc::now(),
+                run_uuid: &run_uuid,
+            },
+        )
+    });
+    let planned = match planned {
+        Ok(p) => p,
+        Err(d) => {
+            print_error(&ui, &d.to_string());
+            return 1;
+        }
+    };
+    ui.set_redactor(planned.redactor);
+    let opts = Options {
+        parallel,
+        on_error,
+        debug: flags.bool("debug", false),
+    };
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            print_error(&ui, &format!("starting the runtime: {e}"));
+            return 1;
+        }
+    };
+    rt.block_on(async move {
+        let cancel = CancellationToken::new();
+        spawn_signal_handler(ui.clone(), cancel.clone());
+        let start = Instant::now();
+        let results = engine::run_all(planned.jobs, &ui, opts, &cancel).await;
+        summarize(&ui, &results, start, cancel.is_cancelled())
+    })
+}
+
+/// First SIGINT/SIGTERM: cancel every build (their cleanup runs). Second: stop waiting.
+fn spawn_signal_handler(ui: Ui, cancel: CancellationToken) {
+    tokio::spawn(async move {
+        use tokio::signal::unix::{signal, SignalKind};
+        let (Ok(mut int), Ok(mut term)) = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) else {
+            return;
+        };
+        tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
+        ui.error("Interrupt received. Cancelling builds and cleaning up (interrupt again to stop waiting)...");
+        cancel.cancel();
+        tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
+        ui.error(
+            "Second interrupt received: exiting without waiting for cleanup. Resources created by the \
+             builds that were still being cleaned up may remain.",
+        );
+        std::process::exit(1);
+    });
+}
+
+fn summarize(ui: &Ui, results: &[BuildResult], start: Instant, interrupted: bool) -> u8 {
+    ui.say(&format!(
+        "\n==> Wait completed after {}",
+        format_elapsed(start.elapsed())
+    ));
+    let failed: Vec<&BuildResult> = results.iter().filter(|r| r.error.is_some()).collect();
+    if interrupted {
+        ui.error("Cleanly cancelled builds after being interrupted.");
+        return 1;
+    }
+    if !failed.is_empty() {
+        ui.machine("", "error-count", &[&failed.len().to_string()]);
+        ui.error("\n==> Some builds didn't complete successfully and had errors:");
+        for r in &failed {
+            let e = r.error.as_ref().map(Error::to_string).unwrap_or_default();
+            ui.machine(&r.name, "error", &[&e]);
+            ui.error(&format!("--> {}: {e}", r.name));
+        }
+    }
+    let with_artifacts: Vec<&BuildResult> =
+        results.iter().filter(|r| !r.artifacts.is_empty()).collect();
+    if with_artifacts.is_empty() {
+        ui.say("\n==> Builds finished but no artifacts were created.");
+    } else {
+        ui.say("\n==> Builds finished. The artifacts of successful builds are:");
+        for r in with_artifacts {
+            ui.machine(&r.name, "artifact-count", &[&r.artifacts.len().to_string()]);
+            for (i, a) in r.artifacts.iter().enumerate() {
+                let i = i.to_string();
+                let files = a.files();
+                ui.machine(&r.name, "artifact", &[&i, "builder-id", &a.builder_id()]);
+                ui.machine(&r.name, "artifact", &[&i, "id", &a.id()]);
+                ui.machine(&r.name, "artifact", &[&i, "string", &a.description()]);
+                ui.machine(
+                    &r.name,
+                    "artifact",
+                    &[&i, "files-count", &files.len().to_string()],
+                );
+                for (j, f) in files.iter().enumerate() {
+                    ui.machine(&r.name, "artifact", &[&i, "file", &j.to_string(), f]);
+                }
+                ui.machine(&r.name, "artifact", &[&i, "end"]);
+                ui.say(&format!("--> {}: {}", r.name, a.description()));
+            }
+        }
+    }
+    if failed.is_empty() {
+        0
+    } else {
+        1
+    }
+}

@@ -1,0 +1,103 @@
+//! `kiln inspect TEMPLATE`: variables (secrets masked), builders and provisioners, in Packer's
+//! layout.
+
+use crate::args;
+use crate::plan;
+use crate::ui::{make_ui, print_error, OutputFlags};
+
+const USAGE: &str = "Usage: kiln inspect TEMPLATE
+
+  Inspects a template, parsing and outputting the components a template
+  defines. This does not validate the contents of a template (other than
+  basic syntax by necessity).
+
+Options:
+  -machine-readable  Machine-readable output
+";
+
+/// Runs the command; returns the exit code.
+pub fn run(argv: &[String], machine: bool) -> u8 {
+    let flags = match args::parse(argv, &[]) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("{e}\n\n{USAGE}");
+            return 1;
+        }
+    };
+    let ui = make_ui(OutputFlags {
+        machine,
+        ..Default::default()
+    });
+    let [path] = flags.positional.as_slice() else {
+        eprintln!("{USAGE}");
+        return 1;
+    };
+    let t = match plan::load_template(path) {
+        Ok(t) => t,
+        Err(d) => {
+            print_error(&ui, &d.to_string());
+            return 1;
+        }
+    };
+    ui.say("Packer Inspect: JSON mode");
+    let width = t.variables.iter().map(|v| v.name.len()).max().unwrap_or(0);
+    let mut vars = t.variables.clone();
+    vars.sort_by(|a, b| a.name.cmp(&b.name));
+    let required: Vec<_> = vars.iter().filter(|v| v.default.is_none()).collect();
+    let optional: Vec<_> = vars.iter().filter(|v| v.default.is_some()).collect();
+    if vars.is_empty() {
+        ui.say("Variables:\n\n  <No variables>");
+    }
+    if !required.is_empty() {
+        ui.say("Required variables:\n");
+        for v in &required {
+            ui.machine("", "template-variable", &[&v.name, "", "1"]);
+            ui.say(&format!("  {}", v.name));
+        }
+        ui.say("");
+    }
+    if !optional.is_empty() {
+        ui.say("Optional variables and their defaults:\n");
+        for v in &optional {
+            let value = if t.sensitive.contains(&v.name) {
+                "<sensitive>".to_string()
+            } else {
+                v.default.clone().unwrap_or_default()
+            };
+            ui.machine("", "template-variable", &[&v.name, &value, "0"]);
+            ui.say(&format!("  {:<width$} = {value}", v.name));
+        }
+        ui.say("");
+    }
+    ui.say("Builders:\n");
+    let mut builders = t.builders.clone();
+    builders.sort_by(|a, b| a.name.cmp(&b.name));
+    let bwidth = builders.iter().map(|b| b.name.len()).max().unwrap_or(0);
+    if builders.is_empty() {
+        ui.say("  <No builders>");
+    }
+    for b in &builders {
+        ui.machine("", "template-builder", &[&b.name, &b.kind]);
+        let line = if b.name == b.kind {
+            format!("  {}", b.name)
+        } else {
+            format!("  {:<bwidth$} ({})", b.name, b.kind)
+        };
+        ui.say(line.trim_end());
+    }
+    ui.say("");
+    ui.say("Provisioners:\n");
+    if t.provisioners.is_empty() {
+        ui.say("  <No provisioners>");
+    }
+    for p in &t.provisioners {
+        ui.machine("", "template-provisioner", &[&p.kind]);
+        ui.say(&format!("  {}", p.kind));
+    }
+    ui.say(
+        "\nNote: If your build names contain user variables or template\n\
+         functions such as 'timestamp', these are processed at build time,\n\
+         and therefore only show in their raw form here.",
+    );
+    0
+}

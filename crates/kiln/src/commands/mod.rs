@@ -1,0 +1,6 @@
+//! One module per subcommand.
+
+pub mod build;
+pub mod inspect;
+pub mod validate;
+pub mod version;

@@ -1,0 +1,261 @@
+//! From a template file and the command line to runnable build jobs: load, resolve variables,
+//! select builds (`-only`/`-except`), interpolate and construct every plugin. All problems are
+//! collected and reported together, each with its location.
+
+use crate::args::{split_var, Parsed};
+use kiln_core::engine::{BuildJob, PlannedPostProcessor, PlannedProvisioner};
+use kiln_core::plugin::{BuildInfo, PrepareCx, Registry};
+use kiln_core::redact::Redactor;
+use kiln_template::diag::{Diagnostic, Diagnostics};
+use kiln_template::interp::Context;
+use kiln_template::ir::{applies_to, interpolate, ProvisionerDef, Template};
+use kiln_template::variables::{resolve, Overrides};
+use kiln_template::{legacy, PACKER_COMPAT_VERSION};
+use std::path::Path;
+
+/// Every plugin type kiln has.
+pub fn registry() -> Registry {
+    let mut r = Registry::default();
+    kiln_builders::register(&mut r);
+    kiln_provisioners::register(&mut r);
+    kiln_post_processors::register(&mut r);
+    r
+}
+
+/// Loads a template file, refusing formats kiln does not read yet.
+pub fn load_template(path: &str) -> Result<Template, Diagnostics> {
+    if path.ends_with(".pkr.hcl") || path.ends_with(".pkr.json") || Path::new(path).is_dir() {
+        return Err(Diagnostic::new(format!(
+            "{path}: HCL2 templates are not supported by kiln yet; legacy JSON templates are"
+        ))
+        .into());
+    }
+    let t = legacy::load(Path::new(path))?;
+    check_min_version(&t)?;
+    Ok(t)
+}
+
+fn check_min_version(t: &Template) -> Result<(), Diagnostic> {
+    let Some(min) = &t.min_version else {
+        return Ok(());
+    };
+    let parse = |v: &str| -> Option<Vec<u64>> {
+        v.trim()
+            .trim_start_matches('v')
+            .split('-')
+            .next()?
+            .split('.')
+            .map(|p| p.parse().ok())
+            .collect()
+    };
+    let (Some(want), Some(have)) = (parse(min), parse(PACKER_COMPAT_VERSION)) else {
+        return Err(Diagnostic::new(format!(
+            "min_packer_version: \"{min}\" is not a version"
+        )));
+    };
+    if want > have {
+        return Err(Diagnostic::new(format!(
+            "This template requires Packer version {min} or higher; kiln implements Packer {PACKER_COMPAT_VERSION}"
+        )));
+    }
+    Ok(())
+}
+
+/// `-var`/`-var-file` values from parsed flags.
+pub fn overrides(flags: &Parsed) -> Result<Overrides, Diagnostic> {
+    let mut o = Overrides::default();
+    for f in flags.all("var-file") {
+        o.add_var_file(Path::new(f))?;
+    }
+    for kv in flags.all("var") {
+        o.vars.push(split_var(kv).map_err(Diagnostic::new)?);
+    }
+    Ok(o)
+}
+
+/// A planned run: the jobs and the secrets to mask.
+pub struct Plan {
+    /// One job per selected build.
+    pub jobs: Vec<BuildJob>,
+    /// Masks sensitive variables.
+    pub redactor: Redactor,
+}
+
+/// Selection and identity of a run.
+pub struct PlanOptions<'a> {
+    /// `-only`
+    pub only: &'a [String],
+    /// `-except`
+    pub except: &'a [String],
+    /// The run's start time.
+    pub init_time: chrono::DateTime<chrono::Utc>,
+    /// The run's id.
+    pub run_uuid: &'a str,
+}
+
+/// Builds the jobs for a template.
+pub fn plan(t: &Template, overrides: &Overrides, opts: &PlanOptions) -> Result<Plan, Diagnostics> {
+    let registry = registry();
+    let mut base = Context::new(opts.init_time);
+    base.template_path = t.path.as_ref().map(|p| p.display().to_string());
+    let vars = resolve(t, overrides, &base)?;
+    let secrets: Vec<String> = t
+        .sensitive
+        .iter()
+        .filter_map(|n| vars.get(n).cloned())
+        .collect();
+    base.user_vars = vars;
+
+    let mut errs = Diagnostics::default();
+    let mut jobs = Vec::new();
+    for b in &t.builders {
+        if !opts.only.is_empty() && !opts.only.contains(&b.name) {
+            continue;
+        }
+        if opts.except.contains(&b.name) {
+            continue;
+        }
+        let mut icx = base.clone();
+        icx.build_name = Some(b.name.clone());
+        icx.build_type = Some(b.kind.clone());
+        let info = BuildInfo {
+            name: b.name.clone(),
+            builder_type: b.kind.clone(),
+            interp: icx.clone(),
+            run_uuid: opts.run_uuid.to_string(),
+        };
+        let template_dir = t.path.as_ref().and_then(|p| p.parent());
+        let pcx = PrepareCx {
+            info: &info,
+            template_dir,
+        };
+        let ctx = format!("build \"{}\"", b.name);
+        let builder = (|| {
+            let factory = registry
+                .get_builder(&b.kind)
+                .map_err(|m| Diagnostic::at(b.span.as_ref(), m))?;
+            let mut config = b.config.clone();
+            interpolate(&mut config, &icx)?;
+            factory(&config, &pcx)
+        })();
+        let builder = match builder {
+            Ok(x) => Some(x),
+            Err(d) => {
+                errs.push(d.context(&ctx));
+                None
+            }
+        };
+
+        let mut provisioners = Vec::new();
+        for (i, p) in t.provisioners.iter().enumerate() {
+            if !applies_to(&p.only, &p.except, &b.name) {
+                continue;
+            }
+            match plan_provisioner(p, &b.name, &icx, &registry, &pcx) {
+                Ok(pp) => provisioners.push(pp),
+                Err(d) => errs.push(d.context(format!("{ctx}: provisioners[{i}] ({})", p.kind))),
+            }
+        }
+        let error_cleanup = match &t.error_cleanup_provisioner {
+            Some(p) if applies_to(&p.only, &p.except, &b.name) => {
+                match plan_provisioner(p, &b.name, &icx, &registry, &pcx) {
+                    Ok(pp) => Some(pp),
+                    Err(d) => {
+                        errs.push(
+                            d.context(format!("{ctx}: error-cleanup-provisioner ({})", p.kind)),
+                        );
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
+
+        let mut chains = Vec::new();
+        for (i, chain) in t.post_processors.iter().enumerate() {
+            let mut planned = Vec::new();
+            for (j, pp) in chain.iter().enumerate() {
+                if !applies_to(&pp.only, &pp.except, &b.name) {
+                    continue;
+                }
+                // Packer's -only/-except also select named post-processors.
+                if let Some(name) = &pp.name {
+                    if opts.except.contains(name)
+                        || (!opts.only.is_empty() && !opts.only.contains(name))
+                    {
+                        continue;
+                    }
+                }
+                let r = (|| {
+                    let factory = registry
+                        .get_post_processor(&pp.kind)
+                        .map_err(|m| Diagnostic::at(pp.span.as_ref(), m))?;
+                    let mut config = pp.config.clone();
+                    interpolate(&mut config, &icx)?;
+                    factory(&config, &pcx)?;
+                    Ok::<_, Diagnostic>(PlannedPostProcessor {
+                        kind: pp.kind.clone(),
+                        config,
+                        factory,
+                        keep_input_artifact: pp.keep_input_artifact,
+                    })
+                })();
+                match r {
+                    Ok(p) => planned.push(p),
+                    Err(d) => errs
+                        .push(d.context(format!("{ctx}: post-processors[{i}][{j}] ({})", pp.kind))),
+                }
+            }
+            if !planned.is_empty() {
+                chains.push(planned);
+            }
+        }
+        if let Some(builder) = builder {
+            jobs.push(BuildJob {
+                info,
+                builder,
+                provisioners,
+                error_cleanup,
+                post_processors: chains,
+            });
+        }
+    }
+    errs.into_result()?;
+    Ok(Plan {
+        jobs,
+        redactor: Redactor::new(secrets),
+    })
+}
+
+fn plan_provisioner(
+    p: &ProvisionerDef,
+    build: &str,
+    icx: &Context,
+    registry: &Registry,
+    pcx: &PrepareCx,
+) -> Result<PlannedProvisioner, Diagnostic> {
+    let factory = registry
+        .get_provisioner(&p.kind)
+        .map_err(|m| Diagnostic::at(p.span.as_ref(), m))?;
+    let mut config = p.config.clone();
+    for (name, ov) in &p.overrides {
+        if name == build {
+            if let Some(members) = ov.as_object() {
+                for m in members {
+                    config.set(&m.key, m.value.clone());
+                }
+            }
+        }
+    }
+    interpolate(&mut config, icx)?;
+    // Construct once now so configuration errors surface before anything runs.
+    factory(&config, pcx)?;
+    Ok(PlannedProvisioner {
+        kind: p.kind.clone(),
+        config,
+        factory,
+        pause_before: p.pause_before,
+        max_retries: p.max_retries,
+        timeout: p.timeout,
+    })
+}
