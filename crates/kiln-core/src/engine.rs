@@ -38,6 +38,8 @@ pub struct PlannedProvisioner {
 pub struct PlannedPostProcessor {
     /// Plugin type.
     pub kind: String,
+    /// The user's name for it, if any.
+    pub name: Option<String>,
     /// Configuration.
     pub config: Value,
     /// Constructor.
@@ -210,7 +212,13 @@ async fn post_process(
             if cancel.is_cancelled() {
                 return Err(Error::Cancelled);
             }
-            ui.say(&format!("Running post-processor: {}", pp.kind));
+            match &pp.name {
+                Some(name) => ui.say(&format!(
+                    "Running post-processor: {name} (type {})",
+                    pp.kind
+                )),
+                None => ui.say(&format!("Running post-processor: {}", pp.kind)),
+            }
             let pui = ui.for_post_processor(&pp.kind);
             let prepare = PrepareCx {
                 info,

@@ -178,13 +178,9 @@ pub fn plan(t: &Template, overrides: &Overrides, opts: &PlanOptions) -> Result<P
                 if !applies_to(&pp.only, &pp.except, &b.name) {
                     continue;
                 }
-                // Packer's -only/-except also select named post-processors.
-                if let Some(name) = &pp.name {
-                    if opts.except.contains(name)
-                        || (!opts.only.is_empty() && !opts.only.contains(name))
-                    {
-                        continue;
-                    }
+                // As in Packer, -except also skips post-processors by name (-only does not).
+                if pp.name.as_ref().is_some_and(|n| opts.except.contains(n)) {
+                    continue;
                 }
                 let r = (|| {
                     let factory = registry
@@ -195,6 +191,7 @@ pub fn plan(t: &Template, overrides: &Overrides, opts: &PlanOptions) -> Result<P
                     factory(&config, &pcx)?;
                     Ok::<_, Diagnostic>(PlannedPostProcessor {
                         kind: pp.kind.clone(),
+                        name: pp.name.clone(),
                         config,
                         factory,
                         keep_input_artifact: pp.keep_input_artifact,

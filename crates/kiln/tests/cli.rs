@@ -1,0 +1,201 @@
+//! Command-line behaviour: exit codes, diagnostics, validate, inspect.
+
+mod common;
+use common::*;
+use std::path::{Path, PathBuf};
+
+fn seed_template(fixed: bool) -> (tempfile::TempDir, PathBuf) {
+    let seed =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/seed/000_f83e5ddeb25fd349.txt");
+    let text = std::fs::read_to_string(&seed).expect("shared/seed beside the checkout");
+    let start = text.find("```json\n").unwrap() + "```json\n".len();
+    let end = start + text[start..].find("```").unwrap();
+    let mut json = text[start..end].to_string();
+    if fixed {
+        json = json.replacen("\"elasticsearch\"\n", "\"elasticsearch\",\n", 1);
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("seed.json");
+    std::fs::write(&path, json).unwrap();
+    (dir, path)
+}
+
+#[test]
+fn seed_missing_comma_is_pointed_at() {
+    let (dir, path) = seed_template(false);
+    let out = run_in(dir.path(), &["validate", path.to_str().unwrap()], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(text.contains("seed.json:5:5: missing comma"), "{text}");
+    assert!(text.contains("add a ',' at the end of line 4"), "{text}");
+    assert!(
+        text.contains("4 |     \"name\": \"elasticsearch\""),
+        "{text}"
+    );
+    assert!(text.contains("  |     ^"), "{text}");
+}
+
+#[test]
+fn seed_inspect_lists_variables_builders_provisioners() {
+    let (dir, path) = seed_template(true);
+    let out = run_in(dir.path(), &["inspect", path.to_str().unwrap()], &[]);
+    assert!(out.status.success());
+    let text = stdout(&out);
+    for want in [
+        "  aws_region = us-east-1\n",
+        "  version    = 1-0-0\n",
+        "Builders:\n\n  amazon-ebs\n",
+        "Provisioners:\n\n  shell\n  ansible-local\n  shell\n",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in\n{text}");
+    }
+}
+
+#[test]
+fn exit_codes_follow_packer() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(
+        run_in(dir.path(), &["frobnicate"], &[]).status.code(),
+        Some(127)
+    );
+    assert_eq!(
+        run_in(dir.path(), &["build", "-nope", "x.json"], &[])
+            .status
+            .code(),
+        Some(1)
+    );
+    assert_eq!(
+        run_in(dir.path(), &["build", "missing.json"], &[])
+            .status
+            .code(),
+        Some(1)
+    );
+    let v = run_in(dir.path(), &["version"], &[]);
+    assert!(stdout(&v).contains("Packer 1.6.6 compatible"));
+    let v = run_in(dir.path(), &["-machine-readable", "version"], &[]);
+    assert!(stdout(&v).contains(",,version,"));
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p.display().to_string()
+}
+
+#[test]
+fn validate_reports_success_and_unknown_keys() {
+    let dir = tempfile::tempdir().unwrap();
+    let good = write(
+        dir.path(),
+        "good.json",
+        r#"{"builders": [{"type": "null", "communicator": "none"}],
+            "provisioners": [{"type": "shell-local", "inline": ["true"]}]}"#,
+    );
+    let out = run_in(dir.path(), &["validate", &good], &[]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(stdout(&out).contains("The configuration is valid."));
+    let out = run_in(dir.path(), &["validate", "-syntax-only", &good], &[]);
+    assert!(stdout(&out).contains("Syntax-only check passed."));
+
+    let bad = write(
+        dir.path(),
+        "bad.json",
+        "{\"builders\": [{\"type\": \"null\", \"communicator\": \"none\"}],\n \"provisioners\": [{\"type\": \"shell-local\",\n   \"inlin\": [\"true\"]}]}",
+    );
+    let out = run_in(dir.path(), &["validate", &bad], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = stdout(&out);
+    assert!(text.contains("bad.json:3:4: build \"null\": provisioners[0] (shell-local): unknown configuration key \"inlin\""), "{text}");
+    assert!(text.contains("did you mean \"inline\"?"), "{text}");
+}
+
+#[test]
+fn required_variables_and_var_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = write(
+        dir.path(),
+        "t.json",
+        r#"{"variables": {"req": null},
+            "builders": [{"type": "null", "communicator": "none"}],
+            "provisioners": [{"type": "shell-local", "inline": ["echo value={{user `req`}}"]}]}"#,
+    );
+    let out = run_in(dir.path(), &["build", &t], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("required variable not set: req"));
+    let vf = write(dir.path(), "vars.json", r#"{"req": "from-file"}"#);
+    let out = run_in(dir.path(), &["build", "-var-file", &vf, &t], &[]);
+    assert!(stdout(&out).contains("value=from-file"), "{}", stdout(&out));
+    let out = run_in(
+        dir.path(),
+        &["build", "-var-file", &vf, "-var", "req=from-flag", &t],
+        &[],
+    );
+    assert!(stdout(&out).contains("value=from-flag"));
+}
+
+#[test]
+fn env_is_accepted_in_builder_fields() {
+    // Packer forbids {{env}} outside `variables`; the seed relies on it, so kiln accepts it.
+    let dir = tempfile::tempdir().unwrap();
+    let t = write(
+        dir.path(),
+        "t.json",
+        r#"{"builders": [{"type": "file", "content": "{{env `KILN_ENV_TEST`}}", "target": "out.txt"}]}"#,
+    );
+    let out = run_in(dir.path(), &["build", &t], &[("KILN_ENV_TEST", "from-env")]);
+    assert!(out.status.success(), "{}", stdout(&out));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("out.txt")).unwrap(),
+        "from-env"
+    );
+}
+
+#[test]
+fn only_and_except_select_builds_and_named_post_processors() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = write(
+        dir.path(),
+        "t.json",
+        r#"{"builders": [{"type": "file", "name": "a", "content": "a", "target": "a.txt"},
+                         {"type": "file", "name": "b", "content": "b", "target": "b.txt"}],
+            "post-processors": [{"type": "checksum", "name": "sums", "output": "{{.BuildName}}.sum"}]}"#,
+    );
+    let out = run_in(dir.path(), &["build", "-only=a", &t], &[]);
+    assert!(out.status.success(), "{}", stdout(&out));
+    assert!(dir.path().join("a.txt").exists() && !dir.path().join("b.txt").exists());
+    assert!(dir.path().join("a.sum").exists());
+    let out = run_in(dir.path(), &["build", "-except=a,sums", &t], &[]);
+    assert!(out.status.success());
+    assert!(dir.path().join("b.txt").exists() && !dir.path().join("b.sum").exists());
+}
+
+#[test]
+fn json_event_stream_is_one_object_per_line_and_redacted() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = write(
+        dir.path(),
+        "t.json",
+        r#"{"variables": {"pw": "hunter2hunter2"}, "sensitive-variables": ["pw"],
+            "builders": [{"type": "null", "communicator": "none"}],
+            "provisioners": [{"type": "shell-local", "inline": ["echo pw={{user `pw`}}", "echo {{user `pw`}} | base64"]}]}"#,
+    );
+    let out = run_in(dir.path(), &["build", "--json", &t], &[]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}");
+    let mut saw = false;
+    for line in text.lines() {
+        let v: serde_json::Value =
+            serde_json::from_str(line).unwrap_or_else(|e| panic!("{line}: {e}"));
+        if v["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("pw=<sensitive>"))
+        {
+            saw = true;
+        }
+    }
+    assert!(saw, "{text}");
+    assert!(
+        !text.contains("hunter2") && !text.contains("aHVudGVyMmh1bnRlcjI"),
+        "{text}"
+    );
+}

@@ -1,0 +1,101 @@
+//! Shared helpers for the end-to-end tests: run the real `kiln` binary in a scratch directory
+//! and normalise its output the way `scripts/gen-goldens.py` normalises Packer's.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+/// The kiln binary under test.
+pub fn kiln() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_kiln"))
+}
+
+/// The fixtures directory.
+pub fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures")
+}
+
+/// Reads a golden file.
+pub fn golden(name: &str) -> String {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/golden")
+        .join(name);
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+/// Runs kiln with `args` in `dir`.
+pub fn run_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
+    let mut c = kiln();
+    c.current_dir(dir).args(args).env_remove("PACKER_LOG");
+    for (k, v) in env {
+        c.env(k, v);
+    }
+    c.output().expect("run kiln")
+}
+
+/// Standard output as text.
+pub fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// `(timestamp, target, type, rest)` of each machine-readable line.
+pub fn machine_lines(out: &str) -> Vec<(String, String, String, String)> {
+    out.lines()
+        .filter_map(|l| {
+            let mut p = l.splitn(4, ',');
+            Some((
+                p.next()?.to_string(),
+                p.next()?.to_string(),
+                p.next()?.to_string(),
+                p.next().unwrap_or("").to_string(),
+            ))
+        })
+        .collect()
+}
+
+/// Artifact lines without timestamps, stably sorted by build.
+pub fn artifact_lines(out: &str) -> String {
+    let mut v: Vec<(String, String)> = machine_lines(out)
+        .into_iter()
+        .filter(|(_, _, t, _)| t == "artifact" || t == "artifact-count")
+        .map(|(_, target, t, rest)| (target.clone(), format!("{target},{t},{rest}")))
+        .collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v.into_iter().map(|(_, l)| l + "\n").collect()
+}
+
+/// The text of every `ui,message` line, sorted.
+pub fn message_lines(out: &str) -> String {
+    let mut v: Vec<String> = machine_lines(out)
+        .into_iter()
+        .filter(|(_, _, t, rest)| t == "ui" && rest.starts_with("message,"))
+        .map(|(_, _, _, rest)| rest["message,".len()..].to_string())
+        .collect();
+    v.sort();
+    v.into_iter().map(|l| l + "\n").collect()
+}
+
+/// The manifest with times and run ids replaced and builds sorted by name.
+pub fn normalized_manifest(path: &Path) -> serde_json::Value {
+    let mut m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    let builds = m["builds"].as_array_mut().unwrap();
+    for b in builds.iter_mut() {
+        b["build_time"] = 0.into();
+        b["packer_run_uuid"] = "RUN".into();
+    }
+    builds.sort_by(|a, b| a["name"].as_str().cmp(&b["name"].as_str()));
+    m["last_run_uuid"] = "RUN".into();
+    m
+}
+
+/// Sorted names of the files in a directory.
+pub fn listing(dir: &Path) -> String {
+    let mut v: Vec<String> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v.into_iter().map(|l| l + "\n").collect()
+}

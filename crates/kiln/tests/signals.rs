@@ -1,0 +1,76 @@
+//! SIGINT during a long shell-local provisioner: cleanup runs, exit 1, no process left behind.
+
+mod common;
+use common::*;
+use std::time::{Duration, Instant};
+
+/// True if the process exists and is not a zombie (a zombie has exited; whether it is reaped
+/// depends on this machine's init, not on kiln).
+fn alive(pid: i32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Err(_) => false,
+        Ok(stat) => {
+            let state = stat
+                .rsplit_once(')')
+                .map(|(_, rest)| rest.trim_start().chars().next());
+            !matches!(state, Some(Some('Z' | 'X')))
+        }
+    }
+}
+
+#[test]
+fn sigint_cancels_cleans_up_and_leaves_no_process() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = dir.path().join("t.json");
+    std::fs::write(
+        &t,
+        r#"{"builders": [{"type": "file", "content": "x", "target": "out.txt"}],
+            "provisioners": [{"type": "shell-local", "inline": ["sleep 600 & echo $! > child.pid; echo $$ > shell.pid; wait"]}],
+            "error-cleanup-provisioner": {"type": "shell-local", "inline": ["touch cleanup-ran"]}}"#,
+    )
+    .unwrap();
+    let child = kiln()
+        .current_dir(dir.path())
+        .args(["build", "-color=false", t.to_str().unwrap()])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let child_pid_file = dir.path().join("child.pid");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !child_pid_file.exists()
+        || std::fs::read_to_string(&child_pid_file)
+            .unwrap()
+            .trim()
+            .is_empty()
+    {
+        assert!(Instant::now() < deadline, "provisioner never started");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let sleep_pid: i32 = std::fs::read_to_string(&child_pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let shell_pid: i32 = std::fs::read_to_string(dir.path().join("shell.pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(alive(sleep_pid));
+    // SAFETY: sending SIGINT to the kiln process we started.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let out = child.wait_with_output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("Cleanly cancelled builds after being interrupted."),
+        "{text}"
+    );
+    assert!(
+        dir.path().join("cleanup-ran").exists(),
+        "error-cleanup provisioner did not run:\n{text}"
+    );
+    std::thread::sleep(Duration::from_millis(200));
+    assert!(!alive(sleep_pid), "sleep 600 survived");
+    assert!(!alive(shell_pid), "provisioner shell survived");
+}

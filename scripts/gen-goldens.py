@@ -1,0 +1,68 @@
+#!/usr/bin/env python3
+"""Regenerates the golden files in crates/kiln/tests/golden from Packer 1.6.6.
+
+Needs `packer` (apt-get install packer). The tests never run Packer: they compare kiln's
+output with these files, normalised the same way (see crates/kiln/tests/common/mod.rs).
+"""
+import json, os, subprocess, sys, tempfile
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+FIX = os.path.join(ROOT, "crates/kiln/tests/fixtures")
+GOLD = os.path.join(ROOT, "crates/kiln/tests/golden")
+
+
+def machine_lines(out):
+    for line in out.splitlines():
+        parts = line.split(",", 3)
+        if len(parts) >= 3:
+            yield parts
+
+
+def normalize_run(out, workdir):
+    artifacts = [",".join(p[1:]) for p in machine_lines(out) if p[2] in ("artifact", "artifact-count")]
+    artifacts.sort(key=lambda l: l.split(",", 1)[0])  # stable: keeps order within a build
+    messages = sorted(p[3][len("message,"):] for p in machine_lines(out)
+                      if p[2] == "ui" and p[3].startswith("message,"))
+    files = sorted(f for f in os.listdir(workdir) if f != "out.txt")
+    manifest = None
+    mpath = os.path.join(workdir, "manifest.json")
+    if os.path.exists(mpath):
+        m = json.load(open(mpath))
+        for b in m["builds"]:
+            b["build_time"] = 0
+            b["packer_run_uuid"] = "RUN"
+        m["builds"].sort(key=lambda b: b["name"])
+        m["last_run_uuid"] = "RUN"
+        manifest = m
+    return artifacts, messages, files, manifest
+
+
+def run(fixture, args, env_extra):
+    work = tempfile.mkdtemp()
+    env = dict(os.environ, **env_extra)
+    p = subprocess.run(["packer", "build", "-machine-readable"] + args + [os.path.join(FIX, fixture)],
+                       cwd=work, env=env, capture_output=True, text=True)
+    out = p.stdout.replace(os.path.realpath(FIX), "FIXTURES").replace(work, "WORKDIR")
+    return p.returncode, out, work
+
+
+def main():
+    os.makedirs(GOLD, exist_ok=True)
+    code, out, work = run("chain.json", ["-parallel-builds=1"], {})
+    assert code == 0, out
+    artifacts, messages, files, manifest = normalize_run(out, work)
+    name = "chain"
+    open(os.path.join(GOLD, f"{name}.artifacts"), "w").write("\n".join(artifacts) + "\n")
+    open(os.path.join(GOLD, f"{name}.messages"), "w").write("\n".join(messages) + "\n")
+    open(os.path.join(GOLD, f"{name}.files"), "w").write("\n".join(files) + "\n")
+    json.dump(manifest, open(os.path.join(GOLD, f"{name}.manifest.json"), "w"), indent=2)
+
+    code, out, work = run("functions.json", ["-var", "overridden=from-flag"], {"KILN_TEST_VALUE": "env-value"})
+    assert code == 0, out
+    _, messages, _, _ = normalize_run(out, work)
+    open(os.path.join(GOLD, "functions.messages"), "w").write("\n".join(messages) + "\n")
+    print("goldens written to", GOLD)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
