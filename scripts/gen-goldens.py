@@ -61,6 +61,16 @@ def main():
     assert code == 0, out
     _, messages, _, _ = normalize_run(out, work)
     open(os.path.join(GOLD, "functions.messages"), "w").write("\n".join(messages) + "\n")
+    # Exit codes of `validate` for each case in fixtures/validate/cases.txt.
+    vdir = os.path.join(FIX, "validate")
+    lines = []
+    for case in open(os.path.join(vdir, "cases.txt")).read().splitlines():
+        if not case.strip():
+            continue
+        args = case.split()
+        p = subprocess.run(["packer", "validate"] + args, cwd=vdir, capture_output=True, text=True)
+        lines.append(f"{case} => {p.returncode}")
+    open(os.path.join(GOLD, "validate.codes"), "w").write("\n".join(lines) + "\n")
     print("goldens written to", GOLD)
 
 

@@ -255,7 +255,13 @@ async fn post_process(
                 keep_original |= keep;
             } else if keep {
                 artifacts.push(prior.clone());
-            } else if let Err(e) = prior.destroy().await {
+            } else if let Err(e) = {
+                crate::log::log(format_args!(
+                    "[INFO] ({}) deleting prior artifact from {}",
+                    info.name, pp.kind
+                ));
+                prior.destroy().await
+            } {
                 errors.push(format!(
                     "Failed cleaning up prior artifact: {e}; pp is {}",
                     pp.kind
@@ -267,7 +273,13 @@ async fn post_process(
     }
     if keep_original {
         artifacts.insert(0, original);
-    } else if let Err(e) = original.destroy().await {
+    } else if let Err(e) = {
+        crate::log::log(format_args!(
+            "[INFO] ({}) deleting original artifact",
+            info.name
+        ));
+        original.destroy().await
+    } {
         errors.push(format!("Failed cleaning up original artifact: {e}"));
     }
     if errors.is_empty() {
@@ -342,6 +354,10 @@ async fn run_provisioner(
         template_dir: None,
     };
     let provisioner = (p.factory)(&config, &prepare)?;
+    crate::log::log(format_args!(
+        "[INFO] ({}) starting provisioner {}",
+        cx.info.name, p.kind
+    ));
     let mut attempts_left = p.max_retries;
     loop {
         let token = cancel.child_token();

@@ -8,6 +8,7 @@
 pub mod artifact;
 pub mod engine;
 pub mod error;
+pub mod log;
 pub mod plugin;
 pub mod process;
 pub mod redact;

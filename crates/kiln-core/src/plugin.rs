@@ -24,6 +24,8 @@ pub struct BuildInfo {
     pub interp: Context,
     /// The run's id (`packer_run_uuid` in manifests).
     pub run_uuid: String,
+    /// `-force`: builders replace existing outputs instead of refusing.
+    pub force: bool,
 }
 
 /// What a builder needs while running.

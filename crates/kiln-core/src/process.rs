@@ -24,6 +24,11 @@ pub async fn run_streamed(
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
+    crate::log::log(format_args!(
+        "[INFO] ({}) executing {:?}",
+        ui.name(),
+        cmd.as_std()
+    ));
     let mut child = cmd.spawn()?;
     let pgid = child.id().map(|p| p as i32);
     let out = pump(child.stdout.take(), ui.clone(), false);
@@ -35,6 +40,7 @@ pub async fn run_streamed(
     match status {
         Some(s) => {
             let _ = tokio::join!(out, err);
+            crate::log::log(format_args!("[INFO] ({}) command exited: {s}", ui.name()));
             Ok(s.code().unwrap_or(-1))
         }
         None => {

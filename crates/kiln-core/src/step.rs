@@ -20,6 +20,7 @@ pub trait Step<S: Send>: Send {
 }
 
 /// What the user chose at an `-on-error=ask` prompt.
+#[derive(Debug, PartialEq, Eq)]
 enum Choice {
     Cleanup,
     Abort,
@@ -33,10 +34,15 @@ fn ask(cx: &BuildCx, step: &str, err: &Error) -> Choice {
         cx.ui.error("-on-error=ask needs a terminal; cleaning up.");
         return Choice::Cleanup;
     }
+    read_choice(cx, &mut std::io::stdin().lock())
+}
+
+/// Prompts until the answer is c, a or r; end of input means clean up.
+fn read_choice(cx: &BuildCx, input: &mut dyn BufRead) -> Choice {
     loop {
         cx.ui.say("[c] Clean up and exit, [a] abort without cleanup, or [r] retry step (build may fail even if retry succeeds)?");
         let mut line = String::new();
-        if std::io::stdin().lock().read_line(&mut line).unwrap_or(0) == 0 {
+        if input.read_line(&mut line).unwrap_or(0) == 0 {
             return Choice::Cleanup;
         }
         match line.trim() {
@@ -79,6 +85,11 @@ pub async fn run_steps<S: Send>(
                 break 'steps;
             }
             entered = i + 1;
+            crate::log::log(format_args!(
+                "[INFO] ({}) running step {}",
+                cx.info.name,
+                step.name()
+            ));
             match step.run(cx, state).await {
                 Ok(()) => {
                     if cx.debug {
@@ -116,6 +127,11 @@ pub async fn run_steps<S: Send>(
         return result;
     }
     for step in steps[..entered].iter_mut().rev() {
+        crate::log::log(format_args!(
+            "[INFO] ({}) cleaning up step {}",
+            cx.info.name,
+            step.name()
+        ));
         step.cleanup(cx, state).await;
     }
     result
@@ -155,5 +171,182 @@ impl<S: ProvisionState> Step<S> for StepProvision {
             }
         }
         result
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plugin::{BuildInfo, Hook};
+    use crate::ui::{Format, SharedBuffer, Ui};
+    use std::sync::Mutex;
+    use tokio_util::sync::CancellationToken;
+
+    struct NoHook;
+
+    #[async_trait]
+    impl Hook for NoHook {
+        async fn provision(
+            &self,
+            _: &BuildCx,
+            _: Arc<dyn Communicator>,
+            _: &GeneratedData,
+        ) -> Result<()> {
+            Ok(())
+        }
+        async fn error_cleanup(
+            &self,
+            _: &BuildCx,
+            _: Arc<dyn Communicator>,
+            _: &GeneratedData,
+        ) -> Result<()> {
+            Ok(())
+        }
+    }
+
+    type Log = Arc<Mutex<Vec<String>>>;
+
+    /// Records its run and cleanup; fails or cancels when told to.
+    struct Rec {
+        name: &'static str,
+        fail: bool,
+        cancel: Option<CancellationToken>,
+    }
+
+    #[async_trait]
+    impl Step<Log> for Rec {
+        fn name(&self) -> &'static str {
+            self.name
+        }
+        async fn run(&mut self, _cx: &BuildCx, log: &mut Log) -> Result<()> {
+            log.lock().unwrap().push(format!("run {}", self.name));
+            if let Some(c) = &self.cancel {
+                c.cancel();
+                return Err(Error::Cancelled);
+            }
+            if self.fail {
+                return Err(Error::msg("boom"));
+            }
+            Ok(())
+        }
+        async fn cleanup(&mut self, _cx: &BuildCx, log: &mut Log) {
+            log.lock().unwrap().push(format!("cleanup {}", self.name));
+        }
+    }
+
+    fn cx(on_error: OnError, cancel: CancellationToken) -> BuildCx {
+        let ui = Ui::new(
+            Format::Human {
+                color: false,
+                timestamps: false,
+            },
+            Box::new(SharedBuffer::default()),
+        );
+        BuildCx {
+            ui: ui.for_build("t", 0),
+            cancel,
+            info: BuildInfo {
+                name: "t".into(),
+                builder_type: "null".into(),
+                interp: kiln_template::interp::Context::new(chrono::Utc::now()),
+                run_uuid: "u".into(),
+                force: false,
+            },
+            on_error,
+            debug: false,
+            hook: Arc::new(NoHook),
+        }
+    }
+
+    fn steps(
+        fail_at: Option<usize>,
+        cancel_at: Option<(usize, CancellationToken)>,
+    ) -> Vec<Box<dyn Step<Log>>> {
+        ["a", "b", "c"]
+            .iter()
+            .enumerate()
+            .map(|(i, n)| {
+                Box::new(Rec {
+                    name: n,
+                    fail: fail_at == Some(i),
+                    cancel: cancel_at
+                        .as_ref()
+                        .filter(|(at, _)| *at == i)
+                        .map(|(_, c)| c.clone()),
+                }) as Box<dyn Step<Log>>
+            })
+            .collect()
+    }
+
+    async fn run(
+        on_error: OnError,
+        fail_at: Option<usize>,
+        cancel_at: Option<usize>,
+    ) -> (Result<()>, Vec<String>) {
+        let token = CancellationToken::new();
+        let mut log: Log = Arc::default();
+        let c = cx(on_error, token.clone());
+        let r = run_steps(&c, &mut log, steps(fail_at, cancel_at.map(|i| (i, token)))).await;
+        let entries = log.lock().unwrap().clone();
+        (r, entries)
+    }
+
+    #[tokio::test]
+    async fn success_cleans_up_in_reverse() {
+        let (r, log) = run(OnError::Cleanup, None, None).await;
+        assert!(r.is_ok());
+        assert_eq!(
+            log,
+            [
+                "run a",
+                "run b",
+                "run c",
+                "cleanup c",
+                "cleanup b",
+                "cleanup a"
+            ]
+        );
+    }
+
+    #[tokio::test]
+    async fn failure_cleans_up_what_ran() {
+        let (r, log) = run(OnError::Cleanup, Some(1), None).await;
+        assert_eq!(r.unwrap_err().to_string(), "boom");
+        assert_eq!(log, ["run a", "run b", "cleanup b", "cleanup a"]);
+    }
+
+    #[tokio::test]
+    async fn abort_leaves_everything() {
+        for policy in [OnError::Abort, OnError::RunCleanupProvisioner] {
+            let (r, log) = run(policy, Some(1), None).await;
+            assert!(r.is_err());
+            assert_eq!(log, ["run a", "run b"]);
+        }
+    }
+
+    #[tokio::test]
+    async fn cancellation_cleans_up_even_with_abort() {
+        let (r, log) = run(OnError::Abort, None, Some(1)).await;
+        assert!(matches!(r, Err(Error::Cancelled)));
+        assert_eq!(log, ["run a", "run b", "cleanup b", "cleanup a"]);
+    }
+
+    #[test]
+    fn ask_prompt_reads_choices() {
+        let c = cx(OnError::Ask, CancellationToken::new());
+        let mut input = std::io::Cursor::new("x\nr\n");
+        assert_eq!(read_choice(&c, &mut input), Choice::Retry);
+        assert_eq!(
+            read_choice(&c, &mut std::io::Cursor::new("a\n")),
+            Choice::Abort
+        );
+        assert_eq!(
+            read_choice(&c, &mut std::io::Cursor::new("c\n")),
+            Choice::Cleanup
+        );
+        assert_eq!(
+            read_choice(&c, &mut std::io::Cursor::new("")),
+            Choice::Cleanup
+        );
     }
 }

@@ -99,25 +99,27 @@ impl Ui {
                 color: use_color,
                 timestamps,
             } => {
-                let mut line = String::new();
-                if timestamps {
-                    line.push_str(
-                        &chrono::Utc::now()
-                            .format("%Y-%m-%dT%H:%M:%SZ: ")
-                            .to_string(),
-                    );
-                }
                 let code = match (level, color) {
                     (Level::Error, _) => Some((1, 31)),
                     (Level::Say, Some(c)) => Some((1, c)),
                     (Level::Message, Some(c)) => Some((0, c)),
                     _ => None,
                 };
-                match code {
-                    Some((b, c)) if use_color => {
-                        line.push_str(&format!("\x1b[{b};{c}m{text}\x1b[0m\n"))
+                let text = match code {
+                    Some((b, c)) if use_color => format!("\x1b[{b};{c}m{text}\x1b[0m"),
+                    _ => text,
+                };
+                let mut line = String::new();
+                // With -timestamp-ui every non-blank line gets the time.
+                let stamp = chrono::Utc::now()
+                    .format("%Y-%m-%dT%H:%M:%SZ: ")
+                    .to_string();
+                for l in text.split('\n') {
+                    if timestamps && !l.is_empty() {
+                        line.push_str(&stamp);
                     }
-                    _ => line.push_str(&format!("{text}\n")),
+                    line.push_str(l);
+                    line.push('\n');
                 }
                 self.write_raw(&line);
             }

@@ -21,6 +21,11 @@ Available commands are:
 
 fn main() -> ExitCode {
     let mut argv: Vec<String> = std::env::args().skip(1).collect();
+    kiln_core::log::log(format_args!(
+        "[INFO] kiln v{} (Packer {} compatible)",
+        env!("CARGO_PKG_VERSION"),
+        kiln_template::PACKER_COMPAT_VERSION
+    ));
     // Packer accepts -machine-readable anywhere on the command line.
     let machine = remove_flag(&mut argv, "machine-readable");
     let code = match argv.first().map(String::as_str) {

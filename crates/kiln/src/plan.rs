@@ -91,6 +91,8 @@ pub struct PlanOptions<'a> {
     pub init_time: chrono::DateTime<chrono::Utc>,
     /// The run's id.
     pub run_uuid: &'a str,
+    /// `-force`.
+    pub force: bool,
 }
 
 /// Builds the jobs for a template.
@@ -123,6 +125,7 @@ pub fn plan(t: &Template, overrides: &Overrides, opts: &PlanOptions) -> Result<P
             builder_type: b.kind.clone(),
             interp: icx.clone(),
             run_uuid: opts.run_uuid.to_string(),
+            force: opts.force,
         };
         let template_dir = t.path.as_ref().and_then(|p| p.parent());
         let pcx = PrepareCx {

@@ -199,3 +199,102 @@ fn json_event_stream_is_one_object_per_line_and_redacted() {
         "{text}"
     );
 }
+
+#[test]
+fn debug_log_goes_to_packer_log_path_with_secrets_masked() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = write(
+        dir.path(),
+        "t.json",
+        r#"{"variables": {"token": "tok-123456"}, "sensitive-variables": ["token"],
+            "builders": [{"type": "null", "communicator": "none"}],
+            "provisioners": [{"type": "shell-local", "environment_vars": ["T={{user `token`}}"], "inline": ["true"]}]}"#,
+    );
+    let log = dir.path().join("kiln.log");
+    let out = run_in(
+        dir.path(),
+        &["build", "-var", "token=tok-123456", &t],
+        &[
+            ("PACKER_LOG", "1"),
+            ("PACKER_LOG_PATH", log.to_str().unwrap()),
+        ],
+    );
+    assert!(out.status.success());
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(text.contains("running step StepProvision"), "{text}");
+    assert!(text.contains("executing"), "{text}");
+    assert!(!text.contains("tok-123456"), "secret in log:\n{text}");
+    assert!(text.contains("<sensitive>"), "{text}");
+    let first = text.lines().next().unwrap();
+    assert!(
+        first.as_bytes()[4] == b'/' && first.as_bytes()[7] == b'/',
+        "Go log format: {first}"
+    );
+    // Without PACKER_LOG nothing is logged.
+    let out = run_in(dir.path(), &["build", &t], &[]);
+    assert!(
+        out.stderr.is_empty(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn on_error_controls_the_error_cleanup_provisioner() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = write(
+        dir.path(),
+        "t.json",
+        r#"{"builders": [{"type": "null", "communicator": "none"}],
+            "provisioners": [{"type": "shell-local", "inline": ["exit 7"]}],
+            "error-cleanup-provisioner": {"type": "shell-local", "inline": ["touch cleaned"]}}"#,
+    );
+    let out = run_in(dir.path(), &["build", "-on-error=abort", &t], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("Script exited with non-zero exit status: 7"));
+    assert!(!dir.path().join("cleaned").exists());
+    let out = run_in(dir.path(), &["build", &t], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(dir.path().join("cleaned").exists());
+    let out = run_in(dir.path(), &["build", "-on-error=sometimes", &t], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("-on-error must be one of"));
+}
+
+#[test]
+fn debug_pauses_after_each_step_and_timestamps_prefix_lines() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let t = write(
+        dir.path(),
+        "t.json",
+        r#"{"builders": [{"type": "file", "content": "x", "target": "o.txt"}],
+            "provisioners": [{"type": "shell-local", "inline": ["echo provisioned"]}]}"#,
+    );
+    let mut child = kiln()
+        .current_dir(dir.path())
+        .args(["build", "-debug", "-timestamp-ui", &t])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child.stdin.take().unwrap().write_all(b"\n\n").unwrap();
+    let out = child.wait_with_output().unwrap();
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("Pausing after run of step 'StepWriteTarget'. Press enter to continue."),
+        "{text}"
+    );
+    assert!(
+        text.contains("Pausing after run of step 'StepProvision'."),
+        "{text}"
+    );
+    for line in text.lines().filter(|l| !l.is_empty()) {
+        let (ts, _) = line
+            .split_once("Z: ")
+            .unwrap_or_else(|| panic!("no timestamp: {line:?}"));
+        assert_eq!(ts.len(), 19, "{line}");
+        assert_eq!(&ts[4..5], "-");
+    }
+}

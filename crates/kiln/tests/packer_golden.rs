@@ -76,3 +76,22 @@ fn repeated_runs_append_to_the_manifest() {
     assert_ne!(builds[0]["packer_run_uuid"], builds[1]["packer_run_uuid"]);
     assert_eq!(m["last_run_uuid"], builds[1]["packer_run_uuid"]);
 }
+
+#[test]
+fn validate_exit_codes_match_packer() {
+    let dir = fixtures().join("validate");
+    let mut got = String::new();
+    for case in std::fs::read_to_string(dir.join("cases.txt"))
+        .unwrap()
+        .lines()
+    {
+        if case.trim().is_empty() {
+            continue;
+        }
+        let mut args = vec!["validate"];
+        args.extend(case.split_whitespace());
+        let out = run_in(&dir, &args, &[]);
+        got.push_str(&format!("{case} => {}\n", out.status.code().unwrap_or(-1)));
+    }
+    assert_eq!(got, golden("validate.codes"));
+}

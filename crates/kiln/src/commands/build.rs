@@ -107,6 +107,7 @@ pub fn run(argv: &[String], machine: bool) -> u8 {
                 except: &flags.list("except"),
                 init_time: chrono::Utc::now(),
                 run_uuid: &run_uuid,
+                force: flags.bool("force", false),
             },
         )
     });
@@ -117,6 +118,9 @@ pub fn run(argv: &[String], machine: bool) -> u8 {
             return 1;
         }
     };
+    // Arguments are logged only now, with the sensitive values known and masked.
+    kiln_core::log::set_redactor(planned.redactor.clone());
+    kiln_core::log::log(format_args!("[INFO] build args: {argv:?}"));
     ui.set_redactor(planned.redactor);
     let opts = Options {
         parallel,

@@ -66,6 +66,7 @@ pub fn run(argv: &[String], machine: bool) -> u8 {
                 except: &flags.list("except"),
                 init_time: chrono::Utc::now(),
                 run_uuid: "",
+                force: false,
             },
         )
     });
