@@ -4,8 +4,12 @@
 //! [`NoneCommunicator`] when the template says `"communicator": "none"`) and hand it to the
 //! provisioning hook.
 
+pub mod config;
+pub mod ssh;
+
 use async_trait::async_trait;
 use std::path::Path;
+use tokio_util::sync::CancellationToken;
 
 /// Why a communicator operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -19,6 +23,9 @@ pub enum CommError {
     /// Local I/O.
     #[error(transparent)]
     Io(#[from] std::io::Error),
+    /// The operation was cancelled; remote processes it started were killed.
+    #[error("cancelled")]
+    Cancelled,
 }
 
 /// A line of output from a remote command.
@@ -36,6 +43,8 @@ pub struct RemoteCommand<'a> {
     pub command: &'a str,
     /// Called with every line of output as it arrives.
     pub on_output: &'a (dyn Fn(Output) + Send + Sync),
+    /// Cancelling it kills the remote command (and its process group).
+    pub cancel: CancellationToken,
 }
 
 /// How a build talks to its machine.
@@ -43,7 +52,8 @@ pub struct RemoteCommand<'a> {
 pub trait Communicator: Send + Sync {
     /// The communicator's type name (`ssh`, `docker`, `none`).
     fn kind(&self) -> &str;
-    /// Runs a command; returns its exit status.
+    /// Runs a command; returns its exit status (-1 when killed by a signal or the connection
+    /// dropped before a status arrived).
     async fn exec(&self, cmd: RemoteCommand<'_>) -> Result<i32, CommError>;
     /// Uploads a local file to `remote`.
     async fn upload(&self, local: &Path, remote: &str) -> Result<(), CommError>;

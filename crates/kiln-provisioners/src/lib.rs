@@ -1,6 +1,8 @@
-//! Provisioners: each type is a folder with its `config.rs` and its logic.
+//! Provisioners: each type is a folder with its configuration and its logic.
 
 pub mod breakpoint;
+pub mod file;
+pub mod shell;
 pub mod shell_local;
 pub mod sleep;
 
@@ -8,6 +10,8 @@ use kiln_core::plugin::Registry;
 
 /// Registers this crate's provisioner types.
 pub fn register(r: &mut Registry) {
+    r.provisioner("shell", shell::provisioner::new);
+    r.provisioner("file", file::new);
     r.provisioner("shell-local", shell_local::provisioner::new);
     r.provisioner("sleep", sleep::new);
     r.provisioner("breakpoint", breakpoint::new);

@@ -507,3 +507,113 @@ mod tests {
         assert!(d.message.contains("missing field `ssh_port`"), "{d}");
     }
 }
+
+/// The field names a struct type accepts (its `Deserialize` impl's list), learned by asking it
+/// to deserialize from a probe that records the list.
+pub fn fields_of<T: DeserializeOwned>() -> &'static [&'static str] {
+    struct Probe;
+    #[derive(Debug)]
+    struct Found(&'static [&'static str]);
+    impl fmt::Display for Found {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("probe")
+        }
+    }
+    impl std::error::Error for Found {}
+    impl de::Error for Found {
+        fn custom<M: fmt::Display>(_: M) -> Self {
+            Found(&[])
+        }
+    }
+    impl<'de> de::Deserializer<'de> for Probe {
+        type Error = Found;
+        fn deserialize_any<V: Visitor<'de>>(self, _: V) -> Result<V::Value, Found> {
+            Err(Found(&[]))
+        }
+        fn deserialize_struct<V: Visitor<'de>>(
+            self,
+            _: &'static str,
+            fields: &'static [&'static str],
+            _: V,
+        ) -> Result<V::Value, Found> {
+            Err(Found(fields))
+        }
+        serde::forward_to_deserialize_any! {
+            bool i8 i16 i32 i64 i128 u8 u16 u32 u64 u128 f32 f64 char str string bytes byte_buf
+            option unit unit_struct newtype_struct seq tuple tuple_struct map enum identifier
+            ignored_any
+        }
+    }
+    match T::deserialize(Probe) {
+        Err(Found(fields)) => fields,
+        Ok(_) => &[],
+    }
+}
+
+/// Decodes two configuration structs from one object (a builder's own options and its
+/// communicator's). Every key must belong to one of them; an unknown key is reported as by
+/// [`decode`], with the nearest key of either.
+pub fn decode_split<A: DeserializeOwned, B: DeserializeOwned>(
+    value: &Value,
+) -> Result<(A, B), Diagnostic> {
+    let (fa, fb) = (fields_of::<A>(), fields_of::<B>());
+    let Kind::Object(members) = &value.kind else {
+        return Ok((decode(value)?, decode(value)?));
+    };
+    let all: Vec<&'static str> = fa.iter().chain(fb.iter()).copied().collect();
+    for m in members {
+        if !all.contains(&m.key.as_str()) {
+            let hint =
+                nearest(&m.key, all.iter().copied()).map(|n| format!("did you mean \"{n}\"?"));
+            return Err(Diagnostic {
+                message: format!("unknown configuration key \"{}\"", m.key),
+                span: m.key_span.clone().or_else(|| value.span.clone()),
+                hint,
+            });
+        }
+    }
+    let part = |fields: &[&str]| Value {
+        kind: Kind::Object(
+            members
+                .iter()
+                .filter(|m| fields.contains(&m.key.as_str()))
+                .cloned()
+                .collect(),
+        ),
+        span: value.span.clone(),
+    };
+    Ok((decode(&part(fa))?, decode(&part(fb))?))
+}
+
+#[cfg(test)]
+mod split_tests {
+    use super::*;
+    use crate::json;
+    use crate::source::Source;
+    use serde::Deserialize;
+
+    #[derive(Deserialize, Debug)]
+    #[serde(deny_unknown_fields)]
+    struct A {
+        #[serde(default)]
+        a: String,
+    }
+
+    #[derive(Deserialize, Debug)]
+    #[serde(deny_unknown_fields)]
+    struct B {
+        #[serde(default)]
+        ssh_port: u16,
+    }
+
+    #[test]
+    fn splits_and_reports_unknown_keys_across_both() {
+        assert_eq!(fields_of::<B>(), &["ssh_port"]);
+        let v = json::parse(&Source::new("t", r#"{"a": "x", "ssh_port": "22"}"#)).unwrap();
+        let (a, b): (A, B) = decode_split(&v).unwrap();
+        assert_eq!((a.a.as_str(), b.ssh_port), ("x", 22));
+        let v = json::parse(&Source::new("t", r#"{"a": "x", "ssh_prot": 1}"#)).unwrap();
+        let e = decode_split::<A, B>(&v).unwrap_err();
+        assert_eq!(e.hint.as_deref(), Some("did you mean \"ssh_port\"?"));
+    }
+}

@@ -1,13 +1,16 @@
-//! The `null` builder's run: provision, then report an artifact with nothing in it.
+//! The `null` builder's run: connect (unless `communicator` is `none`), provision, report an
+//! artifact with nothing in it.
 
-use super::config::Config;
+use super::config::parse;
 use async_trait::async_trait;
+use kiln_comm::config::CommConfig;
 use kiln_comm::Communicator;
 use kiln_core::artifact::{Artifact, ArtifactRef};
+use kiln_core::connect::{ConnectState, StepConnect};
 use kiln_core::plugin::{BuildCx, Builder, GeneratedData, PrepareCx};
 use kiln_core::step::{run_steps, ProvisionState, Step, StepProvision};
 use kiln_core::Result;
-use kiln_template::{decode::decode, Diagnostic, Value};
+use kiln_template::{Diagnostic, Value};
 use std::sync::Arc;
 
 /// Builder id, as Packer reports it.
@@ -15,32 +18,39 @@ pub const BUILDER_ID: &str = "fnoeding.null";
 
 /// Makes a `null` builder from its configuration.
 pub fn new(config: &Value, _cx: &PrepareCx) -> Result<Box<dyn Builder>, Diagnostic> {
-    let c: Config = decode(config)?;
-    c.validate()?;
-    Ok(Box::new(NullBuilder { config: c }))
+    Ok(Box::new(NullBuilder {
+        config: parse(config)?,
+    }))
 }
 
 struct NullBuilder {
-    config: Config,
+    config: CommConfig,
 }
 
 struct State {
     run_uuid: String,
-    communicator: String,
+    comm_type: String,
+    comm: Option<Arc<dyn Communicator>>,
 }
 
 impl ProvisionState for State {
     fn communicator(&self) -> Option<Arc<dyn Communicator>> {
-        None
+        self.comm.clone()
     }
     fn generated_data(&self) -> GeneratedData {
         [
             ("ID".to_string(), "Null".to_string()),
             ("PackerRunUUID".to_string(), self.run_uuid.clone()),
-            ("ConnType".to_string(), self.communicator.clone()),
+            ("ConnType".to_string(), self.comm_type.clone()),
         ]
         .into_iter()
         .collect()
+    }
+}
+
+impl ConnectState for State {
+    fn set_communicator(&mut self, comm: Arc<dyn Communicator>) {
+        self.comm = Some(comm);
     }
 }
 
@@ -49,9 +59,13 @@ impl Builder for NullBuilder {
     async fn run(&self, cx: &BuildCx) -> Result<Option<ArtifactRef>> {
         let mut state = State {
             run_uuid: cx.info.run_uuid.clone(),
-            communicator: self.config.communicator.clone(),
+            comm_type: self.config.communicator.clone(),
+            comm: None,
         };
-        let steps: Vec<Box<dyn Step<State>>> = vec![Box::new(StepProvision)];
+        let steps: Vec<Box<dyn Step<State>>> = vec![
+            Box::new(StepConnect::new(self.config.clone())),
+            Box::new(StepProvision),
+        ];
         run_steps(cx, &mut state, steps).await?;
         Ok(Some(Arc::new(NullArtifact)))
     }

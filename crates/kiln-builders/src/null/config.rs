@@ -1,33 +1,17 @@
-//! `null` builder options.
+//! `null` builder options: only the communicator's (Packer's null builder has no others).
 
-use kiln_template::Diagnostic;
+use kiln_comm::config::CommConfig;
+use kiln_template::{decode::decode_split, Diagnostic, Value};
 use serde::Deserialize;
 
-/// The `null` builder's configuration.
+/// The builder's own options (none); the communicator options are decoded beside them.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Config {
-    /// `ssh` (Packer's default) or `none`.
-    #[serde(default = "default_communicator")]
-    pub communicator: String,
-}
+pub struct Own {}
 
-fn default_communicator() -> String {
-    "ssh".into()
-}
-
-impl Config {
-    /// Checks what serde cannot.
-    pub fn validate(&self) -> Result<(), Diagnostic> {
-        match self.communicator.as_str() {
-            "none" => Ok(()),
-            "ssh" | "winrm" => Err(Diagnostic::new(format!(
-                "the {} communicator is not available in kiln yet; use \"communicator\": \"none\" for local-only builds",
-                self.communicator
-            ))),
-            other => Err(Diagnostic::new(format!(
-                "communicator must be \"ssh\", \"winrm\" or \"none\", not \"{other}\""
-            ))),
-        }
-    }
+/// Decodes and validates the configuration.
+pub fn parse(config: &Value) -> Result<CommConfig, Diagnostic> {
+    let (_own, comm): (Own, CommConfig) = decode_split(config)?;
+    comm.validate(true)?;
+    Ok(comm)
 }

@@ -1,0 +1,131 @@
+//! Running a command over a session channel, streaming its output, killing it on cancel.
+
+use super::{failed, shell_quote, SshCommunicator};
+use crate::{CommError, Output, RemoteCommand};
+use russh::ChannelMsg;
+
+/// How the wrapper reports the remote shell's pid (so a cancelled command's process group
+/// can be killed); the line is removed from the output.
+const PID_MARK: &str = "KILN-REMOTE-PID:";
+
+/// Splits a byte stream into lines.
+#[derive(Default)]
+struct Lines {
+    buf: Vec<u8>,
+}
+
+impl Lines {
+    fn push(&mut self, data: &[u8], mut emit: impl FnMut(String)) {
+        self.buf.extend_from_slice(data);
+        while let Some(i) = self.buf.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = self.buf.drain(..=i).collect();
+            let text = String::from_utf8_lossy(&line[..line.len() - 1]);
+            emit(text.trim_end_matches('\r').to_string());
+        }
+    }
+
+    fn finish(&mut self, mut emit: impl FnMut(String)) {
+        if !self.buf.is_empty() {
+            emit(
+                String::from_utf8_lossy(&self.buf)
+                    .trim_end_matches('\r')
+                    .to_string(),
+            );
+            self.buf.clear();
+        }
+    }
+}
+
+pub(super) async fn run(comm: &SshCommunicator, cmd: RemoteCommand<'_>) -> Result<i32, CommError> {
+    let mut ch = comm
+        .handle
+        .channel_open_session()
+        .await
+        .map_err(|e| failed(&format!("opening a session on {}", comm.target), e))?;
+    if comm.pty {
+        ch.request_pty(false, "xterm", 200, 50, 0, 0, &[])
+            .await
+            .map_err(|e| failed("requesting a PTY", e))?;
+    }
+    // The login shell reports its pid first; the command runs in that same shell.
+    let wrapped = format!("echo {PID_MARK}$$ >&2; {}", cmd.command);
+    ch.exec(true, wrapped)
+        .await
+        .map_err(|e| failed("starting the command", e))?;
+    let mut out = Lines::default();
+    let mut err = Lines::default();
+    let mut pid: Option<u32> = None;
+    let mut code: Option<i32> = None;
+    let on_line = |line: String, is_err: bool, pid: &mut Option<u32>| {
+        if let Some(p) = line.strip_prefix(PID_MARK) {
+            if pid.is_none() {
+                *pid = p.trim().parse().ok();
+                return;
+            }
+        }
+        (cmd.on_output)(if is_err {
+            Output::Stderr(line)
+        } else {
+            Output::Stdout(line)
+        });
+    };
+    loop {
+        let msg = tokio::select! {
+            m = ch.wait() => m,
+            _ = cmd.cancel.cancelled() => {
+                kill_remote(comm, pid).await;
+                let _ = ch.close().await;
+                return Err(CommError::Cancelled);
+            }
+        };
+        match msg {
+            Some(ChannelMsg::Data { data }) => out.push(&data, |l| on_line(l, false, &mut pid)),
+            Some(ChannelMsg::ExtendedData { data, .. }) => {
+                err.push(&data, |l| on_line(l, true, &mut pid))
+            }
+            Some(ChannelMsg::ExitStatus { exit_status }) => code = Some(exit_status as i32),
+            Some(ChannelMsg::ExitSignal { .. }) => code = Some(-1),
+            Some(_) => {}
+            None => break,
+        }
+    }
+    out.finish(|l| on_line(l, false, &mut pid));
+    err.finish(|l| on_line(l, true, &mut pid));
+    Ok(code.unwrap_or(-1))
+}
+
+/// Terminates the remote command's process group: TERM, then KILL after two seconds.
+async fn kill_remote(comm: &SshCommunicator, pid: Option<u32>) {
+    let Some(pid) = pid else { return };
+    // Plain `kill -SIG -PGID` (no `--`): dash, Debian's /bin/sh, rejects `--`.
+    let script = format!(
+        "kill -TERM -{pid} 2>/dev/null; kill -TERM {pid} 2>/dev/null; \
+         for i in 1 2 3 4 5 6 7 8 9 10; do kill -0 -{pid} 2>/dev/null || exit 0; sleep 0.2; done; \
+         kill -KILL -{pid} 2>/dev/null; kill -KILL {pid} 2>/dev/null; exit 0"
+    );
+    if let Ok(mut ch) = comm.handle.channel_open_session().await {
+        if ch
+            .exec(true, format!("sh -c {}", shell_quote(&script)))
+            .await
+            .is_ok()
+        {
+            while ch.wait().await.is_some() {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Lines;
+
+    #[test]
+    fn splits_lines_across_chunks() {
+        let mut l = Lines::default();
+        let mut got = Vec::new();
+        l.push(b"ab", |s| got.push(s));
+        l.push(b"c\r\nd\n", |s| got.push(s));
+        l.push(b"tail", |s| got.push(s));
+        l.finish(|s| got.push(s));
+        assert_eq!(got, ["abc", "d", "tail"]);
+    }
+}

@@ -1,0 +1,4 @@
+//! `shell`: uploads scripts to the machine and runs them there.
+
+pub mod config;
+pub mod provisioner;

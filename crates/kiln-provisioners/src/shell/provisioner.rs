@@ -1,0 +1,311 @@
+//! The `shell` provisioner: upload each script, run it with the build's variables, remove it
+//! (also when it failed or was cancelled, unlike Packer 1.6.6), check its exit code.
+
+use super::config::Config;
+use async_trait::async_trait;
+use kiln_comm::ssh::shell_quote;
+use kiln_comm::{CommError, Communicator, Output, RemoteCommand};
+use kiln_core::plugin::{PrepareCx, ProvisionCx, Provisioner};
+use kiln_core::{Error, Result};
+use kiln_template::interp::{render, TVal};
+use kiln_template::{decode::decode, Diagnostic, Value};
+use std::io::Write;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+/// Makes a `shell` provisioner.
+pub fn new(config: &Value, _cx: &PrepareCx) -> Result<Box<dyn Provisioner>, Diagnostic> {
+    let c: Config = decode(config)?;
+    c.validate()?;
+    Ok(Box::new(Shell { config: c }))
+}
+
+struct Shell {
+    config: Config,
+}
+
+/// Quotes a value for `KEY='value'` in a POSIX shell.
+fn single_quote(v: &str) -> String {
+    format!("'{}'", v.replace('\'', "'\"'\"'"))
+}
+
+fn random_suffix() -> String {
+    uuid::Uuid::new_v4().simple().to_string()[..8].to_string()
+}
+
+/// Runs a command, collecting nothing; for housekeeping (chmod, rm).
+async fn quiet(comm: &dyn Communicator, command: &str, cancel: CancellationToken) -> Result<i32> {
+    let sink = |_o: Output| {};
+    Ok(comm
+        .exec(RemoteCommand {
+            command,
+            on_output: &sink,
+            cancel,
+        })
+        .await?)
+}
+
+impl Shell {
+    fn env(&self, cx: &ProvisionCx<'_>) -> Vec<(String, String)> {
+        let mut env = vec![
+            ("PACKER_BUILD_NAME".to_string(), cx.info.name.clone()),
+            (
+                "PACKER_BUILDER_TYPE".to_string(),
+                cx.info.builder_type.clone(),
+            ),
+        ];
+        if let Some(addr) = cx.data.get("PackerHTTPAddr") {
+            env.push(("PACKER_HTTP_ADDR".to_string(), addr.clone()));
+        }
+        for kv in &self.config.environment_vars {
+            let (k, v) = kv.split_once('=').expect("validated");
+            env.push((k.to_string(), v.to_string()));
+        }
+        env.extend(self.config.env.iter().map(|(k, v)| (k.clone(), v.clone())));
+        env
+    }
+
+    fn remote_path(&self) -> String {
+        if !self.config.remote_path.is_empty() {
+            return self.config.remote_path.clone();
+        }
+        let file = if self.config.remote_file.is_empty() {
+            format!("script_{}.sh", random_suffix())
+        } else {
+            self.config.remote_file.clone()
+        };
+        format!("{}/{file}", self.config.remote_folder.trim_end_matches('/'))
+    }
+
+    /// Uploads, retrying until `start_retry_timeout` (the machine may still be coming up).
+    async fn upload_with_retry(
+        &self,
+        comm: &dyn Communicator,
+        local: &std::path::Path,
+        remote: &str,
+        cancel: &CancellationToken,
+    ) -> Result<()> {
+        let budget = self
+            .config
+            .start_retry_timeout
+            .map(|d| d.0)
+            .unwrap_or(Duration::from_secs(300));
+        let start = Instant::now();
+        loop {
+            match comm.upload(local, remote).await {
+                Ok(()) => return Ok(()),
+                Err(CommError::Unsupported(m)) => return Err(Error::msg(m)),
+                Err(e) if start.elapsed() + Duration::from_secs(2) < budget => {
+                    kiln_core::log::log(format_args!(
+                        "[WARN] upload of {remote} failed, retrying: {e}"
+                    ));
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_secs(2)) => {}
+                        _ = cancel.cancelled() => return Err(Error::Cancelled),
+                    }
+                }
+                Err(e) => return Err(Error::msg(format!("uploading {remote}: {e}"))),
+            }
+        }
+    }
+
+    async fn run_script(
+        &self,
+        cx: &ProvisionCx<'_>,
+        local: &std::path::Path,
+        env: &[(String, String)],
+    ) -> Result<()> {
+        let comm = cx.comm.as_ref();
+        let remote = self.remote_path();
+        // Variables go through a 0600 file unless the template's execute_command needs {{.Vars}}.
+        let custom_command = !self.config.execute_command.is_empty();
+        let use_file = self.config.use_env_var_file || !custom_command;
+        let mut env_remote = String::new();
+        let mut uploaded: Vec<String> = Vec::new();
+        let result = async {
+            if use_file {
+                let mut f = tempfile::Builder::new().prefix("kiln-env").tempfile()?;
+                for (k, v) in env {
+                    writeln!(f, "export {k}={}", single_quote(v))?;
+                }
+                f.flush()?;
+                env_remote = format!(
+                    "{}/varfile_{}.sh",
+                    self.config.remote_folder.trim_end_matches('/'),
+                    random_suffix()
+                );
+                uploaded.push(env_remote.clone());
+                self.upload_with_retry(comm, f.path(), &env_remote, &cx.cancel)
+                    .await?;
+            }
+            uploaded.push(remote.clone());
+            self.upload_with_retry(comm, local, &remote, &cx.cancel)
+                .await?;
+            quiet(
+                comm,
+                &format!("chmod 0755 {}", shell_quote(&remote)),
+                cx.cancel.clone(),
+            )
+            .await?;
+            let vars: String = env
+                .iter()
+                .map(|(k, v)| {
+                    if self.config.env_var_format.is_empty() {
+                        format!("{k}={} ", single_quote(v))
+                    } else {
+                        self.config.env_var_format.replacen("%s", k, 1).replacen(
+                            "%s",
+                            &v.replace('\'', "'\"'\"'"),
+                            1,
+                        )
+                    }
+                })
+                .collect();
+            let template = if custom_command {
+                self.config.execute_command.clone()
+            } else {
+                "chmod +x {{.Path}}; . {{.EnvVarFile}} && {{.Path}}".to_string()
+            };
+            let data = cx.info.interp.with_data([
+                ("Vars", TVal::Str(vars.trim_end().to_string())),
+                ("Path", TVal::Str(remote.clone())),
+                ("EnvVarFile", TVal::Str(env_remote.clone())),
+            ]);
+            let command = render(&template, &data)
+                .map_err(|e| Error::msg(format!("execute_command: {e}")))?;
+            let ui = cx.ui.clone();
+            let on_output = move |o: Output| match o {
+                Output::Stdout(l) => ui.message(&l),
+                Output::Stderr(l) => ui.error(&l),
+            };
+            let code = comm
+                .exec(RemoteCommand {
+                    command: &command,
+                    on_output: &on_output,
+                    cancel: cx.cancel.clone(),
+                })
+                .await
+                .map_err(|e| match e {
+                    CommError::Cancelled => Error::Cancelled,
+                    other => Error::from(other),
+                })?;
+            if code == -1 && self.config.expect_disconnect {
+                cx.ui
+                    .say("Remote end disconnected, as expected (expect_disconnect).");
+                return Ok(());
+            }
+            if !self.config.valid_exit_codes.contains(&code) {
+                let allowed: Vec<String> = self
+                    .config
+                    .valid_exit_codes
+                    .iter()
+                    .map(i32::to_string)
+                    .collect();
+                return Err(Error::msg(format!(
+                    "Script exited with non-zero exit status: {code}. Allowed exit codes are: [{}]",
+                    allowed.join(" ")
+                )));
+            }
+            Ok(())
+        }
+        .await;
+        if !self.config.skip_clean && !uploaded.is_empty() {
+            // Runs even after a failure or an interrupt, with its own short budget.
+            let paths: Vec<String> = uploaded.iter().map(|p| shell_quote(p)).collect();
+            let rm = format!("rm -f {}", paths.join(" "));
+            let clean = tokio::time::timeout(
+                Duration::from_secs(30),
+                quiet(comm, &rm, CancellationToken::new()),
+            )
+            .await;
+            let cleaned = matches!(clean, Ok(Ok(0)));
+            let rebooting = self.config.expect_disconnect && result.is_ok();
+            if !cleaned && !rebooting {
+                cx.ui.error(&format!(
+                    "Could not remove {} from the machine",
+                    uploaded.join(", ")
+                ));
+            }
+        }
+        result
+    }
+}
+
+/// A copy of `path` with CRLF turned into LF, when it has any CRLF.
+fn unix_line_endings(path: &std::path::Path) -> Result<Option<tempfile::TempPath>> {
+    let data = std::fs::read(path)?;
+    if !data.windows(2).any(|w| w == b"\r\n") {
+        return Ok(None);
+    }
+    let mut out = Vec::with_capacity(data.len());
+    let mut i = 0;
+    while i < data.len() {
+        if data[i] == b'\r' && data.get(i + 1) == Some(&b'\n') {
+            i += 1;
+            continue;
+        }
+        out.push(data[i]);
+        i += 1;
+    }
+    let mut f = tempfile::Builder::new().prefix("kiln-script").tempfile()?;
+    f.write_all(&out)?;
+    f.flush()?;
+    Ok(Some(f.into_temp_path()))
+}
+
+#[async_trait]
+impl Provisioner for Shell {
+    async fn provision(&self, cx: &ProvisionCx<'_>) -> Result<()> {
+        if cx.comm.kind() == "none" {
+            return Err(Error::msg(
+                "the shell provisioner needs a communicator; this build has \"communicator\": \"none\"",
+            ));
+        }
+        let env = self.env(cx);
+        let mut scripts: Vec<(std::path::PathBuf, String)> = self
+            .config
+            .local_scripts()
+            .into_iter()
+            .map(|s| (s.clone().into(), s))
+            .collect();
+        let mut _inline = None;
+        if !self.config.inline.is_empty() {
+            let mut f = tempfile::Builder::new().prefix("packer-shell").tempfile()?;
+            writeln!(f, "#!{}", self.config.inline_shebang)?;
+            for line in &self.config.inline {
+                writeln!(f, "{line}")?;
+            }
+            f.flush()?;
+            let path = f.into_temp_path();
+            scripts.push((path.to_path_buf(), path.display().to_string()));
+            _inline = Some(path);
+        }
+        for (local, name) in &scripts {
+            cx.ui
+                .say(&format!("Provisioning with shell script: {name}"));
+            // As Packer: Windows line endings become Unix ones unless `binary` is set.
+            let converted = if self.config.binary {
+                None
+            } else {
+                unix_line_endings(local)?
+            };
+            let path = converted
+                .as_ref()
+                .map(|t| t.to_path_buf())
+                .unwrap_or_else(|| local.clone());
+            self.run_script(cx, &path, &env).await?;
+        }
+        let pause = self.config.pause_after.0;
+        if !pause.is_zero() {
+            cx.ui.say(&format!(
+                "Pausing {} after this provisioner...",
+                kiln_template::duration::format_go_duration(pause)
+            ));
+            tokio::select! {
+                _ = tokio::time::sleep(pause) => {}
+                _ = cx.cancel.cancelled() => return Err(Error::Cancelled),
+            }
+        }
+        Ok(())
+    }
+}
