@@ -314,3 +314,77 @@ fn sigint_during_remote_sleep_leaves_no_remote_process() {
         .collect();
     assert!(left.is_empty(), "left in /tmp after cancel: {left:?}");
 }
+
+fn in_target(t: &SshTarget, script: &str) {
+    let st = std::process::Command::new("chroot").arg(t.root()).args(["/bin/sh", "-c", script]).status().unwrap();
+    assert!(st.success(), "{script}");
+}
+
+#[test]
+fn agent_certificate_and_algorithm_options() {
+    let t = SshTarget::start_with("-o TrustedUserCAKeys=/etc/ssh/kiln_ca.pub -o LogLevel=DEBUG");
+    let dir = tempfile::tempdir().unwrap();
+
+    // ssh_agent_auth: the key lives only in a local ssh-agent.
+    let agent_dir = tempfile::tempdir().unwrap();
+    let sock = agent_dir.path().join("agent.sock");
+    let mut agent = std::process::Command::new("ssh-agent").arg("-D").arg("-a").arg(&sock).spawn().expect("ssh-agent (openssh-client)");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !sock.exists() {
+        assert!(std::time::Instant::now() < deadline, "ssh-agent did not start");
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let added = std::process::Command::new("ssh-add").arg(&t.key).env("SSH_AUTH_SOCK", &sock).output().unwrap();
+    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    let tpl = template(
+        dir.path(),
+        &format!(
+            r#"{{"builders": [{{"type": "null", "communicator": "ssh", "ssh_host": "127.0.0.1", "ssh_port": {},
+                                "ssh_username": "root", "ssh_agent_auth": true,
+                                "ssh_ciphers": ["aes128-ctr"], "ssh_key_exchange_algorithms": ["ecdh-sha2-nistp256"]}}],
+               "provisioners": [{{"type": "shell", "inline": ["touch /root/agent-ok"]}}]}}"#,
+            t.port
+        ),
+    );
+    let out = run_in(dir.path(), &["build", "-color=false", &tpl], &[("SSH_AUTH_SOCK", sock.to_str().unwrap())]);
+    let _ = agent.kill();
+    let _ = agent.wait();
+    assert!(out.status.success(), "{}\n{}", stdout(&out), t.log());
+    assert!(t.path("/root/agent-ok").exists());
+    let log = t.log();
+    assert!(log.contains("kex: algorithm: ecdh-sha2-nistp256"), "{log}");
+    assert!(log.contains("kex: client->server cipher: aes128-ctr"), "{log}");
+
+    // ssh_certificate_file: a key that is not in authorized_keys, signed by a trusted CA.
+    in_target(
+        &t,
+        "ssh-keygen -q -t ed25519 -N '' -f /etc/ssh/kiln_ca && \
+         ssh-keygen -q -t ed25519 -N '' -f /root/certkey && \
+         ssh-keygen -q -s /etc/ssh/kiln_ca -I kiln-test -n root /root/certkey.pub",
+    );
+    std::fs::copy(t.path("/root/certkey"), dir.path().join("certkey")).unwrap();
+    std::fs::copy(t.path("/root/certkey-cert.pub"), dir.path().join("certkey-cert.pub")).unwrap();
+    let tpl = template(
+        dir.path(),
+        &format!(
+            r#"{{"builders": [{{"type": "null", "communicator": "ssh", "ssh_host": "127.0.0.1", "ssh_port": {},
+                                "ssh_username": "root", "ssh_private_key_file": "certkey",
+                                "ssh_certificate_file": "certkey-cert.pub"}}],
+               "provisioners": [{{"type": "shell", "inline": ["touch /root/cert-ok"]}}]}}"#,
+            t.port
+        ),
+    );
+    let out = run_in(dir.path(), &["build", "-color=false", &tpl], &[]);
+    assert!(out.status.success(), "{}\n{}", stdout(&out), t.log());
+    assert!(t.path("/root/cert-ok").exists());
+
+    // Unsupported algorithm names are configuration errors.
+    let tpl = template(
+        dir.path(),
+        r#"{"builders": [{"type": "null", "communicator": "ssh", "ssh_host": "127.0.0.1", "ssh_username": "root",
+                          "ssh_password": "x", "ssh_ciphers": ["rot13"]}]}"#,
+    );
+    let out = run_in(dir.path(), &["validate", &tpl], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stdout(&out).contains("unsupported cipher \"rot13\""), "{}", stdout(&out));
+}

@@ -21,6 +21,10 @@ pub struct Auth {
     pub key_source: String,
     /// Password.
     pub password: Option<String>,
+    /// Try the keys of the ssh-agent at `SSH_AUTH_SOCK`.
+    pub agent: bool,
+    /// OpenSSH certificate file for the private key.
+    pub certificate_file: Option<String>,
 }
 
 /// Everything needed to reach one SSH server.
@@ -44,6 +48,10 @@ pub struct Target {
     pub keep_alive: Option<Duration>,
     /// Reach the target through this host.
     pub bastion: Option<Box<Target>>,
+    /// Allowed ciphers, most preferred first (empty: russh's defaults).
+    pub ciphers: Vec<String>,
+    /// Allowed key exchange algorithms (empty: russh's defaults).
+    pub kex: Vec<String>,
 }
 
 impl Target {
@@ -69,6 +77,8 @@ impl Target {
         };
         let mut auth = Auth {
             password: (!cfg.ssh_password.is_empty()).then(|| cfg.ssh_password.clone()),
+            agent: cfg.ssh_agent_auth,
+            certificate_file: (!cfg.ssh_certificate_file.is_empty()).then(|| cfg.ssh_certificate_file.clone()),
             ..Default::default()
         };
         if let Some(k) = read_key(&cfg.ssh_private_key_file)? {
@@ -90,12 +100,17 @@ impl Target {
                     key_source: cfg.ssh_bastion_private_key_file.clone(),
                     password: (!cfg.ssh_bastion_password.is_empty())
                         .then(|| cfg.ssh_bastion_password.clone()),
+                    agent: cfg.ssh_bastion_agent_auth,
+                    certificate_file: (!cfg.ssh_bastion_certificate_file.is_empty())
+                        .then(|| cfg.ssh_bastion_certificate_file.clone()),
                 },
                 pty: false,
                 timeout: cfg.timeout(),
                 handshake_attempts: cfg.handshake_attempts(),
                 keep_alive: cfg.keep_alive().ok().flatten(),
                 bastion: None,
+                ciphers: vec![],
+                kex: vec![],
             }))
         };
         Ok(Target {
@@ -112,6 +127,8 @@ impl Target {
             handshake_attempts: cfg.handshake_attempts(),
             keep_alive: cfg.keep_alive().ok().flatten(),
             bastion,
+            ciphers: cfg.ssh_ciphers.clone(),
+            kex: cfg.ssh_key_exchange_algorithms.clone(),
         })
     }
 }
@@ -234,12 +251,34 @@ pub async fn connect(
     }
 }
 
+/// The russh cipher for an OpenSSH name.
+pub fn cipher_name(name: &str) -> Option<russh::cipher::Name> {
+    russh::cipher::Name::try_from(name).ok()
+}
+
+/// The russh key exchange algorithm for an OpenSSH name.
+pub fn kex_name(name: &str) -> Option<russh::kex::Name> {
+    russh::kex::Name::try_from(name).ok()
+}
+
 fn client_config(target: &Target) -> Arc<client::Config> {
+    let mut preferred = russh::Preferred::default();
+    if !target.ciphers.is_empty() {
+        let list: Vec<_> = target.ciphers.iter().filter_map(|c| cipher_name(c)).collect();
+        preferred.cipher = list.into();
+    }
+    if !target.kex.is_empty() {
+        let mut list: Vec<_> = target.kex.iter().filter_map(|k| kex_name(k)).collect();
+        // The extension-negotiation marker keeps rsa-sha2 signatures working.
+        list.push(russh::kex::EXTENSION_SUPPORT_AS_CLIENT);
+        preferred.kex = list.into();
+    }
     Arc::new(client::Config {
         keepalive_interval: target.keep_alive,
         keepalive_max: 6,
         nodelay: true,
         window_size: 16 * 1024 * 1024,
+        preferred,
         ..Default::default()
     })
 }
@@ -302,7 +341,20 @@ async fn attempt(
         }
     };
     let mut tried = Vec::new();
-    if let Some(pem) = &target.auth.private_key {
+    let timed = |what: &'static str| move |_| fail(Phase::Authentication, format!("{what} timed out"));
+    if let (Some(pem), Some(cert_file)) = (&target.auth.private_key, &target.auth.certificate_file) {
+        let key = parse_key(pem, &target.auth.key_source).map_err(|m| fail(Phase::Authentication, m))?;
+        let cert = russh::keys::load_openssh_certificate(cert_file)
+            .map_err(|e| fail(Phase::Authentication, format!("cannot read certificate {cert_file}: {e}")))?;
+        let r = tokio::time::timeout(limit, handle.authenticate_openssh_cert(target.username.clone(), Arc::new(key), cert))
+            .await
+            .map_err(timed("certificate authentication"))?
+            .map_err(|e| fail(phase_of(&kex_done), e.to_string()))?;
+        if r.success() {
+            return Ok(handle);
+        }
+        tried.push(format!("certificate ({cert_file})"));
+    } else if let Some(pem) = &target.auth.private_key {
         let key = PrivateKey::from_openssh(pem)
             .or_else(|_| russh::keys::decode_secret_key(pem, None))
             .map_err(|e| {
@@ -331,6 +383,30 @@ async fn attempt(
         }
         tried.push(format!("publickey ({})", target.auth.key_source));
     }
+    if target.auth.agent {
+        let mut agent = russh::keys::agent::client::AgentClient::connect_env()
+            .await
+            .map_err(|e| fail(Phase::Authentication, format!("ssh_agent_auth: cannot reach the agent (SSH_AUTH_SOCK): {e}")))?;
+        let ids = agent
+            .request_identities()
+            .await
+            .map_err(|e| fail(Phase::Authentication, format!("listing the agent's keys: {e}")))?;
+        for id in &ids {
+            let key = id.public_key().into_owned();
+            let hash = if key.algorithm().is_rsa() {
+                handle.best_supported_rsa_hash().await.ok().flatten().flatten()
+            } else {
+                None
+            };
+            let r = tokio::time::timeout(limit, handle.authenticate_publickey_with(target.username.clone(), key, hash, &mut agent))
+                .await
+                .map_err(timed("agent authentication"))?;
+            if r.is_ok_and(|r| r.success()) {
+                return Ok(handle);
+            }
+        }
+        tried.push(format!("the agent's {} key(s)", ids.len()));
+    }
     if let Some(pw) = &target.auth.password {
         let r = tokio::time::timeout(
             limit,
@@ -347,7 +423,7 @@ async fn attempt(
     if tried.is_empty() {
         return Err(fail(
             Phase::Authentication,
-            "no credentials: set ssh_private_key_file or ssh_password".into(),
+            "no credentials: set ssh_private_key_file, ssh_password or ssh_agent_auth".into(),
         ));
     }
     Err(fail(
@@ -358,6 +434,12 @@ async fn attempt(
             target.username
         ),
     ))
+}
+
+fn parse_key(pem: &str, source: &str) -> Result<PrivateKey, String> {
+    PrivateKey::from_openssh(pem)
+        .or_else(|_| russh::keys::decode_secret_key(pem, None))
+        .map_err(|e| format!("cannot read private key {source}: {e}"))
 }
 
 /// Waits until the server has sent its identification line (without consuming it).

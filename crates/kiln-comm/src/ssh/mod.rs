@@ -9,7 +9,7 @@ mod connect;
 mod exec;
 mod transfer;
 
-pub use connect::{connect, Auth, Phase, Target};
+pub use connect::{cipher_name, connect, kex_name, Auth, Phase, Target};
 
 use crate::{CommError, Communicator, RemoteCommand};
 use async_trait::async_trait;

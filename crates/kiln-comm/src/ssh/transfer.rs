@@ -6,35 +6,36 @@ use russh::ChannelMsg;
 use std::path::Path;
 use tokio::io::AsyncWriteExt;
 
-/// Reads the channel until `n` bytes of stdout are collected (scp acknowledgements).
-async fn read_ack(
-    ch: &mut russh::Channel<russh::client::Msg>,
-    what: &str,
-) -> Result<(), CommError> {
+/// Waits for scp's one-byte acknowledgement. Text on stderr (sshd may print debug lines there)
+/// does not fail the transfer; it is quoted if scp then refuses.
+async fn read_ack(ch: &mut russh::Channel<russh::client::Msg>, what: &str) -> Result<(), CommError> {
+    let mut stderr = Vec::new();
     loop {
         match ch.wait().await {
             Some(ChannelMsg::Data { data }) => {
                 return match data.first() {
                     Some(0) => Ok(()),
                     _ => Err(CommError::Failed(format!(
-                        "scp refused {what}: {}",
-                        String::from_utf8_lossy(data.get(1..).unwrap_or_default()).trim()
+                        "scp refused {what}: {}{}",
+                        String::from_utf8_lossy(data.get(1..).unwrap_or_default()).trim(),
+                        String::from_utf8_lossy(&stderr).trim()
                     ))),
                 };
             }
-            Some(ChannelMsg::ExtendedData { data, .. }) => {
-                return Err(CommError::Failed(format!(
-                    "scp {what}: {}",
-                    String::from_utf8_lossy(&data).trim()
-                )))
-            }
+            Some(ChannelMsg::ExtendedData { data, .. }) => stderr.extend_from_slice(&data),
             Some(ChannelMsg::ExitStatus { exit_status }) if exit_status != 0 => {
                 return Err(CommError::Failed(format!(
-                    "scp {what}: exit status {exit_status}"
+                    "scp {what}: exit status {exit_status}: {}",
+                    String::from_utf8_lossy(&stderr).trim()
                 )))
             }
             Some(_) => {}
-            None => return Err(CommError::Failed(format!("scp {what}: channel closed"))),
+            None => {
+                return Err(CommError::Failed(format!(
+                    "scp {what}: channel closed: {}",
+                    String::from_utf8_lossy(&stderr).trim()
+                )))
+            }
         }
     }
 }
