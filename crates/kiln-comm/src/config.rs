@@ -229,7 +229,9 @@ impl CommConfig {
             }
         }
         if !s.ssh_certificate_file.is_empty() && s.ssh_private_key_file.is_empty() {
-            return Err(Diagnostic::new("ssh_certificate_file needs ssh_private_key_file (the certificate's key)"));
+            return Err(Diagnostic::new(
+                "ssh_certificate_file needs ssh_private_key_file (the certificate's key)",
+            ));
         }
         s.keep_alive()?;
         Ok(())

@@ -47,6 +47,14 @@ pub struct RemoteCommand<'a> {
     pub cancel: CancellationToken,
 }
 
+/// Called as a transfer moves bytes: `(bytes done, bytes in total)`.
+pub type Progress<'a> = &'a (dyn Fn(u64, u64) + Send + Sync);
+
+/// A [`Progress`] that ignores the reports.
+pub fn no_progress() -> Progress<'static> {
+    &|_, _| {}
+}
+
 /// How a build talks to its machine.
 #[async_trait]
 pub trait Communicator: Send + Sync {
@@ -55,12 +63,22 @@ pub trait Communicator: Send + Sync {
     /// Runs a command; returns its exit status (-1 when killed by a signal or the connection
     /// dropped before a status arrived).
     async fn exec(&self, cmd: RemoteCommand<'_>) -> Result<i32, CommError>;
-    /// Uploads a local file to `remote`.
-    async fn upload(&self, local: &Path, remote: &str) -> Result<(), CommError>;
+    /// Uploads a local file to `remote`, reporting progress.
+    async fn upload(
+        &self,
+        local: &Path,
+        remote: &str,
+        progress: Progress<'_>,
+    ) -> Result<(), CommError>;
     /// Uploads a local directory (Packer's trailing-slash rules apply to `local`).
     async fn upload_dir(&self, local: &Path, remote: &str) -> Result<(), CommError>;
-    /// Downloads `remote` to a local file.
-    async fn download(&self, remote: &str, local: &Path) -> Result<(), CommError>;
+    /// Downloads `remote` to a local file, reporting progress (total 0 when unknown).
+    async fn download(
+        &self,
+        remote: &str,
+        local: &Path,
+        progress: Progress<'_>,
+    ) -> Result<(), CommError>;
 }
 
 /// The `none` communicator: the build has no machine to talk to.
@@ -80,13 +98,23 @@ impl Communicator for NoneCommunicator {
     async fn exec(&self, _cmd: RemoteCommand<'_>) -> Result<i32, CommError> {
         Err(none_error())
     }
-    async fn upload(&self, _local: &Path, _remote: &str) -> Result<(), CommError> {
+    async fn upload(
+        &self,
+        _local: &Path,
+        _remote: &str,
+        _progress: Progress<'_>,
+    ) -> Result<(), CommError> {
         Err(none_error())
     }
     async fn upload_dir(&self, _local: &Path, _remote: &str) -> Result<(), CommError> {
         Err(none_error())
     }
-    async fn download(&self, _remote: &str, _local: &Path) -> Result<(), CommError> {
+    async fn download(
+        &self,
+        _remote: &str,
+        _local: &Path,
+        _progress: Progress<'_>,
+    ) -> Result<(), CommError> {
         Err(none_error())
     }
 }

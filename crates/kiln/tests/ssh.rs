@@ -316,7 +316,11 @@ fn sigint_during_remote_sleep_leaves_no_remote_process() {
 }
 
 fn in_target(t: &SshTarget, script: &str) {
-    let st = std::process::Command::new("chroot").arg(t.root()).args(["/bin/sh", "-c", script]).status().unwrap();
+    let st = std::process::Command::new("chroot")
+        .arg(t.root())
+        .args(["/bin/sh", "-c", script])
+        .status()
+        .unwrap();
     assert!(st.success(), "{script}");
 }
 
@@ -328,14 +332,30 @@ fn agent_certificate_and_algorithm_options() {
     // ssh_agent_auth: the key lives only in a local ssh-agent.
     let agent_dir = tempfile::tempdir().unwrap();
     let sock = agent_dir.path().join("agent.sock");
-    let mut agent = std::process::Command::new("ssh-agent").arg("-D").arg("-a").arg(&sock).spawn().expect("ssh-agent (openssh-client)");
+    let mut agent = std::process::Command::new("ssh-agent")
+        .arg("-D")
+        .arg("-a")
+        .arg(&sock)
+        .spawn()
+        .expect("ssh-agent (openssh-client)");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
     while !sock.exists() {
-        assert!(std::time::Instant::now() < deadline, "ssh-agent did not start");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "ssh-agent did not start"
+        );
         std::thread::sleep(std::time::Duration::from_millis(20));
     }
-    let added = std::process::Command::new("ssh-add").arg(&t.key).env("SSH_AUTH_SOCK", &sock).output().unwrap();
-    assert!(added.status.success(), "{}", String::from_utf8_lossy(&added.stderr));
+    let added = std::process::Command::new("ssh-add")
+        .arg(&t.key)
+        .env("SSH_AUTH_SOCK", &sock)
+        .output()
+        .unwrap();
+    assert!(
+        added.status.success(),
+        "{}",
+        String::from_utf8_lossy(&added.stderr)
+    );
     let tpl = template(
         dir.path(),
         &format!(
@@ -346,14 +366,21 @@ fn agent_certificate_and_algorithm_options() {
             t.port
         ),
     );
-    let out = run_in(dir.path(), &["build", "-color=false", &tpl], &[("SSH_AUTH_SOCK", sock.to_str().unwrap())]);
+    let out = run_in(
+        dir.path(),
+        &["build", "-color=false", &tpl],
+        &[("SSH_AUTH_SOCK", sock.to_str().unwrap())],
+    );
     let _ = agent.kill();
     let _ = agent.wait();
     assert!(out.status.success(), "{}\n{}", stdout(&out), t.log());
     assert!(t.path("/root/agent-ok").exists());
     let log = t.log();
     assert!(log.contains("kex: algorithm: ecdh-sha2-nistp256"), "{log}");
-    assert!(log.contains("kex: client->server cipher: aes128-ctr"), "{log}");
+    assert!(
+        log.contains("kex: client->server cipher: aes128-ctr"),
+        "{log}"
+    );
 
     // ssh_certificate_file: a key that is not in authorized_keys, signed by a trusted CA.
     in_target(
@@ -363,7 +390,11 @@ fn agent_certificate_and_algorithm_options() {
          ssh-keygen -q -s /etc/ssh/kiln_ca -I kiln-test -n root /root/certkey.pub",
     );
     std::fs::copy(t.path("/root/certkey"), dir.path().join("certkey")).unwrap();
-    std::fs::copy(t.path("/root/certkey-cert.pub"), dir.path().join("certkey-cert.pub")).unwrap();
+    std::fs::copy(
+        t.path("/root/certkey-cert.pub"),
+        dir.path().join("certkey-cert.pub"),
+    )
+    .unwrap();
     let tpl = template(
         dir.path(),
         &format!(
@@ -386,5 +417,152 @@ fn agent_certificate_and_algorithm_options() {
     );
     let out = run_in(dir.path(), &["validate", &tpl], &[]);
     assert_eq!(out.status.code(), Some(1));
-    assert!(stdout(&out).contains("unsupported cipher \"rot13\""), "{}", stdout(&out));
+    assert!(
+        stdout(&out).contains("unsupported cipher \"rot13\""),
+        "{}",
+        stdout(&out)
+    );
+}
+
+#[test]
+fn expect_disconnect_reconnects_and_sees_the_reboot() {
+    let t = SshTarget::start();
+    let dir = tempfile::tempdir().unwrap();
+    // A reboot as this target can have one: a new boot id, then every process but init
+    // killed (init restarts sshd). The real one is tested with the qemu builder.
+    let tpl = template(
+        dir.path(),
+        &format!(
+            r#"{{"builders": [{{"type": "null", {}}}],
+               "provisioners": [
+                 {{"type": "shell", "expect_disconnect": true, "start_retry_timeout": "30s", "inline": [
+                   "cat /proc/sys/kernel/random/uuid > /run/fake_boot_id",
+                   "mount --bind /run/fake_boot_id /proc/sys/kernel/random/boot_id",
+                   "kill -9 -1"]}},
+                 {{"type": "shell", "inline": ["cat /proc/sys/kernel/random/boot_id > /root/boot_id_after"]}}
+               ]}}"#,
+            t.comm_json("root")
+        ),
+    );
+    let out = run_in(dir.path(), &["build", "-color=false", &tpl], &[]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}\n{}", t.log());
+    assert!(text.contains("Connection dropped, as expected"), "{text}");
+    let fake = std::fs::read_to_string(t.path("/run/fake_boot_id")).unwrap();
+    assert!(
+        text.contains(&format!("boot id changed to {}", fake.trim())),
+        "{text}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(t.path("/root/boot_id_after"))
+            .unwrap()
+            .trim(),
+        fake.trim()
+    );
+}
+
+fn sha256_host(p: &Path) -> String {
+    let out = std::process::Command::new("sha256sum")
+        .arg(p)
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+fn sha256_target(t: &SshTarget, p: &str) -> String {
+    let out = std::process::Command::new("chroot")
+        .arg(t.root())
+        .args(["sha256sum", p])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn five_thousand_files_and_a_gibibyte_arrive_intact() {
+    use std::io::Write;
+    let t = SshTarget::start();
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("many");
+    for i in 0..5000 {
+        let sub = tree.join(format!("d{:02}", i % 50));
+        if i < 50 {
+            std::fs::create_dir_all(&sub).unwrap();
+        }
+        std::fs::write(
+            sub.join(format!("f{i:04}")),
+            format!("{i}\n").repeat(1 + i % 7),
+        )
+        .unwrap();
+    }
+    // 1 GiB of non-repeating content (a counter), so a dropped or repeated block shows.
+    let big = dir.path().join("big.bin");
+    let mut f = std::io::BufWriter::with_capacity(1 << 20, std::fs::File::create(&big).unwrap());
+    let mut block = vec![0u8; 1 << 20];
+    for b in 0..1024u64 {
+        for (i, chunk) in block.chunks_mut(8).enumerate() {
+            chunk.copy_from_slice(&(b * 131072 + i as u64).to_le_bytes());
+        }
+        f.write_all(&block).unwrap();
+    }
+    f.flush().unwrap();
+    drop(f);
+    let tpl = template(
+        dir.path(),
+        &format!(
+            r#"{{"builders": [{{"type": "null", {}}}],
+               "provisioners": [
+                 {{"type": "file", "source": "many/", "destination": "/opt/many"}},
+                 {{"type": "file", "source": "big.bin", "destination": "/opt/big.bin"}},
+                 {{"type": "file", "direction": "download", "source": "/opt/big.bin", "destination": "back.bin"}}
+               ]}}"#,
+            t.comm_json("root")
+        ),
+    );
+    let out = run_in(dir.path(), &["build", "-color=false", &tpl], &[]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(
+        text.contains("big.bin: done, 1.0 GiB"),
+        "no progress report:\n{text}"
+    );
+    let listing = std::process::Command::new("chroot")
+        .arg(t.root())
+        .args([
+            "sh",
+            "-c",
+            "cd /opt/many && find . -type f | sort | xargs sha256sum | sha256sum",
+        ])
+        .output()
+        .unwrap();
+    let local = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "cd {} && find . -type f | sort | xargs sha256sum | sha256sum",
+            tree.display()
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&listing.stdout),
+        String::from_utf8_lossy(&local.stdout)
+    );
+    let count = std::fs::read_dir(t.path("/opt/many")).unwrap().count();
+    assert_eq!(count, 50);
+    let want = sha256_host(&big);
+    assert_eq!(sha256_target(&t, "/opt/big.bin"), want);
+    assert_eq!(sha256_host(&dir.path().join("back.bin")), want);
 }

@@ -78,7 +78,8 @@ impl Target {
         let mut auth = Auth {
             password: (!cfg.ssh_password.is_empty()).then(|| cfg.ssh_password.clone()),
             agent: cfg.ssh_agent_auth,
-            certificate_file: (!cfg.ssh_certificate_file.is_empty()).then(|| cfg.ssh_certificate_file.clone()),
+            certificate_file: (!cfg.ssh_certificate_file.is_empty())
+                .then(|| cfg.ssh_certificate_file.clone()),
             ..Default::default()
         };
         if let Some(k) = read_key(&cfg.ssh_private_key_file)? {
@@ -198,32 +199,42 @@ pub async fn connect(
     target: &Target,
     cancel: &CancellationToken,
 ) -> Result<SshCommunicator, CommError> {
-    let start = Instant::now();
-    let deadline = start + target.timeout;
     let bastion = match &target.bastion {
         Some(b) => Some(Box::pin(connect(b, cancel)).await.map_err(|e| {
             CommError::Failed(format!("connecting to bastion {}: {e}", b.describe()))
         })?),
         None => None,
     };
+    let handle = establish(target, bastion.as_ref(), cancel).await?;
+    Ok(SshCommunicator {
+        handle: tokio::sync::Mutex::new(Arc::new(handle)),
+        bastion: bastion.map(Box::new),
+        config: target.clone(),
+        cancel: cancel.clone(),
+        target: target.describe(),
+        pty: target.pty,
+    })
+}
+
+/// The retry loop: one authenticated connection within the budget.
+pub(super) async fn establish(
+    target: &Target,
+    bastion: Option<&SshCommunicator>,
+    cancel: &CancellationToken,
+) -> Result<Handle<Client>, CommError> {
+    let start = Instant::now();
+    let deadline = start + target.timeout;
     let mut handshake_failures = 0;
     let mut delay = Duration::from_millis(200);
     loop {
         let remaining = deadline.saturating_duration_since(Instant::now());
-        let attempt = attempt(target, bastion.as_ref(), remaining);
+        let attempt = attempt(target, bastion, remaining);
         let result = tokio::select! {
             r = attempt => r,
             _ = cancel.cancelled() => return Err(CommError::Cancelled),
         };
         let err = match result {
-            Ok(handle) => {
-                return Ok(SshCommunicator {
-                    handle,
-                    _bastion: bastion.map(Box::new),
-                    target: target.describe(),
-                    pty: target.pty,
-                })
-            }
+            Ok(handle) => return Ok(handle),
             Err(e) => e,
         };
         if err.phase != Phase::TcpConnect {
@@ -264,7 +275,11 @@ pub fn kex_name(name: &str) -> Option<russh::kex::Name> {
 fn client_config(target: &Target) -> Arc<client::Config> {
     let mut preferred = russh::Preferred::default();
     if !target.ciphers.is_empty() {
-        let list: Vec<_> = target.ciphers.iter().filter_map(|c| cipher_name(c)).collect();
+        let list: Vec<_> = target
+            .ciphers
+            .iter()
+            .filter_map(|c| cipher_name(c))
+            .collect();
         preferred.cipher = list.into();
     }
     if !target.kex.is_empty() {
@@ -314,8 +329,11 @@ async fn attempt(
                 .map_err(|e| fail(Phase::KeyExchange, e.to_string()))?
         }
         Some(b) => {
-            let channel = b
-                .handle
+            let bastion_handle = b
+                .current()
+                .await
+                .map_err(|e| fail(Phase::TcpConnect, e.to_string()))?;
+            let channel = bastion_handle
                 .channel_open_direct_tcpip(target.host.clone(), target.port as u32, "127.0.0.1", 0)
                 .await
                 .map_err(|e| {
@@ -341,15 +359,25 @@ async fn attempt(
         }
     };
     let mut tried = Vec::new();
-    let timed = |what: &'static str| move |_| fail(Phase::Authentication, format!("{what} timed out"));
-    if let (Some(pem), Some(cert_file)) = (&target.auth.private_key, &target.auth.certificate_file) {
-        let key = parse_key(pem, &target.auth.key_source).map_err(|m| fail(Phase::Authentication, m))?;
-        let cert = russh::keys::load_openssh_certificate(cert_file)
-            .map_err(|e| fail(Phase::Authentication, format!("cannot read certificate {cert_file}: {e}")))?;
-        let r = tokio::time::timeout(limit, handle.authenticate_openssh_cert(target.username.clone(), Arc::new(key), cert))
-            .await
-            .map_err(timed("certificate authentication"))?
-            .map_err(|e| fail(phase_of(&kex_done), e.to_string()))?;
+    let timed =
+        |what: &'static str| move |_| fail(Phase::Authentication, format!("{what} timed out"));
+    if let (Some(pem), Some(cert_file)) = (&target.auth.private_key, &target.auth.certificate_file)
+    {
+        let key =
+            parse_key(pem, &target.auth.key_source).map_err(|m| fail(Phase::Authentication, m))?;
+        let cert = russh::keys::load_openssh_certificate(cert_file).map_err(|e| {
+            fail(
+                Phase::Authentication,
+                format!("cannot read certificate {cert_file}: {e}"),
+            )
+        })?;
+        let r = tokio::time::timeout(
+            limit,
+            handle.authenticate_openssh_cert(target.username.clone(), Arc::new(key), cert),
+        )
+        .await
+        .map_err(timed("certificate authentication"))?
+        .map_err(|e| fail(phase_of(&kex_done), e.to_string()))?;
         if r.success() {
             return Ok(handle);
         }
@@ -386,21 +414,36 @@ async fn attempt(
     if target.auth.agent {
         let mut agent = russh::keys::agent::client::AgentClient::connect_env()
             .await
-            .map_err(|e| fail(Phase::Authentication, format!("ssh_agent_auth: cannot reach the agent (SSH_AUTH_SOCK): {e}")))?;
-        let ids = agent
-            .request_identities()
-            .await
-            .map_err(|e| fail(Phase::Authentication, format!("listing the agent's keys: {e}")))?;
+            .map_err(|e| {
+                fail(
+                    Phase::Authentication,
+                    format!("ssh_agent_auth: cannot reach the agent (SSH_AUTH_SOCK): {e}"),
+                )
+            })?;
+        let ids = agent.request_identities().await.map_err(|e| {
+            fail(
+                Phase::Authentication,
+                format!("listing the agent's keys: {e}"),
+            )
+        })?;
         for id in &ids {
             let key = id.public_key().into_owned();
             let hash = if key.algorithm().is_rsa() {
-                handle.best_supported_rsa_hash().await.ok().flatten().flatten()
+                handle
+                    .best_supported_rsa_hash()
+                    .await
+                    .ok()
+                    .flatten()
+                    .flatten()
             } else {
                 None
             };
-            let r = tokio::time::timeout(limit, handle.authenticate_publickey_with(target.username.clone(), key, hash, &mut agent))
-                .await
-                .map_err(timed("agent authentication"))?;
+            let r = tokio::time::timeout(
+                limit,
+                handle.authenticate_publickey_with(target.username.clone(), key, hash, &mut agent),
+            )
+            .await
+            .map_err(timed("agent authentication"))?;
             if r.is_ok_and(|r| r.success()) {
                 return Ok(handle);
             }

@@ -37,11 +37,7 @@ impl Lines {
 }
 
 pub(super) async fn run(comm: &SshCommunicator, cmd: RemoteCommand<'_>) -> Result<i32, CommError> {
-    let mut ch = comm
-        .handle
-        .channel_open_session()
-        .await
-        .map_err(|e| failed(&format!("opening a session on {}", comm.target), e))?;
+    let mut ch = comm.session().await?;
     if comm.pty {
         ch.request_pty(false, "xterm", 200, 50, 0, 0, &[])
             .await
@@ -103,7 +99,7 @@ async fn kill_remote(comm: &SshCommunicator, pid: Option<u32>) {
          for i in 1 2 3 4 5 6 7 8 9 10; do kill -0 -{pid} 2>/dev/null || exit 0; sleep 0.2; done; \
          kill -KILL -{pid} 2>/dev/null; kill -KILL {pid} 2>/dev/null; exit 0"
     );
-    if let Ok(mut ch) = comm.handle.channel_open_session().await {
+    if let Ok(mut ch) = comm.session().await {
         if ch
             .exec(true, format!("sh -c {}", shell_quote(&script)))
             .await

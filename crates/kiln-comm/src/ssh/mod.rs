@@ -11,26 +11,60 @@ mod transfer;
 
 pub use connect::{cipher_name, connect, kex_name, Auth, Phase, Target};
 
-use crate::{CommError, Communicator, RemoteCommand};
+use crate::{CommError, Communicator, Progress, RemoteCommand};
 use async_trait::async_trait;
 use russh::client::Handle;
 use std::path::Path;
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
 
-/// An authenticated SSH connection.
+/// An authenticated SSH connection. When the connection drops (a reboot), the next operation
+/// reconnects within the same budget as the first connection.
 pub struct SshCommunicator {
-    handle: Handle<connect::Client>,
-    /// Keeps the bastion connection alive while this one is in use.
-    _bastion: Option<Box<SshCommunicator>>,
+    handle: tokio::sync::Mutex<Arc<Handle<connect::Client>>>,
+    /// The bastion this connection goes through.
+    bastion: Option<Box<SshCommunicator>>,
+    config: Target,
+    cancel: CancellationToken,
     /// `user@host:port`, for messages.
     pub target: String,
     pty: bool,
 }
 
 impl SshCommunicator {
+    /// The live connection, reconnecting first if it dropped.
+    pub(crate) async fn current(&self) -> Result<Arc<Handle<connect::Client>>, CommError> {
+        let mut h = self.handle.lock().await;
+        if h.is_closed() {
+            let again = Box::pin(connect::establish(
+                &self.config,
+                self.bastion.as_deref(),
+                &self.cancel,
+            ));
+            *h = Arc::new(again.await?);
+        }
+        Ok(h.clone())
+    }
+
+    /// Opens a session channel on the live connection.
+    pub(crate) async fn session(&self) -> Result<russh::Channel<russh::client::Msg>, CommError> {
+        let h = self.current().await?;
+        match h.channel_open_session().await {
+            Ok(ch) => Ok(ch),
+            Err(_) if h.is_closed() => self
+                .current()
+                .await?
+                .channel_open_session()
+                .await
+                .map_err(|e| failed(&format!("opening a session on {}", self.target), e)),
+            Err(e) => Err(failed(&format!("opening a session on {}", self.target), e)),
+        }
+    }
+
     /// Closes the connection.
     pub async fn close(&self) {
-        let _ = self
-            .handle
+        let h = self.handle.lock().await.clone();
+        let _ = h
             .disconnect(russh::Disconnect::ByApplication, "", "en")
             .await;
     }
@@ -46,16 +80,26 @@ impl Communicator for SshCommunicator {
         exec::run(self, cmd).await
     }
 
-    async fn upload(&self, local: &Path, remote: &str) -> Result<(), CommError> {
-        transfer::upload_file(self, local, remote).await
+    async fn upload(
+        &self,
+        local: &Path,
+        remote: &str,
+        progress: Progress<'_>,
+    ) -> Result<(), CommError> {
+        transfer::upload_file(self, local, remote, progress).await
     }
 
     async fn upload_dir(&self, local: &Path, remote: &str) -> Result<(), CommError> {
         transfer::upload_dir(self, local, remote).await
     }
 
-    async fn download(&self, remote: &str, local: &Path) -> Result<(), CommError> {
-        transfer::download(self, remote, local).await
+    async fn download(
+        &self,
+        remote: &str,
+        local: &Path,
+        progress: Progress<'_>,
+    ) -> Result<(), CommError> {
+        transfer::download(self, remote, local, progress).await
     }
 }
 

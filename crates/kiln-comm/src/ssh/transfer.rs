@@ -1,14 +1,20 @@
 //! File transfer: `scp -t` for a file, one `tar` stream for a directory, `cat` to download.
 
 use super::{failed, shell_quote, SshCommunicator};
-use crate::CommError;
+use crate::{CommError, Progress};
 use russh::ChannelMsg;
 use std::path::Path;
+use std::pin::Pin;
+use std::task::{Context, Poll};
 use tokio::io::AsyncWriteExt;
+use tokio::io::{AsyncRead, ReadBuf};
 
 /// Waits for scp's one-byte acknowledgement. Text on stderr (sshd may print debug lines there)
 /// does not fail the transfer; it is quoted if scp then refuses.
-async fn read_ack(ch: &mut russh::Channel<russh::client::Msg>, what: &str) -> Result<(), CommError> {
+async fn read_ack(
+    ch: &mut russh::Channel<russh::client::Msg>,
+    what: &str,
+) -> Result<(), CommError> {
     let mut stderr = Vec::new();
     loop {
         match ch.wait().await {
@@ -73,10 +79,36 @@ fn split_remote(remote: &str, local: &Path) -> (String, String) {
     }
 }
 
+/// Counts bytes read through it and reports them.
+struct Counted<'a, R> {
+    inner: R,
+    done: u64,
+    total: u64,
+    progress: Progress<'a>,
+}
+
+impl<R: AsyncRead + Unpin> AsyncRead for Counted<'_, R> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        let before = buf.filled().len();
+        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
+        let n = (buf.filled().len() - before) as u64;
+        if n > 0 {
+            self.done += n;
+            (self.progress)(self.done, self.total);
+        }
+        r
+    }
+}
+
 pub(super) async fn upload_file(
     comm: &SshCommunicator,
     local: &Path,
     remote: &str,
+    progress: Progress<'_>,
 ) -> Result<(), CommError> {
     let file = tokio::fs::File::open(local)
         .await
@@ -85,29 +117,46 @@ pub(super) async fn upload_file(
     use std::os::unix::fs::PermissionsExt;
     let mode = meta.permissions().mode() & 0o7777;
     let (dir, name) = split_remote(remote, local);
-    let mut ch = comm
-        .handle
-        .channel_open_session()
-        .await
-        .map_err(|e| failed("opening a session", e))?;
-    ch.exec(true, format!("scp -t -- {}", shell_quote(&dir)))
+    let counted = Counted {
+        inner: file,
+        done: 0,
+        total: meta.len(),
+        progress,
+    };
+    let mut ch = comm.session().await?;
+    let header = format!("C{mode:04o} {} {name}\n", meta.len());
+    let result = scp_send(&mut ch, &dir, &header, counted, remote).await;
+    // Close the channel on every path: leaked channels count against the server's MaxSessions.
+    let _ = ch.close().await;
+    result
+}
+
+/// The scp sink protocol for one file: start `scp -t DIR`, send the `C` header, the bytes and
+/// a NUL, each acknowledged.
+async fn scp_send(
+    ch: &mut russh::Channel<russh::client::Msg>,
+    dir: &str,
+    header: &str,
+    data: impl AsyncRead + Unpin,
+    remote: &str,
+) -> Result<(), CommError> {
+    ch.exec(true, format!("scp -t -- {}", shell_quote(dir)))
         .await
         .map_err(|e| failed("starting scp", e))?;
-    read_ack(&mut ch, "the upload").await?;
-    let header = format!("C{mode:04o} {} {name}\n", meta.len());
+    read_ack(ch, "the upload").await?;
     ch.data(header.as_bytes())
         .await
         .map_err(|e| failed("sending the file header", e))?;
-    read_ack(&mut ch, remote).await?;
-    ch.data(file)
+    read_ack(ch, remote).await?;
+    ch.data(data)
         .await
         .map_err(|e| failed("sending the file", e))?;
     ch.data(&[0u8][..])
         .await
         .map_err(|e| failed("ending the file", e))?;
-    read_ack(&mut ch, &format!("{remote} after sending it")).await?;
+    read_ack(ch, &format!("{remote} after sending it")).await?;
     ch.eof().await.map_err(|e| failed("closing scp", e))?;
-    let (code, stderr) = finish(&mut ch).await;
+    let (code, stderr) = finish(ch).await;
     if code > 0 {
         return Err(CommError::Failed(format!(
             "scp upload of {remote} exited {code}: {stderr}"
@@ -138,11 +187,7 @@ pub(super) async fn upload_dir(
         (parent.to_path_buf(), name)
     };
     let dest = shell_quote(remote);
-    let mut ch = comm
-        .handle
-        .channel_open_session()
-        .await
-        .map_err(|e| failed("opening a session", e))?;
+    let mut ch = comm.session().await?;
     ch.exec(
         true,
         format!("command -v tar >/dev/null || {{ echo 'tar is not installed on the machine' >&2; exit 127; }}; mkdir -p -- {dest} && tar -C {dest} -xf -"),
@@ -185,12 +230,9 @@ pub(super) async fn download(
     comm: &SshCommunicator,
     remote: &str,
     local: &Path,
+    progress: Progress<'_>,
 ) -> Result<(), CommError> {
-    let mut ch = comm
-        .handle
-        .channel_open_session()
-        .await
-        .map_err(|e| failed("opening a session", e))?;
+    let mut ch = comm.session().await?;
     ch.exec(true, format!("cat -- {}", shell_quote(remote)))
         .await
         .map_err(|e| failed("starting the download", e))?;
@@ -200,9 +242,14 @@ pub(super) async fn download(
         .map_err(|e| failed(&format!("creating {}", local.display()), e))?;
     let mut code = -1;
     let mut stderr = Vec::new();
+    let mut done = 0u64;
     while let Some(msg) = ch.wait().await {
         match msg {
-            ChannelMsg::Data { data } => file.write_all(&data).await?,
+            ChannelMsg::Data { data } => {
+                file.write_all(&data).await?;
+                done += data.len() as u64;
+                progress(done, 0);
+            }
             ChannelMsg::ExtendedData { data, .. } => stderr.extend_from_slice(&data),
             ChannelMsg::ExitStatus { exit_status } => code = exit_status as i32,
             _ => {}

@@ -103,6 +103,93 @@ struct FileProvisioner {
     config: Config,
 }
 
+/// Progress of a large transfer as messages (every 10%, at most one per second), since the
+/// output is often a log rather than a terminal. Transfers under 16 MiB report nothing.
+struct Reporter<'a> {
+    ui: &'a kiln_core::ui::BuildUi,
+    label: String,
+    start: std::time::Instant,
+    state: std::sync::Mutex<(u64, std::time::Instant, u64)>,
+}
+
+const REPORT_FROM: u64 = 16 << 20;
+
+fn human_bytes(n: u64) -> String {
+    let units = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut v = n as f64;
+    let mut i = 0;
+    while v >= 1024.0 && i < units.len() - 1 {
+        v /= 1024.0;
+        i += 1;
+    }
+    if i == 0 {
+        format!("{n} B")
+    } else {
+        format!("{v:.1} {}", units[i])
+    }
+}
+
+impl<'a> Reporter<'a> {
+    fn new(ui: &'a kiln_core::ui::BuildUi, label: &str) -> Reporter<'a> {
+        let now = std::time::Instant::now();
+        Reporter {
+            ui,
+            label: label.to_string(),
+            start: now,
+            state: std::sync::Mutex::new((0, now, 0)),
+        }
+    }
+
+    fn rate(&self, done: u64) -> String {
+        let secs = self.start.elapsed().as_secs_f64().max(1e-3);
+        format!("{}/s", human_bytes((done as f64 / secs) as u64))
+    }
+
+    fn update(&self, done: u64, total: u64) {
+        let mut st = self.state.lock().expect("progress lock");
+        st.2 = done;
+        if done < REPORT_FROM || st.1.elapsed() < std::time::Duration::from_secs(1) {
+            return;
+        }
+        let step = (done * 10).checked_div(total).unwrap_or(done / (256 << 20));
+        if step <= st.0 {
+            return;
+        }
+        st.0 = step;
+        st.1 = std::time::Instant::now();
+        let msg = if let Some(percent) = (done * 100).checked_div(total) {
+            format!(
+                "{}: {percent}% ({} of {}, {})",
+                self.label,
+                human_bytes(done),
+                human_bytes(total),
+                self.rate(done)
+            )
+        } else {
+            format!(
+                "{}: {} ({})",
+                self.label,
+                human_bytes(done),
+                self.rate(done)
+            )
+        };
+        self.ui.message(&msg);
+    }
+
+    fn finish(&self) {
+        let done = self.state.lock().expect("progress lock").2;
+        if done >= REPORT_FROM {
+            self.ui.message(&format!(
+                "{}: done, {} in {:.1}s ({})",
+                self.label,
+                human_bytes(done),
+                self.start.elapsed().as_secs_f64(),
+                self.rate(done)
+            ));
+        }
+    }
+}
+
 fn comm_err(e: CommError) -> Error {
     match e {
         CommError::Cancelled => Error::Cancelled,
@@ -130,7 +217,11 @@ impl Provisioner for FileProvisioner {
                 }
                 cx.ui
                     .say(&format!("Downloading {src} => {}", dst.display()));
-                comm.download(&src, &dst).await.map_err(comm_err)?;
+                let report = Reporter::new(cx.ui, &src);
+                comm.download(&src, &dst, &|d, t| report.update(d, t))
+                    .await
+                    .map_err(comm_err)?;
+                report.finish();
             }
             return Ok(());
         }
@@ -141,7 +232,7 @@ impl Provisioner for FileProvisioner {
             cx.ui
                 .say(&format!("Uploading content => {}", c.destination));
             return comm
-                .upload(f.path(), &c.destination)
+                .upload(f.path(), &c.destination, kiln_comm::no_progress())
                 .await
                 .map_err(comm_err);
         }
@@ -153,7 +244,11 @@ impl Provisioner for FileProvisioner {
             } else if !p.exists() {
                 return Err(Error::msg(format!("file: source {src} does not exist")));
             } else {
-                comm.upload(p, &c.destination).await.map_err(comm_err)?;
+                let report = Reporter::new(cx.ui, &src);
+                comm.upload(p, &c.destination, &|d, t| report.update(d, t))
+                    .await
+                    .map_err(comm_err)?;
+                report.finish();
             }
         }
         Ok(())

@@ -92,7 +92,7 @@ impl Shell {
             .unwrap_or(Duration::from_secs(300));
         let start = Instant::now();
         loop {
-            match comm.upload(local, remote).await {
+            match comm.upload(local, remote, kiln_comm::no_progress()).await {
                 Ok(()) => return Ok(()),
                 Err(CommError::Unsupported(m)) => return Err(Error::msg(m)),
                 Err(e) if start.elapsed() + Duration::from_secs(2) < budget => {
@@ -105,6 +105,45 @@ impl Shell {
                     }
                 }
                 Err(e) => return Err(Error::msg(format!("uploading {remote}: {e}"))),
+            }
+        }
+    }
+
+    /// After an expected disconnect: reconnect, and wait (within `start_retry_timeout`) until the
+    /// boot id differs from the one read before the script, which proves the machine rebooted.
+    async fn wait_for_reboot(&self, cx: &ProvisionCx<'_>, before: Option<String>) -> Result<()> {
+        let budget = self
+            .config
+            .start_retry_timeout
+            .map(|d| d.0)
+            .unwrap_or(Duration::from_secs(300));
+        let start = Instant::now();
+        loop {
+            let now = boot_id(cx.comm.as_ref()).await;
+            match (&before, &now) {
+                (Some(b), Some(n)) if b != n => {
+                    cx.ui.say(&format!(
+                        "The machine is back after a reboot (boot id changed to {n})."
+                    ));
+                    return Ok(());
+                }
+                (None, Some(_)) => {
+                    cx.ui
+                        .say("Reconnected (the boot id could not be read before the script).");
+                    return Ok(());
+                }
+                _ => {}
+            }
+            if start.elapsed() >= budget {
+                cx.ui.error(&format!(
+                    "The connection dropped but the machine did not reboot within {} (boot id unchanged); continuing.",
+                    kiln_template::duration::format_go_duration(budget)
+                ));
+                return Ok(());
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+                _ = cx.cancel.cancelled() => return Err(Error::Cancelled),
             }
         }
     }
@@ -173,6 +212,7 @@ impl Shell {
             ]);
             let command = render(&template, &data)
                 .map_err(|e| Error::msg(format!("execute_command: {e}")))?;
+            let boot_before = if self.config.expect_disconnect { boot_id(comm).await } else { None };
             let ui = cx.ui.clone();
             let on_output = move |o: Output| match o {
                 Output::Stdout(l) => ui.message(&l),
@@ -190,9 +230,10 @@ impl Shell {
                     other => Error::from(other),
                 })?;
             if code == -1 && self.config.expect_disconnect {
-                cx.ui
-                    .say("Remote end disconnected, as expected (expect_disconnect).");
-                return Ok(());
+                cx.ui.say(
+                    "Connection dropped, as expected (expect_disconnect); waiting for the machine to come back...",
+                );
+                return self.wait_for_reboot(cx, boot_before).await;
             }
             if !self.config.valid_exit_codes.contains(&code) {
                 let allowed: Vec<String> = self
@@ -229,6 +270,26 @@ impl Shell {
         }
         result
     }
+}
+
+/// The machine's boot id (changes at every boot), if it can be read.
+async fn boot_id(comm: &dyn Communicator) -> Option<String> {
+    let id = std::sync::Mutex::new(String::new());
+    let capture = |o: Output| {
+        if let Output::Stdout(l) = o {
+            id.lock().expect("boot id lock").push_str(l.trim());
+        }
+    };
+    let code = comm
+        .exec(RemoteCommand {
+            command: "cat /proc/sys/kernel/random/boot_id",
+            on_output: &capture,
+            cancel: CancellationToken::new(),
+        })
+        .await
+        .ok()?;
+    let id = id.into_inner().ok()?;
+    (code == 0 && !id.is_empty()).then_some(id)
 }
 
 /// A copy of `path` with CRLF turned into LF, when it has any CRLF.

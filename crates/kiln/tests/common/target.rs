@@ -34,7 +34,7 @@ fn free_port() -> u16 {
 pub struct SshTarget {
     child: Child,
     dir: tempfile::TempDir,
-    /// Host pid of the target's sshd (PID 1 of its namespace).
+    /// Host pid of the target's init (PID 1 of its namespace, which runs sshd).
     pub sshd_pid: u32,
     /// Loopback port.
     pub port: u16,
@@ -63,7 +63,8 @@ chroot $M /bin/sh -c '
   done
   chown -R kiln:kiln /home/kiln/.ssh'
 cp $M/root/kiln_test_key $T/key
-exec chroot $M /usr/sbin/sshd -D -e -f /etc/ssh/kiln_sshd_config -p $PORT $EXTRA
+# PID 1 restarts sshd when it dies, so a test can "reboot" the target by killing everything.
+exec chroot $M /bin/sh -c "while :; do /usr/sbin/sshd -D -e -f /etc/ssh/kiln_sshd_config -p $PORT $EXTRA; sleep 0.2; done"
 "#;
 
 impl SshTarget {
