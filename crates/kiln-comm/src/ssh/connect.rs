@@ -274,6 +274,19 @@ pub fn kex_name(name: &str) -> Option<russh::kex::Name> {
 
 fn client_config(target: &Target) -> Arc<client::Config> {
     let mut preferred = russh::Preferred::default();
+    // AES-GCM first: with AES instructions it is several times faster than ChaCha20 for bulk
+    // transfers; every OpenSSH since 6.2 offers it.
+    let mut ciphers: Vec<russh::cipher::Name> =
+        vec![russh::cipher::AES_128_GCM, russh::cipher::AES_256_GCM];
+    ciphers.extend(
+        preferred
+            .cipher
+            .iter()
+            .filter(|c| !ciphers.contains(c))
+            .cloned()
+            .collect::<Vec<_>>(),
+    );
+    preferred.cipher = ciphers.into();
     if !target.ciphers.is_empty() {
         let list: Vec<_> = target
             .ciphers
@@ -293,6 +306,7 @@ fn client_config(target: &Target) -> Arc<client::Config> {
         keepalive_max: 6,
         nodelay: true,
         window_size: 16 * 1024 * 1024,
+        maximum_packet_size: 65535,
         preferred,
         ..Default::default()
     })
