@@ -4,7 +4,7 @@
 # changed after this script. Cached under $KILN_CACHE (default /var/tmp/kiln-cache); the
 # version below is part of the path, so changing what goes in makes a new one.
 set -euo pipefail
-VERSION=1
+VERSION=3
 CACHE=${KILN_CACHE:-/var/tmp/kiln-cache}
 ROOT=$CACHE/rootfs-v$VERSION
 if [ -f "$ROOT/.kiln-ready" ]; then
@@ -26,8 +26,17 @@ debootstrap --variant=minbase --include=openssh-server,sudo,python3,procps,tar \
   "$suite" "$ROOT.tmp" "$mirror" >&2
 in_root() { chroot "$ROOT.tmp" /bin/sh -c "$1"; }
 in_root 'ssh-keygen -A >/dev/null'
-in_root 'useradd -m -s /bin/bash kiln && echo "kiln ALL=(ALL) NOPASSWD:ALL" > /etc/sudoers.d/kiln && chmod 0440 /etc/sudoers.d/kiln'
+for user in kiln centos; do
+  in_root "useradd -m -s /bin/bash $user && echo '$user ALL=(ALL) NOPASSWD:ALL' > /etc/sudoers.d/$user && chmod 0440 /etc/sudoers.d/$user"
+done
 in_root 'echo root:kiln-root-pw | chpasswd && echo kiln:kiln-user-pw | chpasswd'
+# No password for centos, but not "locked" either (sshd with UsePAM no refuses `!` accounts).
+in_root "usermod -p '*' centos"
+# ansible-core is downloaded but not installed: templates install it from this local package
+# cache (apt-get install --no-download), the offline stand-in for the seed's `yum install`.
+cp /etc/resolv.conf "$ROOT.tmp/etc/resolv.conf"
+in_root 'apt-get update -qq && apt-get install -y -qq --download-only ansible-core >/dev/null'
+: > "$ROOT.tmp/etc/resolv.conf"
 cat > "$ROOT.tmp/etc/ssh/kiln_sshd_config" <<'CONF'
 ListenAddress 127.0.0.1
 HostKey /etc/ssh/ssh_host_ed25519_key
@@ -42,7 +51,6 @@ AuthorizedKeysFile .ssh/authorized_keys
 Subsystem sftp internal-sftp
 CONF
 mkdir -p "$ROOT.tmp/run/sshd"
-rm -rf "$ROOT.tmp/var/cache/apt/archives/"*.deb "$ROOT.tmp/var/lib/apt/lists/"*
 touch "$ROOT.tmp/.kiln-ready"
 mv "$ROOT.tmp" "$ROOT"
 echo "$ROOT"

@@ -1,5 +1,7 @@
 //! Provisioners: each type is a folder with its configuration and its logic.
 
+pub mod ansible;
+pub mod ansible_local;
 pub mod breakpoint;
 pub mod file;
 pub mod shell;
@@ -11,6 +13,7 @@ use kiln_core::plugin::Registry;
 /// Registers this crate's provisioner types.
 pub fn register(r: &mut Registry) {
     r.provisioner("shell", shell::provisioner::new);
+    r.provisioner("ansible-local", ansible_local::provisioner::new);
     r.provisioner("file", file::new);
     r.provisioner("shell-local", shell_local::provisioner::new);
     r.provisioner("sleep", sleep::new);

@@ -3,17 +3,29 @@
 //! namespaces, listening on a free loopback port. Everything it mounts lives in its mount
 //! namespace and vanishes with it; dropping the target kills the namespace.
 
+#![allow(dead_code)] // Each test file uses a different part of the harness.
+
 use std::io::Read;
 use std::net::TcpStream;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The test root filesystem, built by scripts/test-rootfs.sh (CI runs it first).
+/// The test root filesystem, built by scripts/test-rootfs.sh (CI runs it first and exports
+/// KILN_TEST_ROOTFS; otherwise the script's default cache path for its current version).
 pub fn rootfs() -> PathBuf {
     let p = std::env::var("KILN_TEST_ROOTFS")
         .map(PathBuf::from)
-        .unwrap_or_else(|_| PathBuf::from("/var/tmp/kiln-cache/rootfs-v1"));
+        .unwrap_or_else(|_| {
+            let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("../../scripts/test-rootfs.sh");
+            let text = std::fs::read_to_string(script).unwrap();
+            let version = text
+                .lines()
+                .find_map(|l| l.strip_prefix("VERSION="))
+                .expect("VERSION= in test-rootfs.sh");
+            PathBuf::from(format!("/var/tmp/kiln-cache/rootfs-v{version}"))
+        });
     assert!(
         p.join(".kiln-ready").exists(),
         "the SSH test root filesystem is missing at {}: run scripts/test-rootfs.sh first",
@@ -58,10 +70,10 @@ mount -t tmpfs -o mode=1777 tmpfs $M/dev/shm
 mount -t tmpfs -o mode=1777 tmpfs $M/tmp
 chroot $M /bin/sh -c '
   ssh-keygen -q -t ed25519 -N "" -f /root/kiln_test_key
-  for h in /root /home/kiln; do
+  for h in /root /home/kiln /home/centos; do
     mkdir -p $h/.ssh && cat /root/kiln_test_key.pub > $h/.ssh/authorized_keys && chmod 700 $h/.ssh
   done
-  chown -R kiln:kiln /home/kiln/.ssh'
+  chown -R kiln:kiln /home/kiln/.ssh && chown -R centos:centos /home/centos/.ssh'
 cp $M/root/kiln_test_key $T/key
 # PID 1 restarts sshd when it dies, so a test can "reboot" the target by killing everything.
 exec chroot $M /bin/sh -c "while :; do /usr/sbin/sshd -D -e -f /etc/ssh/kiln_sshd_config -p $PORT $EXTRA; sleep 0.2; done"

@@ -1,0 +1,167 @@
+//! The seed's provisioning chain (shell installs Ansible, ansible-local runs bootstrap.yml with
+//! four roles, shell erases Ansible) on a real isolated target, plus failure handling and the
+//! managed runtime.
+
+mod common;
+#[path = "common/target.rs"]
+mod target;
+
+use common::*;
+use std::path::Path;
+use target::SshTarget;
+
+fn seed_dir() -> std::path::PathBuf {
+    fixtures().join("seed")
+}
+
+fn write_template(dir: &Path, body: &str) -> String {
+    let p = dir.join("template.json");
+    std::fs::write(&p, body).unwrap();
+    p.display().to_string()
+}
+
+fn builder(t: &SshTarget) -> String {
+    format!(r#"{{"type": "null", {}}}"#, t.comm_json("centos"))
+}
+
+/// The seed's provisioners, with yum replaced by the target's package manager working from its
+/// local package cache (no network).
+fn seed_provisioners(ansible_local: &str) -> String {
+    format!(
+        r#"[
+          {{"type": "shell", "inline": ["sudo apt-get install -y -q --no-download --no-install-recommends ansible-core"]}},
+          {ansible_local},
+          {{"type": "shell", "inline": ["sudo apt-get purge -y -q ansible-core", "sudo rm -rf /tmp/packer-provisioner-ansible-local/"]}}
+        ]"#
+    )
+}
+
+const SEED_ANSIBLE_LOCAL: &str = r#"{"type": "ansible-local", "playbook_file": "bootstrap.yml",
+  "role_paths": ["roles/elasticsearch", "roles/telegraf", "roles/sudo", "roles/fail2ban"],
+  "clean_staging_directory": false}"#;
+
+fn check_roles(t: &SshTarget, build: &str) {
+    let passwd = std::fs::read_to_string(t.path("/etc/passwd")).unwrap();
+    assert!(
+        passwd.lines().any(|l| l.starts_with("elasticsearch:")),
+        "no elasticsearch user"
+    );
+    assert_eq!(
+        std::fs::read_to_string(t.path("/etc/elasticsearch/elasticsearch.yml")).unwrap(),
+        "cluster.name: kiln-cluster\n"
+    );
+    let telegraf = std::fs::read_to_string(t.path("/etc/telegraf/telegraf.conf")).unwrap();
+    assert!(
+        telegraf.contains(&format!("for build {build} (null)")),
+        "{telegraf}"
+    );
+    assert!(telegraf.contains("interval = \"10s\""), "{telegraf}");
+    use std::os::unix::fs::PermissionsExt;
+    let sudoers = t.path("/etc/sudoers.d/90-ops");
+    assert_eq!(
+        std::fs::read_to_string(&sudoers).unwrap(),
+        "%ops ALL=(ALL) NOPASSWD: ALL\n"
+    );
+    assert_eq!(
+        std::fs::metadata(&sudoers).unwrap().permissions().mode() & 0o777,
+        0o440
+    );
+    let group = std::fs::read_to_string(t.path("/etc/group")).unwrap();
+    assert!(group.lines().any(|l| l.starts_with("ops:")), "no ops group");
+    let jail = std::fs::read_to_string(t.path("/etc/fail2ban/jail.local")).unwrap();
+    assert!(
+        jail.contains("[sshd]") && jail.contains("maxretry = 5"),
+        "{jail}"
+    );
+}
+
+fn ansible_gone(t: &SshTarget) {
+    for bin in ["/usr/bin/ansible-playbook", "/usr/bin/ansible"] {
+        assert!(!t.path(bin).exists(), "{bin} is still installed");
+    }
+    assert!(
+        !t.path("/tmp/packer-provisioner-ansible-local").exists(),
+        "staging directory left behind"
+    );
+}
+
+#[test]
+fn seed_chain_with_ansible_local_on_a_real_target() {
+    let t = SshTarget::start();
+    let tpl = write_template(
+        &seed_dir(),
+        &format!(
+            r#"{{"variables": {{"name": "elasticsearch", "version": "1-0-0"}},
+                "builders": [{}], "provisioners": {}}}"#,
+            builder(&t),
+            seed_provisioners(SEED_ANSIBLE_LOCAL)
+        ),
+    );
+    let out = run_in(&seed_dir(), &["build", "-color=false", &tpl], &[]);
+    std::fs::remove_file(&tpl).unwrap();
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}\n{}", t.log());
+    assert!(text.contains("Executing Ansible: bootstrap.yml"), "{text}");
+    assert!(
+        text.contains("TASK [sudo : Allow the ops group to use sudo]"),
+        "{text}"
+    );
+    check_roles(&t, "null");
+    ansible_gone(&t);
+}
+
+#[test]
+fn failing_task_is_named_and_staging_is_removed() {
+    let t = SshTarget::start();
+    let dir = seed_dir().join("broken");
+    let tpl = write_template(
+        &dir,
+        &format!(
+            r#"{{"builders": [{}], "provisioners": [
+                {{"type": "shell", "inline": ["sudo apt-get install -y -q --no-download --no-install-recommends ansible-core"]}},
+                {{"type": "ansible-local", "playbook_file": "site.yml", "role_paths": ["roles/broken"]}}]}}"#,
+            builder(&t)
+        ),
+    );
+    let out = run_in(&dir, &["build", "-color=false", &tpl], &[]);
+    std::fs::remove_file(&tpl).unwrap();
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("task \"broken : Break on purpose\" failed on host 127.0.0.1: intentional failure for the test"),
+        "{text}"
+    );
+    assert!(t.path("/root/before-failure").exists());
+    assert!(
+        !t.path("/tmp/packer-provisioner-ansible-local").exists(),
+        "staging left after a failure"
+    );
+}
+
+#[test]
+fn managed_runtime_needs_no_install_and_leaves_nothing() {
+    let t = SshTarget::start();
+    let tpl = write_template(
+        &seed_dir(),
+        &format!(
+            r#"{{"builders": [{}], "provisioners": [
+                {{"type": "ansible-local", "runtime": "managed", "runtime_version": "==2.15.*",
+                  "playbook_file": "bootstrap.yml",
+                  "role_paths": ["roles/elasticsearch", "roles/telegraf", "roles/sudo", "roles/fail2ban"]}}]}}"#,
+            builder(&t)
+        ),
+    );
+    let out = run_in(&seed_dir(), &["build", "-color=false", &tpl], &[]);
+    std::fs::remove_file(&tpl).unwrap();
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}\n{}", t.log());
+    assert!(
+        text.contains("Installing the managed ansible runtime"),
+        "{text}"
+    );
+    check_roles(&t, "null");
+    ansible_gone(&t);
+    for home in ["/root/.ansible", "/home/centos/.ansible"] {
+        assert!(!t.path(home).exists(), "{home} left behind");
+    }
+}
