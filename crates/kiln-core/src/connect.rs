@@ -1,7 +1,7 @@
 //! The step every machine builder uses to reach its machine: connect the configured
 //! communicator (`ssh` or `none`) within its time budget, and close it at cleanup.
 
-use crate::plugin::BuildCx;
+use crate::plugin::{BuildCx, GeneratedData};
 use crate::step::{ProvisionState, Step};
 use crate::{Error, Result};
 use async_trait::async_trait;
@@ -20,8 +20,40 @@ pub trait ConnectState: ProvisionState {
     fn machine_private_key(&self) -> Option<(String, String)> {
         None
     }
-    /// Stores the connected communicator.
-    fn set_communicator(&mut self, comm: Arc<dyn Communicator>);
+    /// Stores the connected communicator and how it reached the machine.
+    fn set_communicator(&mut self, comm: Arc<dyn Communicator>, info: ConnInfo);
+}
+
+/// How the communicator reached the machine; provisioners that open their own connections
+/// (the `ansible` provisioner) read it from the build's generated data.
+#[derive(Debug, Clone, Default)]
+pub struct ConnInfo {
+    /// Address.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// User.
+    pub user: String,
+    /// Private key text, when key authentication is used.
+    pub private_key: Option<String>,
+    /// Password, when password authentication is used.
+    pub password: Option<String>,
+}
+
+impl ConnInfo {
+    /// The entries for `{{ build "…" }}` and provisioners, with Packer's key names.
+    pub fn data(&self) -> GeneratedData {
+        let mut d = GeneratedData::new();
+        d.insert("Host".into(), self.host.clone());
+        d.insert("Port".into(), self.port.to_string());
+        d.insert("User".into(), self.user.clone());
+        d.insert(
+            "SSHPrivateKey".into(),
+            self.private_key.clone().unwrap_or_default(),
+        );
+        d.insert("Password".into(), self.password.clone().unwrap_or_default());
+        d
+    }
 }
 
 /// Connects the communicator.
@@ -73,7 +105,14 @@ impl<S: ConnectState> Step<S> for StepConnect {
         };
         cx.ui.say("Connected to SSH!");
         self.ssh = Some(comm.clone());
-        state.set_communicator(comm);
+        let info = ConnInfo {
+            host: target.host.clone(),
+            port: target.port,
+            user: target.username.clone(),
+            private_key: target.auth.private_key.clone(),
+            password: target.auth.password.clone(),
+        };
+        state.set_communicator(comm, info);
         Ok(())
     }
 

@@ -4,6 +4,7 @@
 use crate::ui::BuildUi;
 use crate::{Error, Result};
 use std::process::Stdio;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio_util::sync::CancellationToken;
@@ -15,9 +16,20 @@ const TERM_GRACE: Duration = Duration::from_secs(2);
 /// returns its exit code. On cancellation the process group is terminated, then killed, and
 /// the result is [`Error::Cancelled`].
 pub async fn run_streamed(
+    cmd: tokio::process::Command,
+    ui: &BuildUi,
+    cancel: &CancellationToken,
+) -> Result<i32> {
+    run_streamed_with(cmd, ui, cancel, Arc::new(|_: &str| {})).await
+}
+
+/// [`run_streamed`], also handing every output line to `on_line` (to follow the output, e.g.
+/// to find which task failed).
+pub async fn run_streamed_with(
     mut cmd: tokio::process::Command,
     ui: &BuildUi,
     cancel: &CancellationToken,
+    on_line: Arc<dyn Fn(&str) + Send + Sync>,
 ) -> Result<i32> {
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -31,8 +43,8 @@ pub async fn run_streamed(
     ));
     let mut child = cmd.spawn()?;
     let pgid = child.id().map(|p| p as i32);
-    let out = pump(child.stdout.take(), ui.clone(), false);
-    let err = pump(child.stderr.take(), ui.clone(), true);
+    let out = pump(child.stdout.take(), ui.clone(), false, on_line.clone());
+    let err = pump(child.stderr.take(), ui.clone(), true, on_line);
     let status = tokio::select! {
         s = child.wait() => Some(s?),
         _ = cancel.cancelled() => None,
@@ -72,11 +84,13 @@ fn pump(
     stream: Option<impl AsyncRead + Unpin + Send + 'static>,
     ui: BuildUi,
     is_err: bool,
+    on_line: Arc<dyn Fn(&str) + Send + Sync>,
 ) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let Some(stream) = stream else { return };
         let mut lines = BufReader::new(stream).lines();
         while let Ok(Some(line)) = lines.next_line().await {
+            on_line(&line);
             if is_err {
                 ui.error(&line);
             } else {

@@ -2,6 +2,7 @@
 
 pub mod ansible;
 pub mod ansible_local;
+pub mod ansible_remote;
 pub mod breakpoint;
 pub mod file;
 pub mod shell;
@@ -14,6 +15,7 @@ use kiln_core::plugin::Registry;
 pub fn register(r: &mut Registry) {
     r.provisioner("shell", shell::provisioner::new);
     r.provisioner("ansible-local", ansible_local::provisioner::new);
+    r.provisioner("ansible", ansible_remote::provisioner::new);
     r.provisioner("file", file::new);
     r.provisioner("shell-local", shell_local::provisioner::new);
     r.provisioner("sleep", sleep::new);

@@ -165,3 +165,25 @@ fn managed_runtime_needs_no_install_and_leaves_nothing() {
         assert!(!t.path(home).exists(), "{home} left behind");
     }
 }
+
+#[test]
+fn remote_ansible_provisioner_applies_the_same_roles() {
+    let t = SshTarget::start();
+    let tpl = write_template(
+        &seed_dir(),
+        &format!(
+            r#"{{"builders": [{}], "provisioners": [
+                {{"type": "ansible", "playbook_file": "bootstrap.yml", "roles_path": "roles",
+                  "extra_arguments": ["--extra-vars", "fail2ban_maxretry=5 es_cluster_name=kiln-cluster"]}}]}}"#,
+            builder(&t)
+        ),
+    );
+    let out = run_in(&seed_dir(), &["build", "-color=false", &tpl], &[]);
+    std::fs::remove_file(&tpl).unwrap();
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}\n{}", t.log());
+    assert!(text.contains("PLAY RECAP"), "{text}");
+    check_roles(&t, "null");
+    // Nothing of ansible's is installed on the machine by the remote provisioner.
+    assert!(!t.path("/usr/bin/ansible-playbook").exists());
+}

@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use kiln_comm::config::CommConfig;
 use kiln_comm::Communicator;
 use kiln_core::artifact::{Artifact, ArtifactRef};
-use kiln_core::connect::{ConnectState, StepConnect};
+use kiln_core::connect::{ConnInfo, ConnectState, StepConnect};
 use kiln_core::plugin::{BuildCx, Builder, GeneratedData, PrepareCx};
 use kiln_core::step::{run_steps, ProvisionState, Step, StepProvision};
 use kiln_core::Result;
@@ -31,6 +31,7 @@ struct State {
     run_uuid: String,
     comm_type: String,
     comm: Option<Arc<dyn Communicator>>,
+    conn: Option<ConnInfo>,
 }
 
 impl ProvisionState for State {
@@ -38,19 +39,18 @@ impl ProvisionState for State {
         self.comm.clone()
     }
     fn generated_data(&self) -> GeneratedData {
-        [
-            ("ID".to_string(), "Null".to_string()),
-            ("PackerRunUUID".to_string(), self.run_uuid.clone()),
-            ("ConnType".to_string(), self.comm_type.clone()),
-        ]
-        .into_iter()
-        .collect()
+        let mut d = self.conn.as_ref().map(ConnInfo::data).unwrap_or_default();
+        d.insert("ID".to_string(), "Null".to_string());
+        d.insert("PackerRunUUID".to_string(), self.run_uuid.clone());
+        d.insert("ConnType".to_string(), self.comm_type.clone());
+        d
     }
 }
 
 impl ConnectState for State {
-    fn set_communicator(&mut self, comm: Arc<dyn Communicator>) {
+    fn set_communicator(&mut self, comm: Arc<dyn Communicator>, info: ConnInfo) {
         self.comm = Some(comm);
+        self.conn = Some(info);
     }
 }
 
@@ -61,6 +61,7 @@ impl Builder for NullBuilder {
             run_uuid: cx.info.run_uuid.clone(),
             comm_type: self.config.communicator.clone(),
             comm: None,
+            conn: None,
         };
         let steps: Vec<Box<dyn Step<State>>> = vec![
             Box::new(StepConnect::new(self.config.clone())),

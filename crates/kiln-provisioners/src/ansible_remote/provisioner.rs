@@ -1,0 +1,193 @@
+//! The `ansible` provisioner: a generated inventory pointing at the machine (address, port,
+//! user, and a 0600 copy of the key in a private temporary directory), then ansible-playbook run
+//! locally with its output streamed and followed.
+
+use super::config::Config;
+use crate::ansible::output::Watcher;
+use async_trait::async_trait;
+use kiln_core::plugin::{PrepareCx, ProvisionCx, Provisioner};
+use kiln_core::process::run_streamed_with;
+use kiln_core::{Error, Result};
+use kiln_template::{decode::decode, Diagnostic, Value};
+use std::io::Write;
+use std::os::unix::fs::PermissionsExt;
+use std::sync::{Arc, Mutex};
+
+/// Makes an `ansible` provisioner.
+pub fn new(config: &Value, _cx: &PrepareCx) -> Result<Box<dyn Provisioner>, Diagnostic> {
+    let c: Config = decode(config)?;
+    c.validate()?;
+    Ok(Box::new(AnsibleRemote { config: c }))
+}
+
+struct AnsibleRemote {
+    config: Config,
+}
+
+/// Quotes an inventory variable value.
+fn inv(v: &str) -> String {
+    format!("'{}'", v.replace('\\', "\\\\").replace('\'', "\\'"))
+}
+
+impl AnsibleRemote {
+    fn inventory(&self, cx: &ProvisionCx<'_>, dir: &std::path::Path) -> Result<std::path::PathBuf> {
+        let c = &self.config;
+        if !c.inventory_file.is_empty() {
+            return Ok(c.inventory_file.clone().into());
+        }
+        let d = cx.data;
+        let host = d.get("Host").filter(|h| !h.is_empty()).ok_or_else(|| {
+            Error::msg("ansible: the builder did not report the machine's address (is the communicator ssh?)")
+        })?;
+        let alias = if c.host_alias.is_empty() {
+            "default"
+        } else {
+            &c.host_alias
+        };
+        let user = if c.user.is_empty() {
+            d.get("User").cloned().unwrap_or_default()
+        } else {
+            c.user.clone()
+        };
+        let mut line = format!(
+            "{alias} ansible_host={} ansible_port={} ansible_user={}",
+            inv(host),
+            d.get("Port").map(String::as_str).unwrap_or("22"),
+            inv(&user)
+        );
+        match d.get("SSHPrivateKey").filter(|k| !k.is_empty()) {
+            Some(key) => {
+                let path = dir.join("key");
+                let mut f = std::fs::File::create(&path)?;
+                f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+                f.write_all(key.as_bytes())?;
+                if !key.ends_with('\n') {
+                    f.write_all(b"\n")?;
+                }
+                line.push_str(&format!(
+                    " ansible_ssh_private_key_file={}",
+                    inv(&path.display().to_string())
+                ));
+            }
+            None => match d.get("Password").filter(|p| !p.is_empty()) {
+                Some(pw) => line.push_str(&format!(" ansible_password={}", inv(pw))),
+                None => {
+                    return Err(Error::msg(
+                        "ansible: the communicator has neither a key nor a password",
+                    ))
+                }
+            },
+        }
+        let mut text = format!("{line}\n");
+        for g in &c.groups {
+            text.push_str(&format!("[{g}]\n{alias}\n"));
+        }
+        for g in &c.empty_groups {
+            text.push_str(&format!("[{g}]\n"));
+        }
+        let path = dir.join("inventory");
+        std::fs::write(&path, text)?;
+        Ok(path)
+    }
+
+    fn command(&self, program_default: &str, custom: &str) -> tokio::process::Command {
+        let program = if custom.is_empty() {
+            program_default
+        } else {
+            custom
+        };
+        let mut cmd = tokio::process::Command::new(program);
+        cmd.env("ANSIBLE_HOST_KEY_CHECKING", "False")
+            .env("ANSIBLE_FORCE_COLOR", "1")
+            .env("PYTHONUNBUFFERED", "1");
+        if !self.config.roles_path.is_empty() {
+            cmd.env("ANSIBLE_ROLES_PATH", &self.config.roles_path);
+        }
+        if !self.config.collections_path.is_empty() {
+            cmd.env("ANSIBLE_COLLECTIONS_PATHS", &self.config.collections_path);
+        }
+        if self.config.use_sftp {
+            cmd.env("ANSIBLE_SCP_IF_SSH", "False");
+        }
+        for kv in &self.config.ansible_env_vars {
+            let (k, v) = kv.split_once('=').expect("validated");
+            cmd.env(k, v);
+        }
+        for (k, v) in &self.config.env {
+            cmd.env(k, v);
+        }
+        cmd
+    }
+}
+
+#[async_trait]
+impl Provisioner for AnsibleRemote {
+    async fn provision(&self, cx: &ProvisionCx<'_>) -> Result<()> {
+        let c = &self.config;
+        cx.ui.say("Provisioning with Ansible...");
+        // Private: holds the key copy and the generated inventory.
+        let dir = match (c.keep_inventory_file, c.inventory_directory.is_empty()) {
+            (_, false) => tempfile::Builder::new()
+                .prefix("kiln-ansible")
+                .tempdir_in(&c.inventory_directory)?,
+            _ => tempfile::Builder::new().prefix("kiln-ansible").tempdir()?,
+        };
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700))?;
+        let inventory = self.inventory(cx, dir.path())?;
+        if !c.galaxy_file.is_empty() {
+            cx.ui.say("Executing Ansible Galaxy");
+            let mut cmd = self.command("ansible-galaxy", &c.galaxy_command);
+            cmd.args(["install", "-r", &c.galaxy_file]);
+            if !c.roles_path.is_empty() {
+                cmd.args(["-p", &c.roles_path]);
+            }
+            if c.galaxy_force_install {
+                cmd.arg("--force");
+            }
+            let code = run_streamed_with(cmd, cx.ui, &cx.cancel, Arc::new(|_: &str| {})).await?;
+            if code != 0 {
+                return Err(Error::msg(format!(
+                    "ansible-galaxy install failed with exit code {code}"
+                )));
+            }
+        }
+        let mut cmd = self.command("ansible-playbook", &c.command);
+        let http = cx.data.get("PackerHTTPAddr").cloned().unwrap_or_default();
+        cmd.arg(&c.playbook_file)
+            .args(["-e", &format!("packer_build_name={}", cx.info.name)])
+            .args([
+                "-e",
+                &format!("packer_builder_type={}", cx.info.builder_type),
+            ])
+            .args(["-e", &format!("packer_http_addr={http}")]);
+        let mut ssh_extra = vec!["-o IdentitiesOnly=yes".to_string()];
+        ssh_extra.extend(c.ansible_ssh_extra_args.iter().cloned());
+        cmd.arg(format!("--ssh-extra-args={}", ssh_extra.join(" ")));
+        cmd.args(&c.extra_arguments);
+        cmd.arg("-i").arg(&inventory);
+        cx.ui
+            .say(&format!("Executing Ansible: {}", c.playbook_file));
+        let watcher = Arc::new(Mutex::new(Watcher::default()));
+        let w = watcher.clone();
+        let code = run_streamed_with(cmd, cx.ui, &cx.cancel, Arc::new(move |l: &str| w.lock().expect("watcher").line(l)))
+            .await
+            .map_err(|e| match e {
+                Error::Io(io) if io.kind() == std::io::ErrorKind::NotFound => Error::msg(
+                    "ansible: ansible-playbook was not found on this machine (install ansible-core, e.g. pip install ansible-core)",
+                ),
+                other => other,
+            })?;
+        if c.keep_inventory_file && c.inventory_file.is_empty() {
+            // The inventory stays for inspection; the key copy never does.
+            let _ = std::fs::remove_file(dir.path().join("key"));
+            let kept = dir.keep();
+            cx.ui
+                .message(&format!("Kept the inventory in {}", kept.display()));
+        }
+        if code != 0 {
+            let w = watcher.lock().expect("watcher");
+            return Err(Error::msg(w.explain(code)));
+        }
+        Ok(())
+    }
+}
