@@ -7,17 +7,20 @@ mod common;
 mod target;
 
 use common::*;
-use std::path::Path;
 use target::SshTarget;
 
 fn seed_dir() -> std::path::PathBuf {
     fixtures().join("seed")
 }
 
-fn write_template(dir: &Path, body: &str) -> String {
-    let p = dir.join("template.json");
+/// Writes a template into its own temporary directory (tests run in parallel); the paths
+/// inside it are relative to the working directory, as in Packer.
+fn write_template(body: &str) -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("template.json");
     std::fs::write(&p, body).unwrap();
-    p.display().to_string()
+    let path = p.display().to_string();
+    (dir, path)
 }
 
 fn builder(t: &SshTarget) -> String {
@@ -88,17 +91,13 @@ fn ansible_gone(t: &SshTarget) {
 #[test]
 fn seed_chain_with_ansible_local_on_a_real_target() {
     let t = SshTarget::start();
-    let tpl = write_template(
-        &seed_dir(),
-        &format!(
-            r#"{{"variables": {{"name": "elasticsearch", "version": "1-0-0"}},
+    let (_tpl_dir, tpl) = write_template(&format!(
+        r#"{{"variables": {{"name": "elasticsearch", "version": "1-0-0"}},
                 "builders": [{}], "provisioners": {}}}"#,
-            builder(&t),
-            seed_provisioners(SEED_ANSIBLE_LOCAL)
-        ),
-    );
+        builder(&t),
+        seed_provisioners(SEED_ANSIBLE_LOCAL)
+    ));
     let out = run_in(&seed_dir(), &["build", "-color=false", &tpl], &[]);
-    std::fs::remove_file(&tpl).unwrap();
     let text = stdout(&out);
     assert!(out.status.success(), "{text}\n{}", t.log());
     assert!(text.contains("Executing Ansible: bootstrap.yml"), "{text}");
@@ -114,17 +113,13 @@ fn seed_chain_with_ansible_local_on_a_real_target() {
 fn failing_task_is_named_and_staging_is_removed() {
     let t = SshTarget::start();
     let dir = seed_dir().join("broken");
-    let tpl = write_template(
-        &dir,
-        &format!(
-            r#"{{"builders": [{}], "provisioners": [
+    let (_tpl_dir, tpl) = write_template(&format!(
+        r#"{{"builders": [{}], "provisioners": [
                 {{"type": "shell", "inline": ["sudo apt-get install -y -q --no-download --no-install-recommends ansible-core"]}},
                 {{"type": "ansible-local", "playbook_file": "site.yml", "role_paths": ["roles/broken"]}}]}}"#,
-            builder(&t)
-        ),
-    );
+        builder(&t)
+    ));
     let out = run_in(&dir, &["build", "-color=false", &tpl], &[]);
-    std::fs::remove_file(&tpl).unwrap();
     let text = stdout(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(
@@ -141,18 +136,14 @@ fn failing_task_is_named_and_staging_is_removed() {
 #[test]
 fn managed_runtime_needs_no_install_and_leaves_nothing() {
     let t = SshTarget::start();
-    let tpl = write_template(
-        &seed_dir(),
-        &format!(
-            r#"{{"builders": [{}], "provisioners": [
+    let (_tpl_dir, tpl) = write_template(&format!(
+        r#"{{"builders": [{}], "provisioners": [
                 {{"type": "ansible-local", "runtime": "managed", "runtime_version": "==2.15.*",
                   "playbook_file": "bootstrap.yml",
                   "role_paths": ["roles/elasticsearch", "roles/telegraf", "roles/sudo", "roles/fail2ban"]}}]}}"#,
-            builder(&t)
-        ),
-    );
+        builder(&t)
+    ));
     let out = run_in(&seed_dir(), &["build", "-color=false", &tpl], &[]);
-    std::fs::remove_file(&tpl).unwrap();
     let text = stdout(&out);
     assert!(out.status.success(), "{text}\n{}", t.log());
     assert!(
@@ -169,21 +160,53 @@ fn managed_runtime_needs_no_install_and_leaves_nothing() {
 #[test]
 fn remote_ansible_provisioner_applies_the_same_roles() {
     let t = SshTarget::start();
-    let tpl = write_template(
-        &seed_dir(),
-        &format!(
-            r#"{{"builders": [{}], "provisioners": [
+    let (_tpl_dir, tpl) = write_template(&format!(
+        r#"{{"builders": [{}], "provisioners": [
                 {{"type": "ansible", "playbook_file": "bootstrap.yml", "roles_path": "roles",
                   "extra_arguments": ["--extra-vars", "fail2ban_maxretry=5 es_cluster_name=kiln-cluster"]}}]}}"#,
-            builder(&t)
-        ),
-    );
+        builder(&t)
+    ));
     let out = run_in(&seed_dir(), &["build", "-color=false", &tpl], &[]);
-    std::fs::remove_file(&tpl).unwrap();
     let text = stdout(&out);
     assert!(out.status.success(), "{text}\n{}", t.log());
     assert!(text.contains("PLAY RECAP"), "{text}");
     check_roles(&t, "null");
     // Nothing of ansible's is installed on the machine by the remote provisioner.
     assert!(!t.path("/usr/bin/ansible-playbook").exists());
+}
+
+#[test]
+fn galaxy_roles_are_installed_and_found() {
+    let t = SshTarget::start();
+    let dir = seed_dir().join("galaxy");
+    // ansible-galaxy installs from the requirements file on the machine; the role archive is
+    // put there first (no galaxy server is reachable here).
+    let archive = tempfile::tempdir().unwrap();
+    let tarball = archive.path().join("motd.tar.gz");
+    let st = std::process::Command::new("tar")
+        .arg("-C")
+        .arg(&dir)
+        .arg("-czf")
+        .arg(&tarball)
+        .arg("motd")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let (_tpl_dir, tpl) = write_template(&format!(
+        r#"{{"builders": [{}], "provisioners": [
+                {{"type": "file", "source": "{}", "destination": "/tmp/motd.tar.gz"}},
+                {{"type": "ansible-local", "runtime": "managed", "runtime_version": "==2.15.*",
+                  "playbook_file": "site.yml", "galaxy_file": "requirements.yml"}}]}}"#,
+        builder(&t),
+        tarball.display()
+    ));
+    let out = run_in(&dir, &["build", "-color=false", &tpl], &[]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}");
+    assert!(text.contains("Executing Ansible Galaxy"), "{text}");
+    assert_eq!(
+        std::fs::read_to_string(t.path("/etc/motd")).unwrap(),
+        "installed by a galaxy role\n"
+    );
+    assert!(!t.path("/tmp/packer-provisioner-ansible-local").exists());
 }

@@ -298,3 +298,38 @@ fn debug_pauses_after_each_step_and_timestamps_prefix_lines() {
         assert_eq!(&ts[4..5], "-");
     }
 }
+
+#[test]
+fn parallel_builds_bounds_concurrency() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = write(
+        dir.path(),
+        "t.json",
+        r#"{"builders": [{"type": "null", "name": "a", "communicator": "none"},
+                         {"type": "null", "name": "b", "communicator": "none"}],
+            "provisioners": [{"type": "shell-local", "inline": [
+              "date +%s%N > $PACKER_BUILD_NAME.start", "sleep 1", "date +%s%N > $PACKER_BUILD_NAME.end"]}]}"#,
+    );
+    let read = |n: &str| -> u128 {
+        std::fs::read_to_string(dir.path().join(n))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap()
+    };
+    let overlap = || {
+        let (a0, a1, b0, b1) = (
+            read("a.start"),
+            read("a.end"),
+            read("b.start"),
+            read("b.end"),
+        );
+        a0 < b1 && b0 < a1
+    };
+    let out = run_in(dir.path(), &["build", "-parallel-builds=1", &t], &[]);
+    assert!(out.status.success(), "{}", stdout(&out));
+    assert!(!overlap(), "builds overlapped with -parallel-builds=1");
+    let out = run_in(dir.path(), &["build", &t], &[]);
+    assert!(out.status.success());
+    assert!(overlap(), "builds did not run in parallel by default");
+}
