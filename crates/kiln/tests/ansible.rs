@@ -176,7 +176,7 @@ fn remote_ansible_provisioner_applies_the_same_roles() {
 }
 
 #[test]
-fn galaxy_roles_are_installed_and_found() {
+fn galaxy_roles_and_collections_are_installed_and_found() {
     let t = SshTarget::start();
     let dir = seed_dir().join("galaxy");
     // ansible-galaxy installs from the requirements file on the machine; the role archive is
@@ -192,13 +192,27 @@ fn galaxy_roles_are_installed_and_found() {
         .status()
         .unwrap();
     assert!(st.success());
+    let built = std::process::Command::new("ansible-galaxy")
+        .args(["collection", "build", "--output-path"])
+        .arg(archive.path())
+        .arg(dir.join("collection"))
+        .output()
+        .expect("ansible-galaxy (pip install ansible-core)");
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let collection = archive.path().join("kiln-demo-1.0.0.tar.gz");
     let (_tpl_dir, tpl) = write_template(&format!(
         r#"{{"builders": [{}], "provisioners": [
                 {{"type": "file", "source": "{}", "destination": "/tmp/motd.tar.gz"}},
+                {{"type": "file", "source": "{}", "destination": "/tmp/kiln-demo-1.0.0.tar.gz"}},
                 {{"type": "ansible-local", "runtime": "managed", "runtime_version": "==2.15.*",
                   "playbook_file": "site.yml", "galaxy_file": "requirements.yml"}}]}}"#,
         builder(&t),
-        tarball.display()
+        tarball.display(),
+        collection.display()
     ));
     let out = run_in(&dir, &["build", "-color=false", &tpl], &[]);
     let text = stdout(&out);
@@ -207,6 +221,10 @@ fn galaxy_roles_are_installed_and_found() {
     assert_eq!(
         std::fs::read_to_string(t.path("/etc/motd")).unwrap(),
         "installed by a galaxy role\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(t.path("/etc/kiln-collection")).unwrap(),
+        "from kiln.demo\n"
     );
     assert!(!t.path("/tmp/packer-provisioner-ansible-local").exists());
 }

@@ -198,10 +198,17 @@ impl AnsibleLocal {
         } else {
             c.galaxy_roles_path.clone()
         };
-        // Uploaded roles and galaxy roles are both on the roles path (Packer forgets the latter).
+        let galaxy_collections = if c.galaxy_collections_path.is_empty() {
+            format!("{staging}/galaxy_collections")
+        } else {
+            c.galaxy_collections_path.clone()
+        };
+        // Uploaded roles and galaxy roles are both on the roles path (Packer forgets the latter),
+        // and galaxy collections on the collections path.
         let roles_path = format!(
-            "ANSIBLE_ROLES_PATH={}",
-            shell_quote(&format!("{staging}/roles:{galaxy_roles}"))
+            "ANSIBLE_ROLES_PATH={} ANSIBLE_COLLECTIONS_PATH={}",
+            shell_quote(&format!("{staging}/roles:{galaxy_roles}")),
+            shell_quote(&galaxy_collections)
         );
         if !c.galaxy_file.is_empty() {
             let remote = format!("{staging}/{}", base(&c.galaxy_file));
@@ -212,20 +219,40 @@ impl AnsibleLocal {
                 None if c.galaxy_command.is_empty() => "ansible-galaxy".to_string(),
                 None => c.galaxy_command.clone(),
             };
-            let mut cmd = format!(
-                "cd {q} && {galaxy} install -r {} -p {}",
-                shell_quote(&remote),
-                shell_quote(&galaxy_roles)
-            );
-            if c.galaxy_force_install {
-                cmd.push_str(" --force");
+            // Roles go to the roles path and collections to the collections path: one
+            // `install -r -p` would skip the collections.
+            let text = std::fs::read_to_string(&c.galaxy_file)?;
+            let has_key = |k: &str| text.lines().any(|l| l.trim_end() == k);
+            let has_collections = has_key("collections:");
+            let has_roles = !has_collections || has_key("roles:");
+            let force = if c.galaxy_force_install {
+                " --force"
+            } else {
+                ""
+            };
+            let mut steps = Vec::new();
+            if has_roles {
+                steps.push(format!(
+                    "{galaxy} role install -r {} -p {}{force}",
+                    shell_quote(&remote),
+                    shell_quote(&galaxy_roles)
+                ));
+            }
+            if has_collections {
+                steps.push(format!(
+                    "{galaxy} collection install -r {} -p {}{force}",
+                    shell_quote(&remote),
+                    shell_quote(&galaxy_collections)
+                ));
             }
             cx.ui.say("Executing Ansible Galaxy");
-            let code = run_shown(cx, &cmd, None).await?;
-            if code != 0 {
-                return Err(Error::msg(format!(
-                    "ansible-galaxy install failed with exit code {code}"
-                )));
+            for step in steps {
+                let code = run_shown(cx, &format!("cd {q} && {step}"), None).await?;
+                if code != 0 {
+                    return Err(Error::msg(format!(
+                        "ansible-galaxy failed with exit code {code}: {step}"
+                    )));
+                }
             }
         }
 

@@ -136,19 +136,33 @@ impl Provisioner for AnsibleRemote {
         let inventory = self.inventory(cx, dir.path())?;
         if !c.galaxy_file.is_empty() {
             cx.ui.say("Executing Ansible Galaxy");
-            let mut cmd = self.command("ansible-galaxy", &c.galaxy_command);
-            cmd.args(["install", "-r", &c.galaxy_file]);
-            if !c.roles_path.is_empty() {
-                cmd.args(["-p", &c.roles_path]);
-            }
-            if c.galaxy_force_install {
-                cmd.arg("--force");
-            }
-            let code = run_streamed_with(cmd, cx.ui, &cx.cancel, Arc::new(|_: &str| {})).await?;
-            if code != 0 {
-                return Err(Error::msg(format!(
-                    "ansible-galaxy install failed with exit code {code}"
-                )));
+            // Roles and collections separately: with a path, one `install` skips collections.
+            let text = std::fs::read_to_string(&c.galaxy_file)?;
+            let has_key = |k: &str| text.lines().any(|l| l.trim_end() == k);
+            let has_collections = has_key("collections:");
+            let has_roles = !has_collections || has_key("roles:");
+            for (kind, wanted, path) in [
+                ("role", has_roles, &c.roles_path),
+                ("collection", has_collections, &c.collections_path),
+            ] {
+                if !wanted {
+                    continue;
+                }
+                let mut cmd = self.command("ansible-galaxy", &c.galaxy_command);
+                cmd.args([kind, "install", "-r", &c.galaxy_file]);
+                if !path.is_empty() {
+                    cmd.args(["-p", path]);
+                }
+                if c.galaxy_force_install {
+                    cmd.arg("--force");
+                }
+                let code =
+                    run_streamed_with(cmd, cx.ui, &cx.cancel, Arc::new(|_: &str| {})).await?;
+                if code != 0 {
+                    return Err(Error::msg(format!(
+                        "ansible-galaxy {kind} install failed with exit code {code}"
+                    )));
+                }
             }
         }
         let mut cmd = self.command("ansible-playbook", &c.command);
