@@ -228,3 +228,61 @@ fn galaxy_roles_and_collections_are_installed_and_found() {
     );
     assert!(!t.path("/tmp/packer-provisioner-ansible-local").exists());
 }
+
+#[test]
+fn remote_ansible_installs_galaxy_roles_and_collections_locally() {
+    let t = SshTarget::start();
+    let dir = seed_dir().join("galaxy");
+    let work = tempfile::tempdir().unwrap();
+    let tarball = work.path().join("motd.tar.gz");
+    let st = std::process::Command::new("tar")
+        .arg("-C")
+        .arg(&dir)
+        .arg("-czf")
+        .arg(&tarball)
+        .arg("motd")
+        .status()
+        .unwrap();
+    assert!(st.success());
+    let built = std::process::Command::new("ansible-galaxy")
+        .args(["collection", "build", "--output-path"])
+        .arg(work.path())
+        .arg(dir.join("collection"))
+        .output()
+        .expect("ansible-galaxy (pip install ansible-core)");
+    assert!(
+        built.status.success(),
+        "{}",
+        String::from_utf8_lossy(&built.stderr)
+    );
+    let requirements = work.path().join("requirements.yml");
+    std::fs::write(
+        &requirements,
+        format!(
+            "roles:\n  - src: file://{}\n    name: motd\ncollections:\n  - name: {}\n    type: file\n",
+            tarball.display(),
+            work.path().join("kiln-demo-1.0.0.tar.gz").display()
+        ),
+    )
+    .unwrap();
+    let (_tpl_dir, tpl) = write_template(&format!(
+        r#"{{"builders": [{}], "provisioners": [
+            {{"type": "ansible", "playbook_file": "site.yml", "galaxy_file": "{}",
+              "roles_path": "{}", "collections_path": "{}"}}]}}"#,
+        builder(&t),
+        requirements.display(),
+        work.path().join("roles").display(),
+        work.path().join("collections").display()
+    ));
+    let out = run_in(&dir, &["build", "-color=false", &tpl], &[]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}");
+    assert_eq!(
+        std::fs::read_to_string(t.path("/etc/motd")).unwrap(),
+        "installed by a galaxy role\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(t.path("/etc/kiln-collection")).unwrap(),
+        "from kiln.demo\n"
+    );
+}
