@@ -17,6 +17,7 @@ use std::path::Path;
 pub fn registry() -> Registry {
     let mut r = Registry::default();
     kiln_builders::register(&mut r);
+    kiln_builder_amazon::register(&mut r);
     kiln_provisioners::register(&mut r);
     kiln_post_processors::register(&mut r);
     r

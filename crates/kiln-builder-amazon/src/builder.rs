@@ -1,0 +1,147 @@
+//! The `amazon-ebs` builder: Packer's step sequence on the AWS SDK.
+
+use crate::client;
+use crate::config::Config;
+use crate::state::State;
+use crate::step_create_ami::{StepCreateAmi, StepMarkSuccess, StepStopInstance};
+use crate::step_key_pair::StepKeyPair;
+use crate::step_run_instance::StepRunInstance;
+use crate::step_security_group::StepSecurityGroup;
+use crate::step_source_ami::StepSourceAmi;
+use crate::wait::Wait;
+use async_trait::async_trait;
+use kiln_comm::config::CommConfig;
+use kiln_core::artifact::{Artifact, ArtifactRef};
+use kiln_core::connect::StepConnect;
+use kiln_core::plugin::{BuildCx, Builder, PrepareCx};
+use kiln_core::step::{run_steps, Step, StepProvision};
+use kiln_core::Result;
+use kiln_template::{decode::decode_split, Diagnostic, Value};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Builder id, as Packer reports it.
+pub const BUILDER_ID: &str = "mitchellh.amazonebs";
+
+/// Makes an `amazon-ebs` builder.
+pub fn new(config: &Value, _cx: &PrepareCx) -> Result<Box<dyn Builder>, Diagnostic> {
+    let (c, comm): (Config, CommConfig) = decode_split(config)?;
+    c.validate()?;
+    comm.validate(false)?;
+    Ok(Box::new(AmazonEbs { config: c, comm }))
+}
+
+struct AmazonEbs {
+    config: Config,
+    comm: CommConfig,
+}
+
+impl AmazonEbs {
+    fn wait(&self) -> Wait {
+        let mut w = Wait::default();
+        if let Some(t) = self.config.wait_timeout {
+            w.budget = t.0;
+        }
+        if let Some(p) = &self.config.aws_polling {
+            if let Some(d) = p.delay_seconds {
+                w.first = Duration::from_secs(d);
+                w.max = Duration::from_secs(d);
+            }
+            if let Some(n) = p.max_attempts {
+                w.budget = w.max * n;
+            }
+        }
+        w
+    }
+}
+
+#[async_trait]
+impl Builder for AmazonEbs {
+    async fn run(&self, cx: &BuildCx) -> Result<Option<ArtifactRef>> {
+        let ec2 = client::ec2(&self.config).await;
+        let region = ec2
+            .config()
+            .region()
+            .map(|r| r.to_string())
+            .unwrap_or_default();
+        let mut state = State {
+            ec2,
+            region: region.clone(),
+            run_uuid: cx.info.run_uuid.clone(),
+            source_ami: self.config.source_ami.clone(),
+            key_name: None,
+            private_key: None,
+            security_groups: vec![],
+            instance_id: None,
+            host: None,
+            comm: None,
+            conn: None,
+            ami_id: None,
+            snapshot_ids: vec![],
+        };
+        let wait = self.wait();
+        let keep = Arc::new(AtomicBool::new(false));
+        let mut steps: Vec<Box<dyn Step<State>>> = vec![
+            Box::new(StepSourceAmi),
+            Box::new(StepKeyPair::new(self.comm.clone())),
+            Box::new(StepSecurityGroup::new(
+                self.config.clone(),
+                self.comm.port(),
+            )),
+            Box::new(StepRunInstance {
+                config: self.config.clone(),
+                comm: self.comm.clone(),
+                wait,
+            }),
+            Box::new(StepConnect::new(self.comm.clone())),
+            Box::new(StepProvision),
+        ];
+        if !self.config.skip_create_ami {
+            steps.push(Box::new(StepStopInstance { wait }));
+            steps.push(Box::new(StepCreateAmi {
+                config: self.config.clone(),
+                wait,
+                keep: keep.clone(),
+            }));
+        }
+        steps.push(Box::new(StepMarkSuccess { keep }));
+        run_steps(cx, &mut state, steps).await?;
+        if self.config.skip_create_ami {
+            return Ok(None);
+        }
+        Ok(Some(Arc::new(AmiArtifact {
+            region,
+            ami: state.ami_id.clone().unwrap_or_default(),
+            snapshots: state.snapshot_ids.clone(),
+            ec2: state.ec2.clone(),
+        })))
+    }
+}
+
+/// The AMI a build registered.
+struct AmiArtifact {
+    region: String,
+    ami: String,
+    snapshots: Vec<String>,
+    ec2: aws_sdk_ec2::Client,
+}
+
+#[async_trait]
+impl Artifact for AmiArtifact {
+    fn builder_id(&self) -> String {
+        BUILDER_ID.into()
+    }
+    fn files(&self) -> Vec<String> {
+        vec![]
+    }
+    fn id(&self) -> String {
+        format!("{}:{}", self.region, self.ami)
+    }
+    fn description(&self) -> String {
+        format!("AMIs were created:\n{}: {}\n", self.region, self.ami)
+    }
+    async fn destroy(&self) -> Result<()> {
+        crate::step_create_ami::deregister(&self.ec2, &self.ami, &self.snapshots).await
+    }
+}

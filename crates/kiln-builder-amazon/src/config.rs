@@ -1,0 +1,186 @@
+//! `amazon-ebs` options, with Packer's names and defaults. Options not listed here are not
+//! supported yet and are reported as unknown keys.
+
+use kiln_template::duration::GoDuration;
+use kiln_template::Diagnostic;
+use serde::Deserialize;
+use std::collections::BTreeMap;
+
+/// Packer's `aws_polling` block.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Polling {
+    /// Seconds between polls (kiln otherwise polls adaptively).
+    #[serde(default)]
+    pub delay_seconds: Option<u64>,
+    /// Polls before giving up.
+    #[serde(default)]
+    pub max_attempts: Option<u32>,
+}
+
+/// `amazon-ebs` configuration (the communicator's options are decoded beside it).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Access key (otherwise the standard credential chain).
+    #[serde(default)]
+    pub access_key: String,
+    /// Secret key.
+    #[serde(default)]
+    pub secret_key: String,
+    /// Session token.
+    #[serde(default)]
+    pub token: String,
+    /// Shared-config profile.
+    #[serde(default)]
+    pub profile: String,
+    /// Region.
+    #[serde(default)]
+    pub region: String,
+    /// EC2 endpoint URL (otherwise AWS_ENDPOINT_URL_EC2 / AWS_ENDPOINT_URL / AWS's).
+    #[serde(default)]
+    pub custom_endpoint_ec2: String,
+    /// Accepted: kiln does not call STS to validate credentials up front.
+    #[serde(default)]
+    pub skip_credential_validation: bool,
+    /// Accepted: kiln does not check the region against a list.
+    #[serde(default)]
+    pub skip_region_validation: bool,
+    /// Accepted for compatibility.
+    #[serde(default)]
+    pub skip_metadata_api_check: bool,
+    /// The image to start from.
+    #[serde(default)]
+    pub source_ami: String,
+    /// Instance type.
+    #[serde(default)]
+    pub instance_type: String,
+    /// Name of the AMI to create.
+    #[serde(default)]
+    pub ami_name: String,
+    /// Its description.
+    #[serde(default)]
+    pub ami_description: String,
+    /// Tags for the AMI and its snapshots.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    /// Tags for the snapshots only.
+    #[serde(default)]
+    pub snapshot_tags: BTreeMap<String, String>,
+    /// Tags for the build instance.
+    #[serde(default)]
+    pub run_tags: BTreeMap<String, String>,
+    /// Tags for the build instance's volumes.
+    #[serde(default)]
+    pub run_volume_tags: BTreeMap<String, String>,
+    /// Subnet to launch in.
+    #[serde(default)]
+    pub subnet_id: String,
+    /// VPC for the temporary security group.
+    #[serde(default)]
+    pub vpc_id: String,
+    /// Existing security group.
+    #[serde(default)]
+    pub security_group_id: String,
+    /// Existing security groups.
+    #[serde(default)]
+    pub security_group_ids: Vec<String>,
+    /// Who may reach SSH through the temporary security group (0.0.0.0/0).
+    #[serde(default)]
+    pub temporary_security_group_source_cidrs: Vec<String>,
+    /// Public address for the instance.
+    #[serde(default)]
+    pub associate_public_ip_address: Option<bool>,
+    /// Instance profile.
+    #[serde(default)]
+    pub iam_instance_profile: String,
+    /// User data.
+    #[serde(default)]
+    pub user_data: String,
+    /// User data from a file.
+    #[serde(default)]
+    pub user_data_file: String,
+    /// `stop` (default) or `terminate`.
+    #[serde(default)]
+    pub shutdown_behavior: String,
+    /// Availability zone.
+    #[serde(default)]
+    pub availability_zone: String,
+    /// Deregister an existing AMI with the same name.
+    #[serde(default)]
+    pub force_deregister: bool,
+    /// Also delete its snapshots.
+    #[serde(default)]
+    pub force_delete_snapshot: bool,
+    /// Do not create an AMI (test runs).
+    #[serde(default)]
+    pub skip_create_ami: bool,
+    /// Enhanced networking (accepted; passed when creating the AMI is supported).
+    #[serde(default)]
+    pub ena_support: Option<bool>,
+    /// SR-IOV networking (accepted).
+    #[serde(default)]
+    pub sriov_support: bool,
+    /// Virtualization type of the AMI (accepted).
+    #[serde(default)]
+    pub ami_virtualization_type: String,
+    /// Polling overrides.
+    #[serde(default)]
+    pub aws_polling: Option<Polling>,
+    /// How long to wait for the instance and the AMI (kiln; default 30m).
+    #[serde(default)]
+    pub wait_timeout: Option<GoDuration>,
+}
+
+impl Config {
+    /// Checks what Packer checks.
+    pub fn validate(&self) -> Result<(), Diagnostic> {
+        let mut missing = Vec::new();
+        if self.source_ami.is_empty() {
+            missing.push("source_ami");
+        }
+        if self.instance_type.is_empty() {
+            missing.push("instance_type");
+        }
+        if self.ami_name.is_empty() && !self.skip_create_ami {
+            missing.push("ami_name");
+        }
+        if !missing.is_empty() {
+            return Err(Diagnostic::new(format!(
+                "amazon-ebs: {} must be specified",
+                missing.join(", ")
+            )));
+        }
+        if self.access_key.is_empty() != self.secret_key.is_empty() {
+            return Err(Diagnostic::new(
+                "amazon-ebs: access_key and secret_key must be set together",
+            ));
+        }
+        if !(3..=128).contains(&self.ami_name.len()) && !self.skip_create_ami {
+            return Err(Diagnostic::new(
+                "amazon-ebs: ami_name must be between 3 and 128 characters long",
+            ));
+        }
+        match self.shutdown_behavior.as_str() {
+            "" | "stop" | "terminate" => {}
+            other => {
+                return Err(Diagnostic::new(format!(
+                "amazon-ebs: shutdown_behavior must be \"stop\" or \"terminate\", not \"{other}\""
+            )))
+            }
+        }
+        if !self.user_data.is_empty() && !self.user_data_file.is_empty() {
+            return Err(Diagnostic::new(
+                "amazon-ebs: only one of user_data or user_data_file may be set",
+            ));
+        }
+        if !self.user_data_file.is_empty() && !std::path::Path::new(&self.user_data_file).is_file()
+        {
+            return Err(Diagnostic::new(format!(
+                "amazon-ebs: user_data_file not found: {}",
+                self.user_data_file
+            )));
+        }
+        Ok(())
+    }
+}

@@ -1,0 +1,20 @@
+//! The `amazon-ebs` builder on the official AWS SDK. Its own crate, because the EC2 SDK is
+//! heavy to compile: edits elsewhere do not rebuild it.
+
+pub mod builder;
+pub mod client;
+pub mod config;
+pub mod state;
+pub mod step_create_ami;
+pub mod step_key_pair;
+pub mod step_run_instance;
+pub mod step_security_group;
+pub mod step_source_ami;
+pub mod wait;
+
+use kiln_core::plugin::Registry;
+
+/// Registers `amazon-ebs`.
+pub fn register(r: &mut Registry) {
+    r.builder("amazon-ebs", builder::new);
+}

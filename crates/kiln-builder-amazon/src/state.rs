@@ -1,0 +1,74 @@
+//! What the amazon-ebs steps share.
+
+use aws_sdk_ec2::Client;
+use kiln_comm::Communicator;
+use kiln_core::connect::{ConnInfo, ConnectState};
+use kiln_core::plugin::GeneratedData;
+use kiln_core::step::ProvisionState;
+use std::sync::Arc;
+
+/// The build's typed state.
+pub struct State {
+    /// EC2.
+    pub ec2: Client,
+    /// Region name.
+    pub region: String,
+    /// The run's id, for names and tags.
+    pub run_uuid: String,
+    /// Source AMI id.
+    pub source_ami: String,
+    /// Key pair name used for the instance.
+    pub key_name: Option<String>,
+    /// Private key text.
+    pub private_key: Option<String>,
+    /// Security groups for the instance.
+    pub security_groups: Vec<String>,
+    /// The build instance.
+    pub instance_id: Option<String>,
+    /// Address to connect to.
+    pub host: Option<String>,
+    /// The communicator.
+    pub comm: Option<Arc<dyn Communicator>>,
+    /// How it connected.
+    pub conn: Option<ConnInfo>,
+    /// The AMI created.
+    pub ami_id: Option<String>,
+    /// Its snapshots.
+    pub snapshot_ids: Vec<String>,
+}
+
+impl ProvisionState for State {
+    fn communicator(&self) -> Option<Arc<dyn Communicator>> {
+        self.comm.clone()
+    }
+
+    fn generated_data(&self) -> GeneratedData {
+        let mut d = self.conn.as_ref().map(ConnInfo::data).unwrap_or_default();
+        d.insert("PackerRunUUID".into(), self.run_uuid.clone());
+        d.insert("ConnType".into(), "ssh".into());
+        d.insert("SourceAMI".into(), self.source_ami.clone());
+        d.insert("ID".into(), self.instance_id.clone().unwrap_or_default());
+        d.insert("BuildRegion".into(), self.region.clone());
+        d
+    }
+}
+
+impl ConnectState for State {
+    fn machine_host(&self) -> Option<String> {
+        self.host.clone()
+    }
+
+    fn machine_private_key(&self) -> Option<(String, String)> {
+        let key = self.private_key.clone()?;
+        let name = self
+            .key_name
+            .clone()
+            .unwrap_or_else(|| "the temporary key pair".into());
+        Some((key, format!("key pair {name}")))
+    }
+
+    fn set_communicator(&mut self, comm: Arc<dyn Communicator>, info: ConnInfo) {
+        self.comm = Some(comm);
+        self.conn = Some(info);
+    }
+}

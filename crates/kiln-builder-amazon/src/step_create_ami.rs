@@ -1,0 +1,224 @@
+//! Stops the instance and registers the AMI (deregistering a same-named one with
+//! `force_deregister`), waits for it, tags it and its snapshots. If the build fails or is
+//! interrupted after the AMI exists, cleanup deregisters it and deletes its snapshots, so a
+//! failed build leaves no image behind.
+
+use crate::client::{api_err, throttled};
+use crate::config::Config;
+use crate::state::State;
+use crate::step_run_instance::wait_for;
+use crate::wait::{self, Poll, Wait};
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{Filter, ImageState, InstanceStateName, Tag};
+use kiln_core::plugin::BuildCx;
+use kiln_core::step::Step;
+use kiln_core::{Error, Result};
+
+/// The last step: marks the build successful, so the AMI step's cleanup keeps the AMI.
+pub struct StepMarkSuccess {
+    /// Shared with [`StepCreateAmi`].
+    pub keep: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+#[async_trait]
+impl Step<State> for StepMarkSuccess {
+    fn name(&self) -> &'static str {
+        "StepMarkSuccess"
+    }
+
+    async fn run(&mut self, _cx: &BuildCx, _s: &mut State) -> Result<()> {
+        self.keep.store(true, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+/// Stops the instance before imaging.
+pub struct StepStopInstance {
+    /// Waiting policy.
+    pub wait: Wait,
+}
+
+#[async_trait]
+impl Step<State> for StepStopInstance {
+    fn name(&self) -> &'static str {
+        "StepStopEBSBackedInstance"
+    }
+
+    async fn run(&mut self, cx: &BuildCx, s: &mut State) -> Result<()> {
+        let id = s.instance_id.clone().expect("instance launched");
+        cx.ui.say("Stopping the source instance...");
+        s.ec2
+            .stop_instances()
+            .instance_ids(&id)
+            .send()
+            .await
+            .map_err(|e| api_err("StopInstances", e))?;
+        cx.ui.say("Waiting for the instance to stop...");
+        wait_for(s, &id, InstanceStateName::Stopped, self.wait, &cx.cancel).await?;
+        Ok(())
+    }
+}
+
+/// Creates the AMI.
+pub struct StepCreateAmi {
+    /// Options.
+    pub config: Config,
+    /// Waiting policy.
+    pub wait: Wait,
+    /// Set when the whole build succeeded (the engine's post-processors run after this).
+    pub keep: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+fn tag_list(m: &std::collections::BTreeMap<String, String>) -> Vec<Tag> {
+    m.iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+/// Deregisters an AMI and deletes its snapshots.
+pub(crate) async fn deregister(
+    ec2: &aws_sdk_ec2::Client,
+    ami: &str,
+    snapshots: &[String],
+) -> Result<()> {
+    ec2.deregister_image()
+        .image_id(ami)
+        .send()
+        .await
+        .map_err(|e| api_err("DeregisterImage", e))?;
+    for snap in snapshots {
+        ec2.delete_snapshot()
+            .snapshot_id(snap)
+            .send()
+            .await
+            .map_err(|e| api_err("DeleteSnapshot", e))?;
+    }
+    Ok(())
+}
+
+#[async_trait]
+impl Step<State> for StepCreateAmi {
+    fn name(&self) -> &'static str {
+        "StepCreateAMI"
+    }
+
+    async fn run(&mut self, cx: &BuildCx, s: &mut State) -> Result<()> {
+        let c = &self.config;
+        let existing = s
+            .ec2
+            .describe_images()
+            .owners("self")
+            .filters(Filter::builder().name("name").values(&c.ami_name).build())
+            .send()
+            .await
+            .map_err(|e| api_err("DescribeImages", e))?;
+        for img in existing.images() {
+            let id = img.image_id().unwrap_or_default().to_string();
+            if !c.force_deregister {
+                return Err(Error::msg(format!(
+                    "AMI Name: '{}' is used by an existing AMI: {id} (set force_deregister to replace it)",
+                    c.ami_name
+                )));
+            }
+            let snaps: Vec<String> = if c.force_delete_snapshot {
+                img.block_device_mappings()
+                    .iter()
+                    .filter_map(|m| m.ebs().and_then(|e| e.snapshot_id()).map(str::to_string))
+                    .collect()
+            } else {
+                vec![]
+            };
+            cx.ui
+                .say(&format!("Deregistered AMI {id} (force_deregister)"));
+            deregister(&s.ec2, &id, &snaps).await?;
+        }
+        let instance = s.instance_id.clone().expect("instance launched");
+        cx.ui.say(&format!(
+            "Creating AMI {} from instance {instance}",
+            c.ami_name
+        ));
+        let mut req = s
+            .ec2
+            .create_image()
+            .instance_id(&instance)
+            .name(&c.ami_name);
+        if !c.ami_description.is_empty() {
+            req = req.description(&c.ami_description);
+        }
+        let out = req.send().await.map_err(|e| api_err("CreateImage", e))?;
+        let ami = out.image_id().unwrap_or_default().to_string();
+        s.ami_id = Some(ami.clone());
+        cx.ui.message(&format!("AMI: {ami}"));
+        cx.ui.say("Waiting for AMI to become ready...");
+        let image = wait::until(
+            &format!("AMI {ami} to be available"),
+            self.wait,
+            &cx.cancel,
+            || async {
+                let out = match s.ec2.describe_images().image_ids(&ami).send().await {
+                    Ok(o) => o,
+                    Err(e) if throttled(&e) => return Ok(Poll::Throttled),
+                    Err(e) => return Err(api_err("DescribeImages", e)),
+                };
+                let Some(img) = out.images().first() else {
+                    return Ok(Poll::Pending("not visible yet".into()));
+                };
+                Ok(match img.state() {
+                    Some(ImageState::Available) => Poll::Ready(img.clone()),
+                    Some(ImageState::Failed) | Some(ImageState::Error) => {
+                        return Err(Error::msg(format!(
+                            "AMI {ami} failed: {}",
+                            img.state_reason()
+                                .and_then(|r| r.message())
+                                .unwrap_or("no reason given")
+                        )))
+                    }
+                    other => {
+                        Poll::Pending(other.map(|s| s.as_str().to_string()).unwrap_or_default())
+                    }
+                })
+            },
+        )
+        .await?;
+        s.snapshot_ids = image
+            .block_device_mappings()
+            .iter()
+            .filter_map(|m| m.ebs().and_then(|e| e.snapshot_id()).map(str::to_string))
+            .collect();
+        if !c.tags.is_empty() {
+            cx.ui.say(&format!("Adding tags to AMI ({ami})..."));
+            let mut resources = vec![ami.clone()];
+            resources.extend(s.snapshot_ids.iter().cloned());
+            s.ec2
+                .create_tags()
+                .set_resources(Some(resources))
+                .set_tags(Some(tag_list(&c.tags)))
+                .send()
+                .await
+                .map_err(|e| api_err("CreateTags", e))?;
+        }
+        if !c.snapshot_tags.is_empty() && !s.snapshot_ids.is_empty() {
+            s.ec2
+                .create_tags()
+                .set_resources(Some(s.snapshot_ids.clone()))
+                .set_tags(Some(tag_list(&c.snapshot_tags)))
+                .send()
+                .await
+                .map_err(|e| api_err("CreateTags", e))?;
+        }
+        Ok(())
+    }
+
+    async fn cleanup(&mut self, cx: &BuildCx, s: &mut State) {
+        if self.keep.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
+        let Some(ami) = s.ami_id.take() else { return };
+        cx.ui.say(&format!(
+            "Deregistering the AMI {ami} and deleting its snapshots because the build failed..."
+        ));
+        if let Err(e) = deregister(&s.ec2, &ami, &s.snapshot_ids).await {
+            cx.ui.error(&format!("Error cleaning up AMI {ami}: {e}"));
+        }
+    }
+}

@@ -1,0 +1,83 @@
+//! The SSH key: the template's, or a temporary EC2 key pair (ed25519 by default) created here
+//! and deleted at cleanup.
+
+use crate::client::api_err;
+use crate::state::State;
+use async_trait::async_trait;
+use aws_sdk_ec2::types::KeyType;
+use kiln_comm::config::CommConfig;
+use kiln_core::plugin::BuildCx;
+use kiln_core::step::Step;
+use kiln_core::{Error, Result};
+
+/// Provides the key.
+pub struct StepKeyPair {
+    /// Communicator options.
+    pub comm: CommConfig,
+    created: Option<String>,
+}
+
+impl StepKeyPair {
+    /// The step.
+    pub fn new(comm: CommConfig) -> StepKeyPair {
+        StepKeyPair {
+            comm,
+            created: None,
+        }
+    }
+}
+
+#[async_trait]
+impl Step<State> for StepKeyPair {
+    fn name(&self) -> &'static str {
+        "StepKeyPair"
+    }
+
+    async fn run(&mut self, cx: &BuildCx, s: &mut State) -> Result<()> {
+        if !self.comm.ssh_private_key_file.is_empty()
+            || !self.comm.ssh_password.is_empty()
+            || self.comm.ssh_agent_auth
+        {
+            if !self.comm.ssh_keypair_name.is_empty() {
+                s.key_name = Some(self.comm.ssh_keypair_name.clone());
+            }
+            cx.ui.say("Using the SSH credentials from the template");
+            return Ok(());
+        }
+        let name = format!("packer_{}", uuid::Uuid::new_v4());
+        let key_type = match self.comm.temporary_key_pair_type.as_str() {
+            "" | "ed25519" => KeyType::Ed25519,
+            "rsa" => KeyType::Rsa,
+            other => {
+                return Err(Error::msg(format!(
+                    "temporary_key_pair_type must be \"ed25519\" or \"rsa\", not \"{other}\""
+                )))
+            }
+        };
+        cx.ui.say(&format!("Creating temporary keypair: {name}"));
+        let out = s
+            .ec2
+            .create_key_pair()
+            .key_name(&name)
+            .key_type(key_type)
+            .send()
+            .await
+            .map_err(|e| api_err("CreateKeyPair", e))?;
+        self.created = Some(name.clone());
+        s.key_name = Some(name);
+        s.private_key = Some(out.key_material().unwrap_or_default().to_string());
+        Ok(())
+    }
+
+    async fn cleanup(&mut self, cx: &BuildCx, s: &mut State) {
+        if let Some(name) = self.created.take() {
+            cx.ui.say("Deleting temporary keypair...");
+            if let Err(e) = s.ec2.delete_key_pair().key_name(&name).send().await {
+                cx.ui.error(&format!(
+                    "Error cleaning up keypair {name}: {}",
+                    api_err("DeleteKeyPair", e)
+                ));
+            }
+        }
+    }
+}

@@ -1,0 +1,208 @@
+//! Launches the build instance, waits until it runs, finds its address; terminates it (and waits)
+//! at cleanup.
+
+use crate::client::{api_err, throttled};
+use crate::config::Config;
+use crate::state::State;
+use crate::wait::{self, Poll, Wait};
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{
+    IamInstanceProfileSpecification, InstanceStateName, InstanceType, ResourceType,
+    ShutdownBehavior, Tag, TagSpecification,
+};
+use base64::Engine as _;
+use kiln_comm::config::CommConfig;
+use kiln_core::plugin::BuildCx;
+use kiln_core::step::Step;
+use kiln_core::{Error, Result};
+use tokio_util::sync::CancellationToken;
+
+/// Runs the instance.
+pub struct StepRunInstance {
+    /// Builder options.
+    pub config: Config,
+    /// Communicator options (ssh_host / ssh_interface decide the address).
+    pub comm: CommConfig,
+    /// Waiting policy.
+    pub wait: Wait,
+}
+
+fn tags(map: &std::collections::BTreeMap<String, String>, default_name: bool) -> Vec<Tag> {
+    let mut v: Vec<Tag> = map
+        .iter()
+        .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect();
+    if default_name && !map.contains_key("Name") {
+        v.push(Tag::builder().key("Name").value("Packer Builder").build());
+    }
+    v
+}
+
+async fn instance_state(s: &State, id: &str) -> Result<Poll<aws_sdk_ec2::types::Instance>> {
+    let out = match s.ec2.describe_instances().instance_ids(id).send().await {
+        Ok(o) => o,
+        Err(e) if throttled(&e) => return Ok(Poll::Throttled),
+        Err(e) => return Err(api_err("DescribeInstances", e)),
+    };
+    let inst = out
+        .reservations()
+        .iter()
+        .flat_map(|r| r.instances())
+        .next()
+        .cloned()
+        .ok_or_else(|| Error::msg(format!("instance {id} disappeared")))?;
+    Ok(Poll::Ready(inst))
+}
+
+/// Waits until the instance is in `want`.
+pub async fn wait_for(
+    s: &State,
+    id: &str,
+    want: InstanceStateName,
+    w: Wait,
+    cancel: &CancellationToken,
+) -> Result<aws_sdk_ec2::types::Instance> {
+    wait::until(
+        &format!("instance {id} to be {}", want.as_str()),
+        w,
+        cancel,
+        || async {
+            Ok(match instance_state(s, id).await? {
+                Poll::Ready(inst) => {
+                    let now = inst.state().and_then(|st| st.name()).cloned();
+                    if now.as_ref() == Some(&want) {
+                        Poll::Ready(inst)
+                    } else {
+                        Poll::Pending(now.map(|n| n.as_str().to_string()).unwrap_or_default())
+                    }
+                }
+                other => other,
+            })
+        },
+    )
+    .await
+}
+
+#[async_trait]
+impl Step<State> for StepRunInstance {
+    fn name(&self) -> &'static str {
+        "StepRunSourceInstance"
+    }
+
+    async fn run(&mut self, cx: &BuildCx, s: &mut State) -> Result<()> {
+        let c = &self.config;
+        cx.ui.say("Launching a source AWS instance...");
+        let mut req = s
+            .ec2
+            .run_instances()
+            .image_id(&s.source_ami)
+            .instance_type(InstanceType::from(c.instance_type.as_str()))
+            .min_count(1)
+            .max_count(1)
+            .set_security_group_ids(Some(s.security_groups.clone()))
+            .tag_specifications(
+                TagSpecification::builder()
+                    .resource_type(ResourceType::Instance)
+                    .set_tags(Some(tags(&c.run_tags, true)))
+                    .build(),
+            );
+        if !c.run_volume_tags.is_empty() {
+            req = req.tag_specifications(
+                TagSpecification::builder()
+                    .resource_type(ResourceType::Volume)
+                    .set_tags(Some(tags(&c.run_volume_tags, false)))
+                    .build(),
+            );
+        }
+        if let Some(k) = &s.key_name {
+            req = req.key_name(k);
+        }
+        if !c.subnet_id.is_empty() {
+            req = req.subnet_id(&c.subnet_id);
+        }
+        if !c.iam_instance_profile.is_empty() {
+            req = req.iam_instance_profile(
+                IamInstanceProfileSpecification::builder()
+                    .name(&c.iam_instance_profile)
+                    .build(),
+            );
+        }
+        let user_data = if !c.user_data_file.is_empty() {
+            std::fs::read_to_string(&c.user_data_file)?
+        } else {
+            c.user_data.clone()
+        };
+        if !user_data.is_empty() {
+            req = req.user_data(base64::engine::general_purpose::STANDARD.encode(user_data));
+        }
+        if c.shutdown_behavior == "terminate" {
+            req = req.instance_initiated_shutdown_behavior(ShutdownBehavior::Terminate);
+        }
+        if !c.availability_zone.is_empty() {
+            req = req.placement(
+                aws_sdk_ec2::types::Placement::builder()
+                    .availability_zone(&c.availability_zone)
+                    .build(),
+            );
+        }
+        let out = req.send().await.map_err(|e| api_err("RunInstances", e))?;
+        let id = out
+            .instances()
+            .first()
+            .and_then(|i| i.instance_id())
+            .ok_or_else(|| Error::msg("RunInstances returned no instance"))?
+            .to_string();
+        s.instance_id = Some(id.clone());
+        cx.ui.message(&format!("Instance ID: {id}"));
+        cx.ui
+            .say(&format!("Waiting for instance ({id}) to become ready..."));
+        let inst = wait_for(s, &id, InstanceStateName::Running, self.wait, &cx.cancel).await?;
+        let pick = |v: Option<&str>| v.filter(|x| !x.is_empty()).map(str::to_string);
+        let host = if !self.comm.ssh_host.is_empty() {
+            Some(self.comm.ssh_host.clone())
+        } else {
+            match self.comm.ssh_interface.as_str() {
+                "private_ip" => pick(inst.private_ip_address()),
+                "public_dns" => pick(inst.public_dns_name()),
+                "private_dns" => pick(inst.private_dns_name()),
+                "public_ip" => pick(inst.public_ip_address()),
+                _ => pick(inst.public_ip_address())
+                    .or_else(|| pick(inst.public_dns_name()))
+                    .or_else(|| pick(inst.private_ip_address())),
+            }
+        };
+        s.host =
+            Some(host.ok_or_else(|| {
+                Error::msg(format!("instance {id} has no address to connect to"))
+            })?);
+        Ok(())
+    }
+
+    async fn cleanup(&mut self, cx: &BuildCx, s: &mut State) {
+        let Some(id) = s.instance_id.clone() else {
+            return;
+        };
+        cx.ui.say("Terminating the source AWS instance...");
+        if let Err(e) = s.ec2.terminate_instances().instance_ids(&id).send().await {
+            cx.ui.error(&format!(
+                "Error terminating instance {id}: {}",
+                api_err("TerminateInstances", e)
+            ));
+            return;
+        }
+        // Cleanup must finish even after an interrupt.
+        if let Err(e) = wait_for(
+            s,
+            &id,
+            InstanceStateName::Terminated,
+            self.wait,
+            &CancellationToken::new(),
+        )
+        .await
+        {
+            cx.ui.error(&format!(
+                "Error waiting for instance {id} to terminate: {e}"
+            ));
+        }
+    }
+}

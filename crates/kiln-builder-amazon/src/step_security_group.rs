@@ -1,0 +1,116 @@
+//! The security group: the template's, or a temporary one that lets SSH in, deleted at cleanup.
+
+use crate::client::{api_err, code};
+use crate::config::Config;
+use crate::state::State;
+use async_trait::async_trait;
+use aws_sdk_ec2::types::{IpPermission, IpRange};
+use kiln_core::plugin::BuildCx;
+use kiln_core::step::Step;
+use kiln_core::Result;
+use std::time::Duration;
+
+/// Provides the security groups.
+pub struct StepSecurityGroup {
+    /// Options.
+    pub config: Config,
+    /// SSH port to open.
+    pub port: u16,
+    created: Option<String>,
+}
+
+impl StepSecurityGroup {
+    /// The step.
+    pub fn new(config: Config, port: u16) -> StepSecurityGroup {
+        StepSecurityGroup {
+            config,
+            port,
+            created: None,
+        }
+    }
+}
+
+#[async_trait]
+impl Step<State> for StepSecurityGroup {
+    fn name(&self) -> &'static str {
+        "StepSecurityGroup"
+    }
+
+    async fn run(&mut self, cx: &BuildCx, s: &mut State) -> Result<()> {
+        let mut given = self.config.security_group_ids.clone();
+        if !self.config.security_group_id.is_empty() {
+            given.push(self.config.security_group_id.clone());
+        }
+        if !given.is_empty() {
+            s.security_groups = given;
+            return Ok(());
+        }
+        let name = format!("packer_{}", uuid::Uuid::new_v4());
+        cx.ui.say(&format!(
+            "Creating temporary security group for this instance: {name}"
+        ));
+        let mut req = s
+            .ec2
+            .create_security_group()
+            .group_name(&name)
+            .description("Temporary group for Packer");
+        if !self.config.vpc_id.is_empty() {
+            req = req.vpc_id(&self.config.vpc_id);
+        }
+        let out = req
+            .send()
+            .await
+            .map_err(|e| api_err("CreateSecurityGroup", e))?;
+        let id = out.group_id().unwrap_or_default().to_string();
+        self.created = Some(id.clone());
+        let cidrs = if self.config.temporary_security_group_source_cidrs.is_empty() {
+            vec!["0.0.0.0/0".to_string()]
+        } else {
+            self.config.temporary_security_group_source_cidrs.clone()
+        };
+        let mut perm = IpPermission::builder()
+            .ip_protocol("tcp")
+            .from_port(self.port as i32)
+            .to_port(self.port as i32);
+        for c in &cidrs {
+            perm = perm.ip_ranges(IpRange::builder().cidr_ip(c).build());
+        }
+        cx.ui.say(&format!(
+            "Authorizing access to port {} from {} in the temporary security groups...",
+            self.port,
+            cidrs.join(", ")
+        ));
+        s.ec2
+            .authorize_security_group_ingress()
+            .group_id(&id)
+            .ip_permissions(perm.build())
+            .send()
+            .await
+            .map_err(|e| api_err("AuthorizeSecurityGroupIngress", e))?;
+        s.security_groups = vec![id];
+        Ok(())
+    }
+
+    async fn cleanup(&mut self, cx: &BuildCx, s: &mut State) {
+        let Some(id) = self.created.take() else {
+            return;
+        };
+        cx.ui.say("Deleting temporary security group...");
+        // The group stays "in use" until the instance is fully gone: retry briefly.
+        for attempt in 0..30 {
+            match s.ec2.delete_security_group().group_id(&id).send().await {
+                Ok(_) => return,
+                Err(e) if code(&e).as_deref() == Some("DependencyViolation") && attempt < 29 => {
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+                Err(e) => {
+                    cx.ui.error(&format!(
+                        "Error cleaning up security group {id}: {}",
+                        api_err("DeleteSecurityGroup", e)
+                    ));
+                    return;
+                }
+            }
+        }
+    }
+}

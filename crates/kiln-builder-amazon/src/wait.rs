@@ -1,0 +1,74 @@
+//! Waiting for cloud state changes as time budgets: poll fast first, back off, slow down when
+//! throttled, and on timeout say what state the resource was in.
+
+use kiln_core::{Error, Result};
+use std::future::Future;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+/// How to wait.
+#[derive(Debug, Clone, Copy)]
+pub struct Wait {
+    /// The whole budget.
+    pub budget: Duration,
+    /// First delay between polls.
+    pub first: Duration,
+    /// Largest delay between polls.
+    pub max: Duration,
+}
+
+impl Default for Wait {
+    fn default() -> Self {
+        Wait {
+            budget: Duration::from_secs(30 * 60),
+            first: Duration::from_millis(200),
+            max: Duration::from_secs(2),
+        }
+    }
+}
+
+/// What one poll saw.
+pub enum Poll<T> {
+    /// Done, with a value.
+    Ready(T),
+    /// Not yet; the current state, for messages.
+    Pending(String),
+    /// The API throttled the call: slow down.
+    Throttled,
+}
+
+/// Polls `check` until it is ready, the budget runs out, or `cancel` fires.
+pub async fn until<T, F, Fut>(
+    what: &str,
+    wait: Wait,
+    cancel: &CancellationToken,
+    mut check: F,
+) -> Result<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Result<Poll<T>>>,
+{
+    let start = Instant::now();
+    let mut delay = wait.first;
+    let mut last = String::from("unknown");
+    loop {
+        match check().await? {
+            Poll::Ready(v) => return Ok(v),
+            Poll::Pending(state) => {
+                last = state;
+                delay = (delay.mul_f32(1.5)).min(wait.max);
+            }
+            Poll::Throttled => delay = (delay * 2).min(Duration::from_secs(30)),
+        }
+        if start.elapsed() + delay > wait.budget {
+            return Err(Error::msg(format!(
+                "timed out after {} waiting for {what}; its state was \"{last}\"",
+                kiln_template::duration::format_go_duration(start.elapsed())
+            )));
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(delay) => {}
+            _ = cancel.cancelled() => return Err(Error::Cancelled),
+        }
+    }
+}

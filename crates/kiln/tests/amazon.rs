@@ -1,0 +1,181 @@
+//! amazon-ebs against moto (the EC2 API) and an isolated sshd target that accepts the key pair
+//! of whichever instance is running: the seed template built end to end.
+
+mod common;
+#[path = "common/moto.rs"]
+mod moto;
+#[path = "common/target.rs"]
+mod target;
+
+use common::*;
+use moto::Moto;
+use std::os::unix::fs::PermissionsExt;
+use target::SshTarget;
+
+/// A target whose sshd asks moto for the keys to accept.
+fn ec2_target(m: &Moto) -> SshTarget {
+    let t = SshTarget::start_with(
+        "-o AuthorizedKeysCommand=/usr/local/bin/kiln-ec2-keys -o AuthorizedKeysCommandUser=root",
+    );
+    let script = t.path("/usr/local/bin/kiln-ec2-keys");
+    std::fs::write(&script, m.authorized_keys_command()).unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    t
+}
+
+/// The seed's template as written (its missing comma fixed), with ssh_host/ssh_port added for
+/// the rig and the yum lines replaced by the target's package manager and local package cache.
+fn seed_template(port: u16) -> serde_json::Value {
+    let seed = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../../shared/seed/000_f83e5ddeb25fd349.txt");
+    let text = std::fs::read_to_string(&seed).expect("shared/seed beside the checkout");
+    let start = text.find("```json\n").unwrap() + "```json\n".len();
+    let end = start + text[start..].find("```").unwrap();
+    let json = text[start..end].replacen("\"elasticsearch\"\n", "\"elasticsearch\",\n", 1);
+    let mut t: serde_json::Value = serde_json::from_str(&json).unwrap();
+    let b = &mut t["builders"][0];
+    b["ssh_host"] = "127.0.0.1".into();
+    b["ssh_port"] = port.into();
+    t["provisioners"][0]["inline"] = serde_json::json!([
+        "sudo apt-get install -y -q --no-download --no-install-recommends ansible-core"
+    ]);
+    t["provisioners"][2]["inline"] = serde_json::json!([
+        "sudo apt-get purge -y -q ansible-core",
+        "sudo rm -rf /tmp/packer-provisioner-ansible-local/"
+    ]);
+    t
+}
+
+fn env(m: &Moto) -> Vec<(&'static str, String)> {
+    vec![
+        ("AWS_ACCESS_KEY", "dummy-access".into()),
+        ("AWS_SECRET_KEY", "dummy-secret".into()),
+        ("AWS_ENDPOINT_URL", m.url()),
+        // The SDK's standard names, for templates without access_key/secret_key.
+        ("AWS_ACCESS_KEY_ID", "dummy-access".into()),
+        ("AWS_SECRET_ACCESS_KEY", "dummy-secret".into()),
+        ("AWS_DEFAULT_REGION", "us-east-1".into()),
+        ("AWS_EC2_METADATA_DISABLED", "true".into()),
+    ]
+}
+
+#[test]
+fn seed_template_builds_end_to_end() {
+    let m = Moto::start();
+    let t = ec2_target(&m);
+    let dir = tempfile::tempdir().unwrap();
+    let tpl = dir.path().join("seed.json");
+    std::fs::write(
+        &tpl,
+        serde_json::to_string_pretty(&seed_template(t.port)).unwrap(),
+    )
+    .unwrap();
+    let tpl = tpl.display().to_string();
+    let envs = env(&m);
+    let env_refs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let seed_dir = fixtures().join("seed");
+
+    let out = run_in(&seed_dir, &["validate", &tpl], &env_refs);
+    assert!(out.status.success(), "{}", stdout(&out));
+
+    let out = run_in(
+        &seed_dir,
+        &["build", "-color=false", "-machine-readable", &tpl],
+        &env_refs,
+    );
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}\n{}", t.log());
+    // The AMI exists in moto under the seed's name, and is the artifact.
+    let images = m.query("Action=DescribeImages&Owner.1=self");
+    let ids = Moto::values(&images, "imageId");
+    assert_eq!(
+        Moto::values(&images, "name"),
+        vec!["elasticsearch-1-0-0".to_string()],
+        "{images}"
+    );
+    assert!(
+        text.contains(&format!("amazon-ebs,artifact,0,id,us-east-1:{}", ids[0])),
+        "{text}"
+    );
+    // The seed's provisioning happened on the machine.
+    let passwd = std::fs::read_to_string(t.path("/etc/passwd")).unwrap();
+    assert!(passwd.lines().any(|l| l.starts_with("elasticsearch:")));
+    assert!(t.path("/etc/sudoers.d/90-ops").exists());
+    assert!(!t.path("/usr/bin/ansible-playbook").exists());
+    assert!(!t.path("/tmp/packer-provisioner-ansible-local").exists());
+    // Every temporary resource is gone.
+    let (keys, groups, instances) = m.leftovers();
+    assert!(keys.is_empty(), "key pairs left: {keys:?}");
+    assert!(groups.is_empty(), "security groups left: {groups:?}");
+    assert!(
+        instances.is_empty(),
+        "instances not terminated: {instances:?}"
+    );
+}
+
+#[test]
+fn failure_after_the_instance_started_cleans_everything_up() {
+    let m = Moto::start();
+    let t = ec2_target(&m);
+    let dir = tempfile::tempdir().unwrap();
+    let tpl = dir.path().join("t.json");
+    std::fs::write(
+        &tpl,
+        format!(
+            r#"{{"builders": [{{"type": "amazon-ebs", "region": "us-east-1", "source_ami": "ami-af4333cf",
+                 "instance_type": "t2.micro", "ssh_username": "centos", "ami_name": "will-not-exist",
+                 "ssh_host": "127.0.0.1", "ssh_port": {}}}],
+               "provisioners": [{{"type": "shell", "inline": ["exit 9"]}}]}}"#,
+            t.port
+        ),
+    )
+    .unwrap();
+    let envs = env(&m);
+    let env_refs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let out = run_in(
+        dir.path(),
+        &["build", "-color=false", tpl.to_str().unwrap()],
+        &env_refs,
+    );
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("Script exited with non-zero exit status: 9"),
+        "{text}"
+    );
+    let (keys, groups, instances) = m.leftovers();
+    assert!(
+        keys.is_empty() && groups.is_empty() && instances.is_empty(),
+        "{keys:?} {groups:?} {instances:?}"
+    );
+    assert!(Moto::values(&m.query("Action=DescribeImages&Owner.1=self"), "imageId").is_empty());
+}
+
+#[test]
+fn missing_credentials_are_explained() {
+    let m = Moto::start();
+    let dir = tempfile::tempdir().unwrap();
+    let tpl = dir.path().join("t.json");
+    std::fs::write(
+        &tpl,
+        r#"{"builders": [{"type": "amazon-ebs", "region": "us-east-1", "source_ami": "ami-af4333cf",
+             "instance_type": "t2.micro", "ssh_username": "centos", "ami_name": "no-credentials"}]}"#,
+    )
+    .unwrap();
+    let url = m.url();
+    let out = run_in(
+        dir.path(),
+        &["build", "-color=false", tpl.to_str().unwrap()],
+        &[
+            ("AWS_ENDPOINT_URL", url.as_str()),
+            ("AWS_EC2_METADATA_DISABLED", "true"),
+            ("HOME", "/nonexistent"),
+        ],
+    );
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("no AWS credentials found. Set access_key and secret_key"),
+        "{text}"
+    );
+}
