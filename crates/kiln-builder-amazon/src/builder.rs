@@ -38,6 +38,18 @@ struct AmazonEbs {
 }
 
 impl AmazonEbs {
+    /// What `kiln cleanup` needs to reach the same account and region.
+    fn place(&self, region: &str) -> Vec<(String, String)> {
+        let mut p = vec![("region".to_string(), region.to_string())];
+        if !self.config.custom_endpoint_ec2.is_empty() {
+            p.push(("endpoint".into(), self.config.custom_endpoint_ec2.clone()));
+        }
+        if !self.config.profile.is_empty() {
+            p.push(("profile".into(), self.config.profile.clone()));
+        }
+        p
+    }
+
     fn wait(&self) -> Wait {
         let mut w = Wait::default();
         if let Some(t) = self.config.wait_timeout {
@@ -79,6 +91,7 @@ impl Builder for AmazonEbs {
             conn: None,
             ami_id: None,
             snapshot_ids: vec![],
+            place: self.place(&region),
         };
         let wait = self.wait();
         let keep = Arc::new(AtomicBool::new(false));
@@ -93,6 +106,7 @@ impl Builder for AmazonEbs {
                 config: self.config.clone(),
                 comm: self.comm.clone(),
                 wait,
+                token: String::new(),
             }),
             Box::new(StepConnect::new(self.comm.clone())),
             Box::new(StepProvision),

@@ -2,6 +2,7 @@
 //! heavy to compile: edits elsewhere do not rebuild it.
 
 pub mod builder;
+pub mod cleanup;
 pub mod client;
 pub mod config;
 pub mod state;
@@ -17,4 +18,5 @@ use kiln_core::plugin::Registry;
 /// Registers `amazon-ebs`.
 pub fn register(r: &mut Registry) {
     r.builder("amazon-ebs", builder::new);
+    r.cleaner("ec2:", cleanup::cleaner);
 }

@@ -35,6 +35,29 @@ pub struct State {
     pub ami_id: Option<String>,
     /// Its snapshots.
     pub snapshot_ids: Vec<String>,
+    /// Where resources live, for the journal (region, endpoint, profile).
+    pub place: Vec<(String, String)>,
+}
+
+impl State {
+    /// Journal record helper.
+    pub fn journal(
+        &self,
+        cx: &kiln_core::plugin::BuildCx,
+        kind: &str,
+        key: &str,
+        id: &str,
+        event: kiln_core::journal::Event,
+    ) {
+        let place: Vec<(&str, &str)> = self
+            .place
+            .iter()
+            .map(|(k, v)| (k.as_str(), v.as_str()))
+            .collect();
+        cx.info
+            .journal
+            .record(&cx.info.name, kind, key, id, &place, event);
+    }
 }
 
 impl ProvisionState for State {

@@ -10,6 +10,7 @@ use crate::step_run_instance::wait_for;
 use crate::wait::{self, Poll, Wait};
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{Filter, ImageState, InstanceStateName, Tag};
+use kiln_core::journal::Event;
 use kiln_core::plugin::BuildCx;
 use kiln_core::step::Step;
 use kiln_core::{Error, Result};
@@ -145,8 +146,10 @@ impl Step<State> for StepCreateAmi {
         if !c.ami_description.is_empty() {
             req = req.description(&c.ami_description);
         }
+        s.journal(cx, "ec2:image", &c.ami_name, "", Event::Intent);
         let out = req.send().await.map_err(|e| api_err("CreateImage", e))?;
         let ami = out.image_id().unwrap_or_default().to_string();
+        s.journal(cx, "ec2:image", &c.ami_name, &ami, Event::Created);
         s.ami_id = Some(ami.clone());
         cx.ui.message(&format!("AMI: {ami}"));
         cx.ui.say("Waiting for AMI to become ready...");
@@ -211,14 +214,18 @@ impl Step<State> for StepCreateAmi {
 
     async fn cleanup(&mut self, cx: &BuildCx, s: &mut State) {
         if self.keep.load(std::sync::atomic::Ordering::SeqCst) {
+            if let Some(ami) = &s.ami_id {
+                s.journal(cx, "ec2:image", &self.config.ami_name, ami, Event::Released);
+            }
             return;
         }
         let Some(ami) = s.ami_id.take() else { return };
         cx.ui.say(&format!(
             "Deregistering the AMI {ami} and deleting its snapshots because the build failed..."
         ));
-        if let Err(e) = deregister(&s.ec2, &ami, &s.snapshot_ids).await {
-            cx.ui.error(&format!("Error cleaning up AMI {ami}: {e}"));
+        match deregister(&s.ec2, &ami, &s.snapshot_ids).await {
+            Ok(()) => s.journal(cx, "ec2:image", &self.config.ami_name, &ami, Event::Deleted),
+            Err(e) => cx.ui.error(&format!("Error cleaning up AMI {ami}: {e}")),
         }
     }
 }

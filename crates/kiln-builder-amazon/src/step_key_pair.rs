@@ -6,6 +6,7 @@ use crate::state::State;
 use async_trait::async_trait;
 use aws_sdk_ec2::types::KeyType;
 use kiln_comm::config::CommConfig;
+use kiln_core::journal::Event;
 use kiln_core::plugin::BuildCx;
 use kiln_core::step::Step;
 use kiln_core::{Error, Result};
@@ -55,6 +56,7 @@ impl Step<State> for StepKeyPair {
             }
         };
         cx.ui.say(&format!("Creating temporary keypair: {name}"));
+        s.journal(cx, "ec2:key-pair", &name, "", Event::Intent);
         let out = s
             .ec2
             .create_key_pair()
@@ -63,6 +65,13 @@ impl Step<State> for StepKeyPair {
             .send()
             .await
             .map_err(|e| api_err("CreateKeyPair", e))?;
+        s.journal(
+            cx,
+            "ec2:key-pair",
+            &name,
+            out.key_pair_id().unwrap_or_default(),
+            Event::Created,
+        );
         self.created = Some(name.clone());
         s.key_name = Some(name);
         s.private_key = Some(out.key_material().unwrap_or_default().to_string());
@@ -72,11 +81,12 @@ impl Step<State> for StepKeyPair {
     async fn cleanup(&mut self, cx: &BuildCx, s: &mut State) {
         if let Some(name) = self.created.take() {
             cx.ui.say("Deleting temporary keypair...");
-            if let Err(e) = s.ec2.delete_key_pair().key_name(&name).send().await {
-                cx.ui.error(&format!(
+            match s.ec2.delete_key_pair().key_name(&name).send().await {
+                Ok(_) => s.journal(cx, "ec2:key-pair", &name, "", Event::Deleted),
+                Err(e) => cx.ui.error(&format!(
                     "Error cleaning up keypair {name}: {}",
                     api_err("DeleteKeyPair", e)
-                ));
+                )),
             }
         }
     }

@@ -12,6 +12,7 @@ use aws_sdk_ec2::types::{
 };
 use base64::Engine as _;
 use kiln_comm::config::CommConfig;
+use kiln_core::journal::Event;
 use kiln_core::plugin::BuildCx;
 use kiln_core::step::Step;
 use kiln_core::{Error, Result};
@@ -25,6 +26,8 @@ pub struct StepRunInstance {
     pub comm: CommConfig,
     /// Waiting policy.
     pub wait: Wait,
+    /// RunInstances client token (the journal key).
+    pub token: String,
 }
 
 fn tags(map: &std::collections::BTreeMap<String, String>, default_name: bool) -> Vec<Tag> {
@@ -145,6 +148,10 @@ impl Step<State> for StepRunInstance {
                     .build(),
             );
         }
+        // The client token finds the instance even if kiln dies before RunInstances answers.
+        let token = uuid::Uuid::new_v4().to_string();
+        req = req.client_token(&token);
+        s.journal(cx, "ec2:instance", &token, "", Event::Intent);
         let out = req.send().await.map_err(|e| api_err("RunInstances", e))?;
         let id = out
             .instances()
@@ -152,7 +159,9 @@ impl Step<State> for StepRunInstance {
             .and_then(|i| i.instance_id())
             .ok_or_else(|| Error::msg("RunInstances returned no instance"))?
             .to_string();
+        s.journal(cx, "ec2:instance", &token, &id, Event::Created);
         s.instance_id = Some(id.clone());
+        self.token = token;
         cx.ui.message(&format!("Instance ID: {id}"));
         cx.ui
             .say(&format!("Waiting for instance ({id}) to become ready..."));
@@ -191,7 +200,7 @@ impl Step<State> for StepRunInstance {
             return;
         }
         // Cleanup must finish even after an interrupt.
-        if let Err(e) = wait_for(
+        match wait_for(
             s,
             &id,
             InstanceStateName::Terminated,
@@ -200,9 +209,10 @@ impl Step<State> for StepRunInstance {
         )
         .await
         {
-            cx.ui.error(&format!(
+            Ok(_) => s.journal(cx, "ec2:instance", &self.token, &id, Event::Deleted),
+            Err(e) => cx.ui.error(&format!(
                 "Error waiting for instance {id} to terminate: {e}"
-            ));
+            )),
         }
     }
 }

@@ -5,6 +5,7 @@ use crate::config::Config;
 use crate::state::State;
 use async_trait::async_trait;
 use aws_sdk_ec2::types::{IpPermission, IpRange};
+use kiln_core::journal::Event;
 use kiln_core::plugin::BuildCx;
 use kiln_core::step::Step;
 use kiln_core::Result;
@@ -17,6 +18,7 @@ pub struct StepSecurityGroup {
     /// SSH port to open.
     pub port: u16,
     created: Option<String>,
+    name: String,
 }
 
 impl StepSecurityGroup {
@@ -26,6 +28,7 @@ impl StepSecurityGroup {
             config,
             port,
             created: None,
+            name: String::new(),
         }
     }
 }
@@ -57,12 +60,15 @@ impl Step<State> for StepSecurityGroup {
         if !self.config.vpc_id.is_empty() {
             req = req.vpc_id(&self.config.vpc_id);
         }
+        s.journal(cx, "ec2:security-group", &name, "", Event::Intent);
         let out = req
             .send()
             .await
             .map_err(|e| api_err("CreateSecurityGroup", e))?;
         let id = out.group_id().unwrap_or_default().to_string();
+        s.journal(cx, "ec2:security-group", &name, &id, Event::Created);
         self.created = Some(id.clone());
+        self.name = name.clone();
         let cidrs = if self.config.temporary_security_group_source_cidrs.is_empty() {
             vec!["0.0.0.0/0".to_string()]
         } else {
@@ -99,7 +105,10 @@ impl Step<State> for StepSecurityGroup {
         // The group stays "in use" until the instance is fully gone: retry briefly.
         for attempt in 0..30 {
             match s.ec2.delete_security_group().group_id(&id).send().await {
-                Ok(_) => return,
+                Ok(_) => {
+                    s.journal(cx, "ec2:security-group", &self.name, &id, Event::Deleted);
+                    return;
+                }
                 Err(e) if code(&e).as_deref() == Some("DependencyViolation") && attempt < 29 => {
                     tokio::time::sleep(Duration::from_secs(1)).await;
                 }

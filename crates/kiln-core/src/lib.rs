@@ -9,6 +9,7 @@ pub mod artifact;
 pub mod connect;
 pub mod engine;
 pub mod error;
+pub mod journal;
 pub mod log;
 pub mod plugin;
 pub mod process;

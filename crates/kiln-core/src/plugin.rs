@@ -24,6 +24,8 @@ pub struct BuildInfo {
     pub interp: Context,
     /// The run's id (`packer_run_uuid` in manifests).
     pub run_uuid: String,
+    /// Where steps record the resources they create outside the machine.
+    pub journal: Arc<crate::journal::Journal>,
     /// `-force`: builders replace existing outputs instead of refusing.
     pub force: bool,
 }
@@ -168,9 +170,16 @@ pub type ProvisionerFactory = fn(&Value, &PrepareCx) -> Result<Box<dyn Provision
 pub type PostProcessorFactory =
     fn(&Value, &PrepareCx) -> Result<Box<dyn PostProcessor>, Diagnostic>;
 
+/// Deletes one resource a dead run left behind (from its journal record).
+pub type Cleaner =
+    fn(
+        crate::journal::Record,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>>;
+
 /// Every plugin type kiln knows, by name.
 #[derive(Default)]
 pub struct Registry {
+    cleaners: BTreeMap<&'static str, Cleaner>,
     builders: BTreeMap<&'static str, BuilderFactory>,
     provisioners: BTreeMap<&'static str, ProvisionerFactory>,
     post_processors: BTreeMap<&'static str, PostProcessorFactory>,
@@ -188,6 +197,17 @@ impl Registry {
     /// Registers a post-processor type.
     pub fn post_processor(&mut self, name: &'static str, f: PostProcessorFactory) {
         self.post_processors.insert(name, f);
+    }
+    /// Registers the cleaner for journal records whose kind starts with `prefix` (`ec2:`).
+    pub fn cleaner(&mut self, prefix: &'static str, f: Cleaner) {
+        self.cleaners.insert(prefix, f);
+    }
+    /// The cleaner for a resource kind.
+    pub fn get_cleaner(&self, kind: &str) -> Option<Cleaner> {
+        self.cleaners
+            .iter()
+            .find(|(p, _)| kind.starts_with(*p))
+            .map(|(_, f)| *f)
     }
     /// The builder constructor for a type.
     pub fn get_builder(&self, name: &str) -> Result<BuilderFactory, String> {

@@ -250,6 +250,7 @@ mod tests {
                 builder_type: "null".into(),
                 interp: kiln_template::interp::Context::new(chrono::Utc::now()),
                 run_uuid: "u".into(),
+                journal: Arc::new(crate::journal::Journal::disabled()),
                 force: false,
             },
             on_error,

@@ -13,7 +13,8 @@ use std::process::ExitCode;
 const USAGE: &str = "Usage: kiln [--version] [--help] <command> [<args>]
 
 Available commands are:
-    build       build image(s) from template
+        build       build image(s) from template
+    cleanup     delete cloud resources that interrupted runs left behind
     inspect     see components of a template
     validate    check that a template is valid
     version     Prints the kiln version
@@ -44,6 +45,7 @@ fn main() -> ExitCode {
                 "build" => commands::build::run(rest, machine),
                 "validate" => commands::validate::run(rest, machine),
                 "inspect" => commands::inspect::run(rest, machine),
+                "cleanup" => commands::cleanup::run(rest),
                 "version" => commands::version::run(machine),
                 _ => {
                     eprintln!("kiln: unknown command \"{cmd}\"\n");

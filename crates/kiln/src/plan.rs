@@ -94,6 +94,8 @@ pub struct PlanOptions<'a> {
     pub run_uuid: &'a str,
     /// `-force`.
     pub force: bool,
+    /// The run's resource journal.
+    pub journal: std::sync::Arc<kiln_core::journal::Journal>,
 }
 
 /// Builds the jobs for a template.
@@ -126,6 +128,7 @@ pub fn plan(t: &Template, overrides: &Overrides, opts: &PlanOptions) -> Result<P
             builder_type: b.kind.clone(),
             interp: icx.clone(),
             run_uuid: opts.run_uuid.to_string(),
+            journal: opts.journal.clone(),
             force: opts.force,
         };
         let template_dir = t.path.as_ref().and_then(|p| p.parent());

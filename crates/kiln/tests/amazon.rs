@@ -71,7 +71,9 @@ fn seed_template_builds_end_to_end() {
     )
     .unwrap();
     let tpl = tpl.display().to_string();
-    let envs = env(&m);
+    let state = tempfile::tempdir().unwrap();
+    let mut envs = env(&m);
+    envs.push(("KILN_STATE_DIR", state.path().display().to_string()));
     let env_refs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (*k, v.as_str())).collect();
     let seed_dir = fixtures().join("seed");
 
@@ -110,6 +112,12 @@ fn seed_template_builds_end_to_end() {
     assert!(
         instances.is_empty(),
         "instances not terminated: {instances:?}"
+    );
+    // Nothing temporary is outstanding, so the run's journal is gone.
+    assert_eq!(
+        std::fs::read_dir(state.path()).unwrap().count(),
+        0,
+        "journal left after a clean build"
     );
 }
 
@@ -163,13 +171,16 @@ fn missing_credentials_are_explained() {
     )
     .unwrap();
     let url = m.url();
+    // An empty home: no shared config or credentials files to find.
+    let home = tempfile::tempdir().unwrap();
+    let home_path = home.path().display().to_string();
     let out = run_in(
         dir.path(),
         &["build", "-color=false", tpl.to_str().unwrap()],
         &[
             ("AWS_ENDPOINT_URL", url.as_str()),
             ("AWS_EC2_METADATA_DISABLED", "true"),
-            ("HOME", "/nonexistent"),
+            ("HOME", home_path.as_str()),
         ],
     );
     let text = stdout(&out);
@@ -178,4 +189,75 @@ fn missing_credentials_are_explained() {
         text.contains("no AWS credentials found. Set access_key and secret_key"),
         "{text}"
     );
+}
+
+#[test]
+fn kill_9_at_any_moment_then_kiln_cleanup_leaves_nothing() {
+    let m = Moto::start();
+    let t = ec2_target(&m);
+    let state = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let tpl = dir.path().join("t.json");
+    std::fs::write(
+        &tpl,
+        format!(
+            r#"{{"builders": [{{"type": "amazon-ebs", "region": "us-east-1", "source_ami": "ami-af4333cf",
+                 "instance_type": "t2.micro", "ssh_username": "centos", "ami_name": "killed-{{{{timestamp}}}}-{{{{uuid}}}}",
+                 "ssh_host": "127.0.0.1", "ssh_port": {}}}],
+               "provisioners": [{{"type": "shell", "inline": ["sleep 0.7"]}}]}}"#,
+            t.port
+        ),
+    )
+    .unwrap();
+    let mut envs = env(&m);
+    envs.push(("KILN_STATE_DIR", state.path().display().to_string()));
+    // Moments spread over the whole build: lookups, key pair, group, launch, connect,
+    // provisioning, stop, image.
+    for delay_ms in [
+        30u64, 80, 150, 250, 400, 550, 700, 900, 1100, 1300, 1500, 1800, 2200,
+    ] {
+        let mut cmd = kiln();
+        cmd.current_dir(dir.path())
+            .args(["build", "-color=false", tpl.to_str().unwrap()])
+            .stdout(std::process::Stdio::null());
+        for (k, v) in &envs {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(delay_ms));
+        // A build that already finished produced its AMI on purpose: remove it and go on.
+        let finished = child.try_wait().unwrap();
+        if let Some(status) = finished {
+            assert!(status.success(), "build failed before {delay_ms} ms");
+            for id in Moto::values(&m.query("Action=DescribeImages&Owner.1=self"), "imageId") {
+                m.query(&format!("Action=DeregisterImage&ImageId={id}"));
+            }
+        } else {
+            let _ = child.kill(); // SIGKILL: no cleanup runs.
+            let _ = child.wait();
+        }
+        let mut cleanup = kiln();
+        cleanup.current_dir(dir.path()).arg("cleanup");
+        for (k, v) in &envs {
+            cleanup.env(k, v);
+        }
+        let out = cleanup.output().unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success(), "cleanup after {delay_ms} ms:\n{text}");
+        let (keys, groups, instances) = m.leftovers();
+        assert!(
+            keys.is_empty() && groups.is_empty() && instances.is_empty(),
+            "after kill -9 at {delay_ms} ms and cleanup: {keys:?} {groups:?} {instances:?}\n{text}"
+        );
+        let images = Moto::values(&m.query("Action=DescribeImages&Owner.1=self"), "imageId");
+        assert!(
+            images.is_empty(),
+            "after kill -9 at {delay_ms} ms: images {images:?}\n{text}"
+        );
+        assert_eq!(
+            std::fs::read_dir(state.path()).unwrap().count(),
+            0,
+            "journal left after cleanup"
+        );
+    }
 }

@@ -5,10 +5,12 @@ use crate::args::{self, Kind};
 use crate::plan::{self, PlanOptions};
 use crate::ui::{make_ui, print_error, OutputFlags};
 use kiln_core::engine::{self, BuildResult, Options};
+use kiln_core::journal::{outstanding, read, state_dir, Journal};
 use kiln_core::plugin::OnError;
 use kiln_core::ui::Ui;
 use kiln_core::Error;
 use kiln_template::duration::format_elapsed;
+use std::sync::Arc;
 use std::time::Instant;
 use tokio_util::sync::CancellationToken;
 
@@ -98,6 +100,19 @@ pub fn run(argv: &[String], machine: bool) -> u8 {
         }
     };
     let run_uuid = uuid::Uuid::new_v4().to_string();
+    let journal = match Journal::open(&state_dir(), &run_uuid) {
+        Ok(j) => Arc::new(j),
+        Err(e) => {
+            print_error(
+                &ui,
+                &format!(
+                    "cannot write the resource journal in {}: {e} (set KILN_STATE_DIR)",
+                    state_dir().display()
+                ),
+            );
+            return 1;
+        }
+    };
     let planned = plan::overrides(&flags).map_err(Into::into).and_then(|o| {
         plan::plan(
             &template,
@@ -108,6 +123,7 @@ pub fn run(argv: &[String], machine: bool) -> u8 {
                 init_time: chrono::Utc::now(),
                 run_uuid: &run_uuid,
                 force: flags.bool("force", false),
+                journal: journal.clone(),
             },
         )
     });
@@ -139,15 +155,41 @@ pub fn run(argv: &[String], machine: bool) -> u8 {
     };
     rt.block_on(async move {
         let cancel = CancellationToken::new();
-        spawn_signal_handler(ui.clone(), cancel.clone());
+        spawn_signal_handler(ui.clone(), cancel.clone(), journal.clone());
         let start = Instant::now();
         let results = engine::run_all(planned.jobs, &ui, opts, &cancel).await;
-        summarize(&ui, &results, start, cancel.is_cancelled())
+        let code = summarize(&ui, &results, start, cancel.is_cancelled());
+        let left = journal.finish();
+        if left.is_empty() {
+            code
+        } else {
+            report_left(&ui, &left, &journal);
+            1
+        }
     })
 }
 
 /// First SIGINT/SIGTERM: cancel every build (their cleanup runs). Second: stop waiting.
-fn spawn_signal_handler(ui: Ui, cancel: CancellationToken) {
+/// Says what a run leaves behind and how to delete it.
+fn report_left(ui: &Ui, left: &[kiln_core::journal::Record], journal: &Journal) {
+    ui.error("These resources created by this run were not deleted:");
+    for r in left {
+        let id = if r.id.is_empty() {
+            format!("(id unknown, key {})", r.key)
+        } else {
+            r.id.clone()
+        };
+        ui.error(&format!("  {} {id} (build {})", r.kind, r.build));
+    }
+    if let Some(p) = journal.path() {
+        ui.error(&format!(
+            "They are recorded in {}; run `kiln cleanup` to delete them.",
+            p.display()
+        ));
+    }
+}
+
+fn spawn_signal_handler(ui: Ui, cancel: CancellationToken, journal: Arc<Journal>) {
     tokio::spawn(async move {
         use tokio::signal::unix::{signal, SignalKind};
         let (Ok(mut int), Ok(mut term)) = (
@@ -160,10 +202,14 @@ fn spawn_signal_handler(ui: Ui, cancel: CancellationToken) {
         ui.error("Interrupt received. Cancelling builds and cleaning up (interrupt again to stop waiting)...");
         cancel.cancel();
         tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
-        ui.error(
-            "Second interrupt received: exiting without waiting for cleanup. Resources created by the \
-             builds that were still being cleaned up may remain.",
-        );
+        ui.error("Second interrupt received: exiting without waiting for cleanup.");
+        let left = journal
+            .path()
+            .map(|p| outstanding(&read(p)))
+            .unwrap_or_default();
+        if !left.is_empty() {
+            report_left(&ui, &left, &journal);
+        }
         std::process::exit(1);
     });
 }

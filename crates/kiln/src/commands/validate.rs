@@ -67,6 +67,7 @@ pub fn run(argv: &[String], machine: bool) -> u8 {
                 init_time: chrono::Utc::now(),
                 run_uuid: "",
                 force: false,
+                journal: std::sync::Arc::new(kiln_core::journal::Journal::disabled()),
             },
         )
     });

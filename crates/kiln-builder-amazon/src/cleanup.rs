@@ -1,0 +1,147 @@
+//! `kiln cleanup` for EC2: deletes what a dead run's journal says it left, found by id, or by
+//! the key recorded before creation (key pair or group name, RunInstances client token, AMI
+//! name) when the run died before learning the id.
+
+use crate::client::{self, code};
+use crate::config::Config;
+use aws_sdk_ec2::types::{Filter, InstanceStateName};
+use kiln_core::journal::Record;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+async fn client_for(r: &Record) -> aws_sdk_ec2::Client {
+    let mut c: Config =
+        kiln_template::decode::decode(&kiln_template::Value::from_json(&serde_json::json!({
+            "source_ami": "-", "instance_type": "-", "ami_name": "cleanup"
+        })))
+        .expect("minimal config decodes");
+    c.region = r.place.get("region").cloned().unwrap_or_default();
+    c.custom_endpoint_ec2 = r.place.get("endpoint").cloned().unwrap_or_default();
+    c.profile = r.place.get("profile").cloned().unwrap_or_default();
+    client::ec2(&c).await
+}
+
+fn gone<E: aws_sdk_ec2::error::ProvideErrorMetadata, R>(
+    e: &aws_sdk_ec2::error::SdkError<E, R>,
+) -> bool {
+    code(e).is_some_and(|c| c.contains("NotFound"))
+}
+
+async fn clean(r: Record) -> Result<(), String> {
+    let ec2 = client_for(&r).await;
+    let err = |call: &str, e: String| format!("{call}: {e}");
+    match r.kind.as_str() {
+        "ec2:instance" => {
+            let ids: Vec<String> = if !r.id.is_empty() {
+                vec![r.id.clone()]
+            } else {
+                // Matched on the instances' client token (not every EC2 API implements the
+                // client-token filter).
+                let out =
+                    ec2.describe_instances().send().await.map_err(|e| {
+                        err("DescribeInstances", client::api_err("", e).to_string())
+                    })?;
+                out.reservations()
+                    .iter()
+                    .flat_map(|x| x.instances())
+                    .filter(|i| i.client_token() == Some(r.key.as_str()))
+                    .filter_map(|i| i.instance_id())
+                    .map(str::to_string)
+                    .collect()
+            };
+            for id in ids {
+                match ec2.terminate_instances().instance_ids(&id).send().await {
+                    Ok(_) => {}
+                    Err(e) if gone(&e) => continue,
+                    Err(e) => {
+                        return Err(err(
+                            "TerminateInstances",
+                            client::api_err("", e).to_string(),
+                        ))
+                    }
+                }
+                for _ in 0..300 {
+                    let out = ec2.describe_instances().instance_ids(&id).send().await;
+                    let state = out.ok().and_then(|o| {
+                        o.reservations()
+                            .iter()
+                            .flat_map(|x| x.instances())
+                            .next()
+                            .and_then(|i| i.state().and_then(|s| s.name()).cloned())
+                    });
+                    if matches!(state, None | Some(InstanceStateName::Terminated)) {
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(500)).await;
+                }
+            }
+            Ok(())
+        }
+        "ec2:image" => {
+            let images = if !r.id.is_empty() {
+                ec2.describe_images().image_ids(&r.id).send().await
+            } else {
+                ec2.describe_images()
+                    .owners("self")
+                    .filters(Filter::builder().name("name").values(&r.key).build())
+                    .send()
+                    .await
+            };
+            let images = match images {
+                Ok(o) => o.images().to_vec(),
+                Err(e) if gone(&e) => vec![],
+                Err(e) => return Err(err("DescribeImages", client::api_err("", e).to_string())),
+            };
+            for img in images {
+                let id = img.image_id().unwrap_or_default().to_string();
+                let snaps: Vec<String> = img
+                    .block_device_mappings()
+                    .iter()
+                    .filter_map(|m| m.ebs().and_then(|e| e.snapshot_id()).map(str::to_string))
+                    .collect();
+                crate::step_create_ami::deregister(&ec2, &id, &snaps)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            Ok(())
+        }
+        "ec2:security-group" => {
+            let req = ec2.delete_security_group();
+            let req = if r.id.is_empty() {
+                req.group_name(&r.key)
+            } else {
+                req.group_id(&r.id)
+            };
+            for attempt in 0..60 {
+                match req.clone().send().await {
+                    Ok(_) => return Ok(()),
+                    Err(e) if gone(&e) => return Ok(()),
+                    Err(e)
+                        if code(&e).as_deref() == Some("DependencyViolation") && attempt < 59 =>
+                    {
+                        tokio::time::sleep(Duration::from_secs(1)).await
+                    }
+                    Err(e) => {
+                        return Err(err(
+                            "DeleteSecurityGroup",
+                            client::api_err("", e).to_string(),
+                        ))
+                    }
+                }
+            }
+            Ok(())
+        }
+        "ec2:key-pair" => match ec2.delete_key_pair().key_name(&r.key).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if gone(&e) => Ok(()),
+            Err(e) => Err(err("DeleteKeyPair", client::api_err("", e).to_string())),
+        },
+        other => Err(format!("unknown resource kind {other}")),
+    }
+}
+
+/// The registered cleaner.
+pub fn cleaner(r: Record) -> Pin<Box<dyn Future<Output = Result<(), String>> + Send>> {
+    Box::pin(clean(r))
+}
