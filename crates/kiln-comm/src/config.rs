@@ -183,22 +183,21 @@ impl CommConfig {
                 )))
             }
         }
-        let s = self;
-        if host_required && s.ssh_host.is_empty() {
+        if host_required && self.ssh_host.is_empty() {
             return Err(Diagnostic::new("ssh_host must be specified"));
         }
-        if s.ssh_username.is_empty() {
+        if self.ssh_username.is_empty() {
             return Err(Diagnostic::new("ssh_username must be specified"));
         }
-        if !s.ssh_private_key_file.is_empty()
-            && !std::path::Path::new(&s.ssh_private_key_file).is_file()
+        if !self.ssh_private_key_file.is_empty()
+            && !std::path::Path::new(&self.ssh_private_key_file).is_file()
         {
             return Err(Diagnostic::new(format!(
                 "ssh_private_key_file: file not found: {}",
-                s.ssh_private_key_file
+                self.ssh_private_key_file
             )));
         }
-        match s.ssh_file_transfer_method.as_str() {
+        match self.ssh_file_transfer_method.as_str() {
             "" | "scp" | "sftp" => {}
             other => {
                 return Err(Diagnostic::new(format!(
@@ -206,34 +205,34 @@ impl CommConfig {
                 )))
             }
         }
-        if !s.ssh_proxy_host.is_empty()
-            || !s.ssh_local_tunnels.is_empty()
-            || !s.ssh_remote_tunnels.is_empty()
+        if !self.ssh_proxy_host.is_empty()
+            || !self.ssh_local_tunnels.is_empty()
+            || !self.ssh_remote_tunnels.is_empty()
         {
             return Err(Diagnostic::new(
                 "ssh_proxy_host, ssh_local_tunnels and ssh_remote_tunnels are not supported by kiln yet",
             ));
         }
-        for c in &s.ssh_ciphers {
+        for c in &self.ssh_ciphers {
             if crate::ssh::cipher_name(c).is_none() {
                 return Err(Diagnostic::new(format!("ssh_ciphers: unsupported cipher \"{c}\"")).with_hint(
                     "supported: chacha20-poly1305@openssh.com, aes256-gcm@openssh.com, aes128-gcm@openssh.com, aes256-ctr, aes192-ctr, aes128-ctr",
                 ));
             }
         }
-        for k in &s.ssh_key_exchange_algorithms {
+        for k in &self.ssh_key_exchange_algorithms {
             if crate::ssh::kex_name(k).is_none() {
                 return Err(Diagnostic::new(format!("ssh_key_exchange_algorithms: unsupported algorithm \"{k}\"")).with_hint(
                     "supported: curve25519-sha256, curve25519-sha256@libssh.org, ecdh-sha2-nistp256/384/521, diffie-hellman-group14-sha256, diffie-hellman-group16-sha512, diffie-hellman-group-exchange-sha256",
                 ));
             }
         }
-        if !s.ssh_certificate_file.is_empty() && s.ssh_private_key_file.is_empty() {
+        if !self.ssh_certificate_file.is_empty() && self.ssh_private_key_file.is_empty() {
             return Err(Diagnostic::new(
                 "ssh_certificate_file needs ssh_private_key_file (the certificate's key)",
             ));
         }
-        s.keep_alive()?;
+        self.keep_alive()?;
         Ok(())
     }
 }
