@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# The whole test suite, from a fresh machine (as root): installs what the tests need, builds the
+# SSH targets' root filesystem once, runs `cargo test --workspace`, and ends with one line of
+# totals. Needs ../shared (with seed/) beside the checkout: the seed template is tested as written.
+#   apt: debootstrap (root filesystem), util-linux (unshare isolates the targets), tar, bc,
+#        openssh-client (ssh-agent for agent auth; ssh for the remote ansible provisioner)
+#   pip: ansible-core (ansible provisioners), moto[server,ec2] (the EC2 API for amazon-ebs)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/kiln-target}
+
+if [ ! -f ../shared/seed/000_f83e5ddeb25fd349.txt ]; then
+  echo "test: ../shared (with seed/) must be beside the checkout" >&2
+  exit 1
+fi
+need=()
+for pair in debootstrap:debootstrap unshare:util-linux tar:tar bc:bc ssh-agent:openssh-client; do
+  command -v "${pair%%:*}" >/dev/null || need+=("${pair#*:}")
+done
+if [ ${#need[@]} -gt 0 ]; then
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
+fi
+command -v ansible-playbook >/dev/null || python3 -m pip install -q --disable-pip-version-check "ansible-core==2.15.*"
+command -v moto_server >/dev/null || python3 -m pip install -q --disable-pip-version-check "moto[server,ec2]"
+for tool in cargo sh sleep base64 bc debootstrap unshare tar ssh-agent ssh ansible-playbook moto_server; do
+  command -v "$tool" >/dev/null || { echo "test: missing $tool" >&2; exit 1; }
+done
+KILN_TEST_ROOTFS=$(scripts/test-rootfs.sh)
+export KILN_TEST_ROOTFS
+
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+set +e
+cargo test --workspace 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+passed=$(grep -E '^test result:' "$log" | sed -E 's/.* ([0-9]+) passed.*/\1/' | paste -sd+ | bc)
+failed=$(grep -E '^test result:' "$log" | sed -E 's/.* ([0-9]+) failed.*/\1/' | paste -sd+ | bc)
+echo
+echo "tests: ${passed:-0} passed, ${failed:-0} failed"
+exit "$status"
