@@ -7,7 +7,7 @@ use crate::{Error, Result};
 use async_trait::async_trait;
 use kiln_comm::config::CommConfig;
 use kiln_comm::ssh::{self, Target};
-use kiln_comm::{CommError, Communicator};
+use kiln_comm::Communicator;
 use std::sync::Arc;
 
 /// What the connect step needs from a builder's state.
@@ -98,11 +98,7 @@ impl<S: ConnectState> Step<S> for StepConnect {
             target.host
         ));
         cx.ui.say("Waiting for SSH to become available...");
-        let comm = match ssh::connect(&target, &cx.cancel).await {
-            Ok(c) => Arc::new(c),
-            Err(CommError::Cancelled) => return Err(Error::Cancelled),
-            Err(e) => return Err(e.into()),
-        };
+        let comm = Arc::new(ssh::connect(&target, &cx.cancel).await?);
         cx.ui.say("Connected to SSH!");
         self.ssh = Some(comm.clone());
         let info = ConnInfo {

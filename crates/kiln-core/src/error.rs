@@ -14,10 +14,20 @@ pub enum Error {
     Config(#[from] kiln_template::Diagnostic),
     /// A communicator failure.
     #[error(transparent)]
-    Comm(#[from] kiln_comm::CommError),
+    Comm(kiln_comm::CommError),
     /// Local I/O.
     #[error(transparent)]
     Io(#[from] std::io::Error),
+}
+
+impl From<kiln_comm::CommError> for Error {
+    /// A cancelled communicator operation is the build being cancelled.
+    fn from(e: kiln_comm::CommError) -> Error {
+        match e {
+            kiln_comm::CommError::Cancelled => Error::Cancelled,
+            other => Error::Comm(other),
+        }
+    }
 }
 
 impl Error {

@@ -7,7 +7,7 @@ use super::runtime;
 use crate::ansible::output::Watcher;
 use async_trait::async_trait;
 use kiln_comm::ssh::shell_quote;
-use kiln_comm::{CommError, Communicator, Output, RemoteCommand};
+use kiln_comm::{Communicator, Output, RemoteCommand};
 use kiln_core::plugin::{PrepareCx, ProvisionCx, Provisioner};
 use kiln_core::{Error, Result};
 use kiln_template::{decode::decode, Diagnostic, Value};
@@ -28,13 +28,6 @@ pub fn new(config: &Value, _cx: &PrepareCx) -> Result<Box<dyn Provisioner>, Diag
 
 struct AnsibleLocal {
     config: Config,
-}
-
-fn comm_err(e: CommError) -> Error {
-    match e {
-        CommError::Cancelled => Error::Cancelled,
-        other => other.into(),
-    }
 }
 
 fn base(p: &str) -> String {
@@ -70,7 +63,7 @@ async fn run_shown(
             cancel: cx.cancel.clone(),
         })
         .await
-        .map_err(comm_err)
+        .map_err(Error::from)
 }
 
 async fn quiet(comm: &dyn Communicator, command: &str, cancel: CancellationToken) -> Result<i32> {
@@ -81,7 +74,7 @@ async fn quiet(comm: &dyn Communicator, command: &str, cancel: CancellationToken
         cancel,
     })
     .await
-    .map_err(comm_err)
+    .map_err(Error::from)
 }
 
 impl AnsibleLocal {
@@ -95,7 +88,7 @@ impl AnsibleLocal {
         cx.comm
             .upload_dir(Path::new(&s), dst)
             .await
-            .map_err(comm_err)
+            .map_err(Error::from)
     }
 
     async fn upload_file(&self, cx: &ProvisionCx<'_>, src: &Path, dst: &str) -> Result<()> {
@@ -104,7 +97,7 @@ impl AnsibleLocal {
         cx.comm
             .upload(src, dst, kiln_comm::no_progress())
             .await
-            .map_err(comm_err)
+            .map_err(Error::from)
     }
 
     async fn stage_and_run(&self, cx: &ProvisionCx<'_>, staging: &str) -> Result<()> {

@@ -1,7 +1,6 @@
 //! `file`: copies files or directories to the machine, or from it (`direction: download`).
 
 use async_trait::async_trait;
-use kiln_comm::CommError;
 use kiln_core::plugin::{PrepareCx, ProvisionCx, Provisioner};
 use kiln_core::{Error, Result};
 use kiln_template::{decode::decode, Diagnostic, Value};
@@ -190,13 +189,6 @@ impl<'a> Reporter<'a> {
     }
 }
 
-fn comm_err(e: CommError) -> Error {
-    match e {
-        CommError::Cancelled => Error::Cancelled,
-        other => other.into(),
-    }
-}
-
 #[async_trait]
 impl Provisioner for FileProvisioner {
     async fn provision(&self, cx: &ProvisionCx<'_>) -> Result<()> {
@@ -220,7 +212,7 @@ impl Provisioner for FileProvisioner {
                 let report = Reporter::new(cx.ui, &src);
                 comm.download(&src, &dst, &|d, t| report.update(d, t))
                     .await
-                    .map_err(comm_err)?;
+                    .map_err(Error::from)?;
                 report.finish();
             }
             return Ok(());
@@ -234,20 +226,22 @@ impl Provisioner for FileProvisioner {
             return comm
                 .upload(f.path(), &c.destination, kiln_comm::no_progress())
                 .await
-                .map_err(comm_err);
+                .map_err(Error::from);
         }
         for src in c.sources() {
             cx.ui.say(&format!("Uploading {src} => {}", c.destination));
             let p = Path::new(&src);
             if p.is_dir() {
-                comm.upload_dir(p, &c.destination).await.map_err(comm_err)?;
+                comm.upload_dir(p, &c.destination)
+                    .await
+                    .map_err(Error::from)?;
             } else if !p.exists() {
                 return Err(Error::msg(format!("file: source {src} does not exist")));
             } else {
                 let report = Reporter::new(cx.ui, &src);
                 comm.upload(p, &c.destination, &|d, t| report.update(d, t))
                     .await
-                    .map_err(comm_err)?;
+                    .map_err(Error::from)?;
                 report.finish();
             }
         }

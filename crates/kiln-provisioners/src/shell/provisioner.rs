@@ -225,10 +225,7 @@ impl Shell {
                     cancel: cx.cancel.clone(),
                 })
                 .await
-                .map_err(|e| match e {
-                    CommError::Cancelled => Error::Cancelled,
-                    other => Error::from(other),
-                })?;
+                ?;
             if code == -1 && self.config.expect_disconnect {
                 cx.ui.say(
                     "Connection dropped, as expected (expect_disconnect); waiting for the machine to come back...",
