@@ -81,6 +81,42 @@ pub trait Communicator: Send + Sync {
     ) -> Result<(), CommError>;
 }
 
+/// Runs a command without showing its output; returns the exit status.
+pub async fn exec_quiet(
+    comm: &dyn Communicator,
+    command: &str,
+    cancel: CancellationToken,
+) -> Result<i32, CommError> {
+    comm.exec(RemoteCommand {
+        command,
+        on_output: &|_| {},
+        cancel,
+    })
+    .await
+}
+
+/// Runs a command and returns its exit status and standard output (lines joined by `\n`).
+pub async fn exec_capture(
+    comm: &dyn Communicator,
+    command: &str,
+    cancel: CancellationToken,
+) -> Result<(i32, String), CommError> {
+    let out = std::sync::Mutex::new(Vec::<String>::new());
+    let capture = |o: Output| {
+        if let Output::Stdout(l) = o {
+            out.lock().expect("capture lock").push(l);
+        }
+    };
+    let code = comm
+        .exec(RemoteCommand {
+            command,
+            on_output: &capture,
+            cancel,
+        })
+        .await?;
+    Ok((code, out.into_inner().expect("capture lock").join("\n")))
+}
+
 /// The `none` communicator: the build has no machine to talk to.
 pub struct NoneCommunicator;
 

@@ -7,7 +7,7 @@ use super::runtime;
 use crate::ansible::output::Watcher;
 use async_trait::async_trait;
 use kiln_comm::ssh::shell_quote;
-use kiln_comm::{Communicator, Output, RemoteCommand};
+use kiln_comm::{exec_quiet, Output, RemoteCommand};
 use kiln_core::plugin::{PrepareCx, ProvisionCx, Provisioner};
 use kiln_core::{Error, Result};
 use kiln_template::{decode::decode, Diagnostic, Value};
@@ -66,17 +66,6 @@ async fn run_shown(
         .map_err(Error::from)
 }
 
-async fn quiet(comm: &dyn Communicator, command: &str, cancel: CancellationToken) -> Result<i32> {
-    let sink = |_o: Output| {};
-    comm.exec(RemoteCommand {
-        command,
-        on_output: &sink,
-        cancel,
-    })
-    .await
-    .map_err(Error::from)
-}
-
 impl AnsibleLocal {
     async fn upload_dir(&self, cx: &ProvisionCx<'_>, src: &str, dst: &str) -> Result<()> {
         cx.ui
@@ -103,7 +92,7 @@ impl AnsibleLocal {
     async fn stage_and_run(&self, cx: &ProvisionCx<'_>, staging: &str) -> Result<()> {
         let c = &self.config;
         let q = shell_quote(staging);
-        if quiet(
+        if exec_quiet(
             cx.comm.as_ref(),
             &format!("mkdir -p {q}"),
             cx.cancel.clone(),
@@ -307,7 +296,7 @@ impl Provisioner for AnsibleLocal {
             }
             let clean = tokio::time::timeout(
                 Duration::from_secs(60),
-                quiet(cx.comm.as_ref(), &cmd, CancellationToken::new()),
+                exec_quiet(cx.comm.as_ref(), &cmd, CancellationToken::new()),
             )
             .await;
             if !matches!(clean, Ok(Ok(0))) {

@@ -4,7 +4,7 @@
 //! install/erase shell steps around `ansible-local`.
 
 use kiln_comm::ssh::shell_quote;
-use kiln_comm::{Communicator, Output, RemoteCommand};
+use kiln_comm::{exec_capture, exec_quiet, Communicator};
 use kiln_core::ui::BuildUi;
 use kiln_core::{Error, Result};
 use std::path::{Path, PathBuf};
@@ -15,20 +15,12 @@ async fn remote_python(
     comm: &dyn Communicator,
     cancel: &CancellationToken,
 ) -> Result<(String, String)> {
-    let out = std::sync::Mutex::new(String::new());
-    let capture = |o: Output| {
-        if let Output::Stdout(l) = o {
-            out.lock().expect("capture lock").push_str(&l);
-        }
-    };
-    let code = comm
-        .exec(RemoteCommand {
-            command: "python3 -c 'import sys, platform; print(\"%d.%d %s\" % (sys.version_info[0], sys.version_info[1], platform.machine()))'",
-            on_output: &capture,
-            cancel: cancel.clone(),
-        })
-        .await?;
-    let text = out.into_inner().unwrap_or_default();
+    let (code, text) = exec_capture(
+        comm,
+        "python3 -c 'import sys, platform; print(\"%d.%d %s\" % (sys.version_info[0], sys.version_info[1], platform.machine()))'",
+        cancel.clone(),
+    )
+    .await?;
     match (code, text.split_once(' ')) {
         (0, Some((v, arch))) => Ok((v.to_string(), arch.trim().to_string())),
         _ => Err(Error::msg(
@@ -133,14 +125,7 @@ pub async fn install(
     let unpack = format!(
         "cd {q} && mkdir -p home tmp && python3 -c 'import glob, zipfile\nfor w in sorted(glob.glob(\"wheels/*.whl\")):\n    zipfile.ZipFile(w).extractall(\"site\")' && rm -rf wheels"
     );
-    let sink = |_o: Output| {};
-    let code = comm
-        .exec(RemoteCommand {
-            command: &unpack,
-            on_output: &sink,
-            cancel: cancel.clone(),
-        })
-        .await?;
+    let code = exec_quiet(comm, &unpack, cancel.clone()).await?;
     if code != 0 {
         return Err(Error::msg(format!(
             "unpacking the managed ansible runtime failed (exit {code})"

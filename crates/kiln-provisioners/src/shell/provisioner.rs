@@ -4,7 +4,7 @@
 use super::config::Config;
 use async_trait::async_trait;
 use kiln_comm::ssh::shell_quote;
-use kiln_comm::{CommError, Communicator, Output, RemoteCommand};
+use kiln_comm::{exec_capture, exec_quiet, CommError, Communicator, Output, RemoteCommand};
 use kiln_core::plugin::{PrepareCx, ProvisionCx, Provisioner};
 use kiln_core::{Error, Result};
 use kiln_template::interp::{render, TVal};
@@ -31,18 +31,6 @@ fn single_quote(v: &str) -> String {
 
 fn random_suffix() -> String {
     uuid::Uuid::new_v4().simple().to_string()[..8].to_string()
-}
-
-/// Runs a command, collecting nothing; for housekeeping (chmod, rm).
-async fn quiet(comm: &dyn Communicator, command: &str, cancel: CancellationToken) -> Result<i32> {
-    let sink = |_o: Output| {};
-    Ok(comm
-        .exec(RemoteCommand {
-            command,
-            on_output: &sink,
-            cancel,
-        })
-        .await?)
 }
 
 impl Shell {
@@ -180,7 +168,7 @@ impl Shell {
             uploaded.push(remote.clone());
             self.upload_with_retry(comm, local, &remote, &cx.cancel)
                 .await?;
-            quiet(
+            exec_quiet(
                 comm,
                 &format!("chmod 0755 {}", shell_quote(&remote)),
                 cx.cancel.clone(),
@@ -253,7 +241,7 @@ impl Shell {
             let rm = format!("rm -f {}", paths.join(" "));
             let clean = tokio::time::timeout(
                 Duration::from_secs(30),
-                quiet(comm, &rm, CancellationToken::new()),
+                exec_quiet(comm, &rm, CancellationToken::new()),
             )
             .await;
             let cleaned = matches!(clean, Ok(Ok(0)));
@@ -271,21 +259,14 @@ impl Shell {
 
 /// The machine's boot id (changes at every boot), if it can be read.
 async fn boot_id(comm: &dyn Communicator) -> Option<String> {
-    let id = std::sync::Mutex::new(String::new());
-    let capture = |o: Output| {
-        if let Output::Stdout(l) = o {
-            id.lock().expect("boot id lock").push_str(l.trim());
-        }
-    };
-    let code = comm
-        .exec(RemoteCommand {
-            command: "cat /proc/sys/kernel/random/boot_id",
-            on_output: &capture,
-            cancel: CancellationToken::new(),
-        })
-        .await
-        .ok()?;
-    let id = id.into_inner().ok()?;
+    let (code, id) = exec_capture(
+        comm,
+        "cat /proc/sys/kernel/random/boot_id",
+        CancellationToken::new(),
+    )
+    .await
+    .ok()?;
+    let id = id.trim().to_string();
     (code == 0 && !id.is_empty()).then_some(id)
 }
 
