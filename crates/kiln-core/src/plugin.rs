@@ -30,6 +30,21 @@ pub struct BuildInfo {
     pub force: bool,
 }
 
+impl BuildInfo {
+    /// The variables Packer gives scripts: `PACKER_BUILD_NAME`, `PACKER_BUILDER_TYPE`, and
+    /// `PACKER_HTTP_ADDR` when the builder serves files over HTTP.
+    pub fn packer_env(&self, data: &GeneratedData) -> Vec<(String, String)> {
+        let mut env = vec![
+            ("PACKER_BUILD_NAME".to_string(), self.name.clone()),
+            ("PACKER_BUILDER_TYPE".to_string(), self.builder_type.clone()),
+        ];
+        if let Some(addr) = data.get("PackerHTTPAddr") {
+            env.push(("PACKER_HTTP_ADDR".to_string(), addr.clone()));
+        }
+        env
+    }
+}
+
 /// What a builder needs while running.
 pub struct BuildCx {
     /// This build's output.

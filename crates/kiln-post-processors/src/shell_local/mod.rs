@@ -21,13 +21,7 @@ struct ShellLocalPp {
 #[async_trait]
 impl PostProcessor for ShellLocalPp {
     async fn post_process(&self, cx: &PostCx<'_>, input: ArtifactRef) -> Result<PostProcessed> {
-        let env = vec![
-            ("PACKER_BUILD_NAME".to_string(), cx.info.name.clone()),
-            (
-                "PACKER_BUILDER_TYPE".to_string(),
-                cx.info.builder_type.clone(),
-            ),
-        ];
+        let env = cx.info.packer_env(&Default::default());
         run(&self.config, &env, &cx.info.interp, cx.ui, &cx.cancel).await?;
         Ok(PostProcessed {
             artifact: Some(input),

@@ -201,12 +201,7 @@ impl AnsibleLocal {
                 None if c.galaxy_command.is_empty() => "ansible-galaxy".to_string(),
                 None => c.galaxy_command.clone(),
             };
-            // Roles go to the roles path and collections to the collections path: one
-            // `install -r -p` would skip the collections.
-            let text = std::fs::read_to_string(&c.galaxy_file)?;
-            let has_key = |k: &str| text.lines().any(|l| l.trim_end() == k);
-            let has_collections = has_key("collections:");
-            let has_roles = !has_collections || has_key("roles:");
+            let (has_roles, has_collections) = crate::ansible::galaxy_wants(&c.galaxy_file)?;
             let force = if c.galaxy_force_install {
                 " --force"
             } else {

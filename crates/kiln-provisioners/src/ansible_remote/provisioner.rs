@@ -136,11 +136,7 @@ impl Provisioner for AnsibleRemote {
         let inventory = self.inventory(cx, dir.path())?;
         if !c.galaxy_file.is_empty() {
             cx.ui.say("Executing Ansible Galaxy");
-            // Roles and collections separately: with a path, one `install` skips collections.
-            let text = std::fs::read_to_string(&c.galaxy_file)?;
-            let has_key = |k: &str| text.lines().any(|l| l.trim_end() == k);
-            let has_collections = has_key("collections:");
-            let has_roles = !has_collections || has_key("roles:");
+            let (has_roles, has_collections) = crate::ansible::galaxy_wants(&c.galaxy_file)?;
             for (kind, wanted, path) in [
                 ("role", has_roles, &c.roles_path),
                 ("collection", has_collections, &c.collections_path),

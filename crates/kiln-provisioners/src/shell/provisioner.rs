@@ -35,16 +35,7 @@ fn random_suffix() -> String {
 
 impl Shell {
     fn env(&self, cx: &ProvisionCx<'_>) -> Vec<(String, String)> {
-        let mut env = vec![
-            ("PACKER_BUILD_NAME".to_string(), cx.info.name.clone()),
-            (
-                "PACKER_BUILDER_TYPE".to_string(),
-                cx.info.builder_type.clone(),
-            ),
-        ];
-        if let Some(addr) = cx.data.get("PackerHTTPAddr") {
-            env.push(("PACKER_HTTP_ADDR".to_string(), addr.clone()));
-        }
+        let mut env = cx.info.packer_env(cx.data);
         for kv in &self.config.environment_vars {
             let (k, v) = kv.split_once('=').expect("validated");
             env.push((k.to_string(), v.to_string()));

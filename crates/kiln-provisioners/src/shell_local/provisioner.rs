@@ -21,16 +21,7 @@ struct ShellLocal {
 #[async_trait]
 impl Provisioner for ShellLocal {
     async fn provision(&self, cx: &ProvisionCx<'_>) -> Result<()> {
-        let mut env = vec![
-            ("PACKER_BUILD_NAME".to_string(), cx.info.name.clone()),
-            (
-                "PACKER_BUILDER_TYPE".to_string(),
-                cx.info.builder_type.clone(),
-            ),
-        ];
-        if let Some(addr) = cx.data.get("PackerHTTPAddr") {
-            env.push(("PACKER_HTTP_ADDR".to_string(), addr.clone()));
-        }
+        let env = cx.info.packer_env(cx.data);
         run(&self.config, &env, &cx.info.interp, cx.ui, &cx.cancel).await
     }
 }
