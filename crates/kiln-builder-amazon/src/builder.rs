@@ -13,6 +13,7 @@ use async_trait::async_trait;
 use kiln_comm::config::CommConfig;
 use kiln_core::artifact::{Artifact, ArtifactRef};
 use kiln_core::connect::StepConnect;
+use kiln_core::journal::Event;
 use kiln_core::plugin::{BuildCx, Builder, PrepareCx};
 use kiln_core::step::{run_steps, Step, StepProvision};
 use kiln_core::Result;
@@ -121,12 +122,20 @@ impl Builder for AmazonEbs {
         }
         steps.push(Box::new(StepMarkSuccess { keep }));
         run_steps(cx, &mut state, steps).await?;
-        if self.config.skip_create_ami {
+        let Some(ami) = state.ami_id.clone() else {
             return Ok(None);
-        }
+        };
+        // Every temporary resource is cleaned up: the AMI is now the build's product.
+        state.journal(
+            cx,
+            "ec2:image",
+            &self.config.ami_name,
+            &ami,
+            Event::Released,
+        );
         Ok(Some(Arc::new(AmiArtifact {
             region,
-            ami: state.ami_id.clone().unwrap_or_default(),
+            ami,
             snapshots: state.snapshot_ids.clone(),
             ec2: state.ec2.clone(),
         })))

@@ -213,10 +213,10 @@ impl Step<State> for StepCreateAmi {
     }
 
     async fn cleanup(&mut self, cx: &BuildCx, s: &mut State) {
+        // A successful build keeps its AMI. The journal still lists it as temporary until the
+        // builder has cleaned up everything else and releases it: a run killed during that
+        // cleanup has not produced its image, and `kiln cleanup` deregisters it.
         if self.keep.load(std::sync::atomic::Ordering::SeqCst) {
-            if let Some(ami) = &s.ami_id {
-                s.journal(cx, "ec2:image", &self.config.ami_name, ami, Event::Released);
-            }
             return;
         }
         let Some(ami) = s.ami_id.take() else { return };

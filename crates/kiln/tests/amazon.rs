@@ -229,12 +229,17 @@ fn kill_9_at_any_moment_then_kiln_cleanup_leaves_nothing() {
         let finished = child.try_wait().unwrap();
         if let Some(status) = finished {
             assert!(status.success(), "build failed before {delay_ms} ms");
-            for id in Moto::values(&m.query("Action=DescribeImages&Owner.1=self"), "imageId") {
-                m.query(&format!("Action=DeregisterImage&ImageId={id}"));
-            }
         } else {
             let _ = child.kill(); // SIGKILL: no cleanup runs.
             let _ = child.wait();
+        }
+        // The AMI is the build's product once the run released it in its journal (after
+        // everything temporary was deleted); until then it is temporary and cleanup must
+        // remove it.
+        if finished.is_some() || run_kept_its_image(state.path()) {
+            for id in Moto::values(&m.query("Action=DescribeImages&Owner.1=self"), "imageId") {
+                m.query(&format!("Action=DeregisterImage&ImageId={id}"));
+            }
         }
         let mut cleanup = kiln();
         cleanup.current_dir(dir.path()).arg("cleanup");
@@ -260,4 +265,17 @@ fn kill_9_at_any_moment_then_kiln_cleanup_leaves_nothing() {
             "journal left after cleanup"
         );
     }
+}
+
+/// Whether the run whose journal is in `dir` kept its AMI as the product: it recorded the AMI
+/// as released, or it left no journal at all (it finished, or died before creating anything).
+fn run_kept_its_image(dir: &std::path::Path) -> bool {
+    let journals: Vec<_> = std::fs::read_dir(dir).unwrap().collect();
+    journals.is_empty()
+        || journals.into_iter().any(|e| {
+            let text = std::fs::read_to_string(e.unwrap().path()).unwrap_or_default();
+            text.lines()
+                .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                .any(|r| r["kind"] == "ec2:image" && r["event"] == "released")
+        })
 }
