@@ -61,6 +61,21 @@ def main():
     assert code == 0, out
     _, messages, _, _ = normalize_run(out, work)
     open(os.path.join(GOLD, "functions.messages"), "w").write("\n".join(messages) + "\n")
+    # Time functions: the test fixes kiln's start time to the one Packer printed (timestamp and
+    # nanos lines) with KILN_INIT_TIME.
+    code, out, work = run("functions_time.json", [], {})
+    assert code == 0, out
+    _, messages, _, _ = normalize_run(out, work)
+    open(os.path.join(GOLD, "functions_time.messages"), "w").write("\n".join(messages) + "\n")
+    # `inspect` output, human and machine-readable.
+    for name in ("inspect_full", "inspect_required", "inspect_empty"):
+        fixture = os.path.join(FIX, "inspect", name + ".json")
+        human = subprocess.run(["packer", "inspect", fixture], capture_output=True, text=True).stdout
+        machine = subprocess.run(["packer", "inspect", "-machine-readable", fixture],
+                                 capture_output=True, text=True).stdout
+        machine = "".join(l.split(",", 1)[1] + "\n" for l in machine.splitlines())
+        open(os.path.join(GOLD, name + ".inspect"), "w").write(human)
+        open(os.path.join(GOLD, name + ".inspect-machine"), "w").write(machine)
     # Exit codes of `validate` for each case in fixtures/validate/cases.txt.
     vdir = os.path.join(FIX, "validate")
     lines = []

@@ -68,7 +68,6 @@ impl ProvisionState for State {
     fn generated_data(&self) -> GeneratedData {
         let mut d = self.conn.as_ref().map(ConnInfo::data).unwrap_or_default();
         d.insert("PackerRunUUID".into(), self.run_uuid.clone());
-        d.insert("ConnType".into(), "ssh".into());
         d.insert("SourceAMI".into(), self.source_ami.clone());
         d.insert("ID".into(), self.instance_id.clone().unwrap_or_default());
         d.insert("BuildRegion".into(), self.region.clone());

@@ -52,6 +52,7 @@ impl ConnInfo {
             self.private_key.clone().unwrap_or_default(),
         );
         d.insert("Password".into(), self.password.clone().unwrap_or_default());
+        d.insert("ConnType".into(), "ssh".into());
         d
     }
 }

@@ -347,7 +347,7 @@ async fn run_provisioner(
     // Values only known now (`{{ build "ID" }}`) are rendered before the plugin is made.
     let mut config = p.config.clone();
     let mut icx = cx.info.interp.clone();
-    icx.build_data = Some(data.clone());
+    icx.build_data = Some(crate::plugin::complete_build_data(data));
     kiln_template::ir::interpolate(&mut config, &icx)?;
     let prepare = PrepareCx {
         info: &cx.info,

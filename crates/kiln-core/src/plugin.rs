@@ -38,8 +38,14 @@ impl BuildInfo {
             ("PACKER_BUILD_NAME".to_string(), self.name.clone()),
             ("PACKER_BUILDER_TYPE".to_string(), self.builder_type.clone()),
         ];
-        if let Some(addr) = data.get("PackerHTTPAddr") {
-            env.push(("PACKER_HTTP_ADDR".to_string(), addr.clone()));
+        for (key, var) in [
+            ("PackerHTTPAddr", "PACKER_HTTP_ADDR"),
+            ("PackerHTTPIP", "PACKER_HTTP_IP"),
+            ("PackerHTTPPort", "PACKER_HTTP_PORT"),
+        ] {
+            if let Some(v) = data.get(key).filter(|v| !is_placeholder(v)) {
+                env.push((var.to_string(), v.clone()));
+            }
         }
         env
     }
@@ -93,6 +99,50 @@ impl std::str::FromStr for OnError {
 
 /// Data a builder produced for `{{ build "Key" }}` (ID, SSH keys, addresses, …).
 pub type GeneratedData = BTreeMap<String, String>;
+
+/// The keys `{{ build "Key" }}` always knows in Packer, whatever the builder.
+pub const BUILD_DATA_KEYS: &[&str] = &[
+    "ID",
+    "Host",
+    "Port",
+    "User",
+    "Password",
+    "ConnType",
+    "PackerRunUUID",
+    "PackerHTTPIP",
+    "PackerHTTPPort",
+    "PackerHTTPAddr",
+    "SSHPublicKey",
+    "SSHPrivateKey",
+    "WinRMPassword",
+];
+
+/// What Packer 1.6.6 renders for a known key the builder did not set (Go's nil).
+pub const NO_VALUE: &str = "<no value>";
+
+/// Packer's values for a builder without an HTTP server or an instance id.
+pub const HTTP_IP_NOT_IMPLEMENTED: &str = "ERR_HTTP_IP_NOT_IMPLEMENTED_BY_BUILDER";
+/// See [`HTTP_IP_NOT_IMPLEMENTED`].
+pub const HTTP_PORT_NOT_IMPLEMENTED: &str = "ERR_HTTP_PORT_NOT_IMPLEMENTED_BY_BUILDER";
+/// See [`HTTP_IP_NOT_IMPLEMENTED`].
+pub const HTTP_ADDR_NOT_IMPLEMENTED: &str = "ERR_HTTP_ADDR_NOT_IMPLEMENTED_BY_BUILDER";
+/// See [`HTTP_IP_NOT_IMPLEMENTED`].
+pub const ID_NOT_IMPLEMENTED: &str = "ERR_ID_NOT_IMPLEMENTED_BY_BUILDER";
+
+/// True for the values that stand for "not set" in build data.
+pub fn is_placeholder(v: &str) -> bool {
+    v == NO_VALUE || v.starts_with("ERR_") && v.ends_with("_NOT_IMPLEMENTED_BY_BUILDER")
+}
+
+/// Fills in every key of [`BUILD_DATA_KEYS`] the builder did not set, as Packer renders it.
+pub fn complete_build_data(data: &GeneratedData) -> GeneratedData {
+    let mut d = data.clone();
+    for k in BUILD_DATA_KEYS {
+        d.entry(k.to_string())
+            .or_insert_with(|| NO_VALUE.to_string());
+    }
+    d
+}
 
 /// The provisioning hook a builder calls once its machine is reachable.
 #[async_trait]

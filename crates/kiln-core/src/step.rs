@@ -159,7 +159,16 @@ impl<S: ProvisionState> Step<S> for StepProvision {
         let comm = state
             .communicator()
             .unwrap_or_else(|| Arc::new(kiln_comm::NoneCommunicator));
-        let data = state.generated_data();
+        let mut data = state.generated_data();
+        // As Packer's provisioning step: what the builder does not serve is marked so.
+        for (k, v) in [
+            ("ID", crate::plugin::ID_NOT_IMPLEMENTED),
+            ("PackerHTTPIP", crate::plugin::HTTP_IP_NOT_IMPLEMENTED),
+            ("PackerHTTPPort", crate::plugin::HTTP_PORT_NOT_IMPLEMENTED),
+            ("PackerHTTPAddr", crate::plugin::HTTP_ADDR_NOT_IMPLEMENTED),
+        ] {
+            data.entry(k.to_string()).or_insert_with(|| v.to_string());
+        }
         let result = cx.hook.provision(cx, comm.clone(), &data).await;
         if result.is_err() && cx.on_error != OnError::Abort {
             cx.ui.say(

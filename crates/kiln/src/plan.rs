@@ -98,6 +98,28 @@ pub struct PlanOptions<'a> {
     pub journal: std::sync::Arc<kiln_core::journal::Journal>,
 }
 
+/// The run's start time, which `timestamp`, `isotime` and `strftime` render: now, or the Unix
+/// time in `KILN_INIT_TIME` (`SECONDS[.FRACTION]`) when set, for reproducible names and outputs.
+pub fn init_time() -> chrono::DateTime<chrono::Utc> {
+    std::env::var("KILN_INIT_TIME")
+        .ok()
+        .and_then(|v| parse_unix_time(v.trim()))
+        .unwrap_or_else(chrono::Utc::now)
+}
+
+fn parse_unix_time(v: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    let (secs, frac) = v.split_once('.').unwrap_or((v, ""));
+    if frac.len() > 9 || !frac.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let nanos = if frac.is_empty() {
+        0
+    } else {
+        format!("{frac:0<9}").parse().ok()?
+    };
+    chrono::DateTime::from_timestamp(secs.parse().ok()?, nanos)
+}
+
 /// Builds the jobs for a template.
 pub fn plan(t: &Template, overrides: &Overrides, opts: &PlanOptions) -> Result<Plan, Diagnostics> {
     let registry = registry();

@@ -95,3 +95,77 @@ fn validate_exit_codes_match_packer() {
     }
     assert_eq!(got, golden("validate.codes"));
 }
+
+#[test]
+fn time_functions_render_like_packer_at_the_same_instant() {
+    // Packer's run printed its start time; kiln is started at that same instant.
+    let want = golden("functions_time.messages");
+    let field = |key: &str| {
+        want.lines()
+            .find_map(|l| l.split_once(&format!("null: {key}: ")).map(|(_, v)| v))
+            .unwrap_or_else(|| panic!("{key} missing from the golden"))
+            .to_string()
+    };
+    let (secs, nanos) = (field("timestamp"), field("nanos"));
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = fixtures().join("functions_time.json");
+    let init = format!("{secs}{nanos}");
+    let out = run_in(
+        dir.path(),
+        &["build", "-machine-readable", fixture.to_str().unwrap()],
+        &[("KILN_INIT_TIME", init.as_str())],
+    );
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}");
+    let got = message_lines(&text);
+    // uuid is random past its first 32 bits, which are the time of the call in hex (as
+    // Packer's: the clock, not the run's start time).
+    let uuid_shape = |text: &str, now: i64| -> String {
+        text.lines()
+            .map(|l| match l.split_once("null: uuid: ") {
+                Some((_, u)) => {
+                    let groups: Vec<usize> = u.split('-').map(str::len).collect();
+                    assert_eq!(groups, [8, 4, 4, 4, 12], "{u}");
+                    assert!(u.bytes().all(|b| b == b'-' || b.is_ascii_hexdigit()), "{u}");
+                    let t = i64::from_str_radix(&u[..8], 16).unwrap();
+                    assert!((t - now).abs() < 120, "{u}: not a time near {now}");
+                    "    null: uuid: (time-ordered)\n".to_string()
+                }
+                None => format!("{l}\n"),
+            })
+            .collect()
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    assert_eq!(
+        uuid_shape(&got, now),
+        uuid_shape(&want, secs.parse().unwrap())
+    );
+}
+
+#[test]
+fn inspect_prints_what_packer_prints() {
+    for name in ["inspect_full", "inspect_required", "inspect_empty"] {
+        let fixture = fixtures().join(format!("inspect/{name}.json"));
+        let dir = tempfile::tempdir().unwrap();
+        let out = run_in(dir.path(), &["inspect", fixture.to_str().unwrap()], &[]);
+        assert!(out.status.success());
+        assert_eq!(stdout(&out), golden(&format!("{name}.inspect")), "{name}");
+        let out = run_in(
+            dir.path(),
+            &["inspect", "-machine-readable", fixture.to_str().unwrap()],
+            &[],
+        );
+        let machine: String = stdout(&out)
+            .lines()
+            .map(|l| format!("{}\n", l.split_once(',').map(|(_, r)| r).unwrap_or(l)))
+            .collect();
+        assert_eq!(
+            machine,
+            golden(&format!("{name}.inspect-machine")),
+            "{name} machine-readable"
+        );
+    }
+}

@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use kiln_comm::Communicator;
 use kiln_core::artifact::{ArtifactRef, FileArtifact};
 use kiln_core::plugin::{BuildCx, Builder, GeneratedData, PrepareCx};
-use kiln_core::step::{run_steps, ProvisionState, Step, StepProvision};
+use kiln_core::step::{run_steps, Step};
 use kiln_core::{Error, Result};
 use kiln_template::{decode::decode, Diagnostic, Value};
 use std::sync::Arc;
@@ -26,21 +26,22 @@ struct FileBuilder {
     config: Arc<Config>,
 }
 
-struct State {
-    run_uuid: String,
-}
+struct State;
 
-impl ProvisionState for State {
-    fn communicator(&self) -> Option<Arc<dyn Communicator>> {
-        None
+/// Runs the provisioners as Packer's file builder does: straight through the hook, with no
+/// build data (every `{{ build "Key" }}` renders as Packer's `<no value>`) and no
+/// error-cleanup provisioner.
+struct StepFileProvision;
+
+#[async_trait]
+impl Step<State> for StepFileProvision {
+    fn name(&self) -> &'static str {
+        "StepProvision"
     }
-    fn generated_data(&self) -> GeneratedData {
-        [
-            ("ID".to_string(), "File".to_string()),
-            ("PackerRunUUID".to_string(), self.run_uuid.clone()),
-        ]
-        .into_iter()
-        .collect()
+
+    async fn run(&mut self, cx: &BuildCx, _state: &mut State) -> Result<()> {
+        let comm: Arc<dyn Communicator> = Arc::new(kiln_comm::NoneCommunicator);
+        cx.hook.provision(cx, comm, &GeneratedData::new()).await
     }
 }
 
@@ -76,14 +77,12 @@ impl Step<State> for StepWriteTarget {
 #[async_trait]
 impl Builder for FileBuilder {
     async fn run(&self, cx: &BuildCx) -> Result<Option<ArtifactRef>> {
-        let mut state = State {
-            run_uuid: cx.info.run_uuid.clone(),
-        };
+        let mut state = State;
         let steps: Vec<Box<dyn Step<State>>> = vec![
             Box::new(StepWriteTarget {
                 config: self.config.clone(),
             }),
-            Box::new(StepProvision),
+            Box::new(StepFileProvision),
         ];
         run_steps(cx, &mut state, steps).await?;
         Ok(Some(Arc::new(FileArtifact {

@@ -29,7 +29,6 @@ struct NullBuilder {
 
 struct State {
     run_uuid: String,
-    comm_type: String,
     comm: Option<Arc<dyn Communicator>>,
     conn: Option<ConnInfo>,
 }
@@ -42,7 +41,6 @@ impl ProvisionState for State {
         let mut d = self.conn.as_ref().map(ConnInfo::data).unwrap_or_default();
         d.insert("ID".to_string(), "Null".to_string());
         d.insert("PackerRunUUID".to_string(), self.run_uuid.clone());
-        d.insert("ConnType".to_string(), self.comm_type.clone());
         d
     }
 }
@@ -59,7 +57,6 @@ impl Builder for NullBuilder {
     async fn run(&self, cx: &BuildCx) -> Result<Option<ArtifactRef>> {
         let mut state = State {
             run_uuid: cx.info.run_uuid.clone(),
-            comm_type: self.config.communicator.clone(),
             comm: None,
             conn: None,
         };

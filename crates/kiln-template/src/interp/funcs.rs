@@ -80,7 +80,7 @@ pub(super) fn call(name: &str, args: Vec<TVal>, cx: &Context) -> Result<TVal, Ca
         }
         "uuid" => {
             arity(&args, 0)?;
-            s(uuid::Uuid::new_v4().to_string())
+            s(time_ordered_uuid())
         }
         "build_name" => {
             arity(&args, 0)?;
@@ -165,12 +165,28 @@ pub(super) fn call(name: &str, args: Vec<TVal>, cx: &Context) -> Result<TVal, Ca
                 },
             }
         }
-        "sed" => Err(msg("template function `sed` is deprecated: use `replace` or `replace_all` instead")),
+        // Packer's message, word for word (its missing space included).
+        "sed" => Err(msg("template function `sed` is deprecated use `replace` or `replace_all` instead.Documentation: https://www.packer.io/docs/templates/engine")),
         "vault" | "consul_key" | "aws_secretsmanager" => Err(msg(format!(
             "the {name} function is not supported yet by kiln; pass the value with -var or an environment variable"
         ))),
         _ => builtin(name, args),
     }
+}
+
+/// Packer's `uuid`: time-ordered, the first 32 bits the Unix time in hex, the other 96 random.
+fn time_ordered_uuid() -> String {
+    let now = chrono::Utc::now().timestamp() as u32;
+    let r = uuid::Uuid::new_v4();
+    let b = r.as_bytes();
+    let hex = |bytes: &[u8]| bytes.iter().map(|x| format!("{x:02x}")).collect::<String>();
+    format!(
+        "{now:08x}-{}-{}-{}-{}",
+        hex(&b[0..2]),
+        hex(&b[2..4]),
+        hex(&b[4..6]),
+        hex(&b[6..12])
+    )
 }
 
 /// Packer's (Amazon's) resource-name cleaner: keeps letters, digits and `()[] ./-'@_`,
@@ -187,13 +203,12 @@ pub fn clean_resource_name(name: &str) -> String {
         .collect()
 }
 
+/// Go's template comparison: an integer and a float are incompatible, as in Go.
 fn compare(a: &TVal, b: &TVal) -> Result<std::cmp::Ordering, CallError> {
     use std::cmp::Ordering;
     Ok(match (a, b) {
         (TVal::Int(x), TVal::Int(y)) => x.cmp(y),
         (TVal::Float(x), TVal::Float(y)) => x.partial_cmp(y).unwrap_or(Ordering::Equal),
-        (TVal::Int(x), TVal::Float(y)) => (*x as f64).partial_cmp(y).unwrap_or(Ordering::Equal),
-        (TVal::Float(x), TVal::Int(y)) => x.partial_cmp(&(*y as f64)).unwrap_or(Ordering::Equal),
         (TVal::Str(x), TVal::Str(y)) => x.cmp(y),
         (TVal::Bool(x), TVal::Bool(y)) => x.cmp(y),
         _ => return Err(msg("incompatible types for comparison")),
@@ -286,6 +301,47 @@ fn builtin(name: &str, args: Vec<TVal>) -> Result<TVal, CallError> {
             }
             Ok(cur)
         }
+        "slice" => {
+            let (first, idx) = args
+                .split_first()
+                .ok_or_else(|| msg("wrong number of args for slice: want at least 1"))?;
+            let idx: Vec<usize> = idx
+                .iter()
+                .map(|i| match i {
+                    TVal::Int(n) if *n >= 0 => Ok(*n as usize),
+                    other => Err(msg(format!("cannot index slice/array with {other}"))),
+                })
+                .collect::<Result<_, _>>()?;
+            let len = match first {
+                TVal::Str(s) => s.len(),
+                TVal::List(l) => l.len(),
+                other => {
+                    return Err(msg(format!(
+                        "can't slice item of type {}",
+                        other.type_name()
+                    )))
+                }
+            };
+            let (from, to) = match idx.as_slice() {
+                [] => (0, len),
+                [a] => (*a, len),
+                [a, b] => (*a, *b),
+                _ => return Err(msg("too many slice indexes")),
+            };
+            if from > to || to > len {
+                return Err(msg(format!("index out of range: {to}")));
+            }
+            Ok(match first {
+                TVal::Str(s) => {
+                    TVal::Str(String::from_utf8_lossy(&s.as_bytes()[from..to]).into_owned())
+                }
+                TVal::List(l) => TVal::List(l[from..to].to_vec()),
+                _ => unreachable!("checked above"),
+            })
+        }
+        "html" => Ok(TVal::Str(html_escape(&go_print(&args)))),
+        "js" => Ok(TVal::Str(js_escape(&go_print(&args)))),
+        "urlquery" => Ok(TVal::Str(query_escape(&go_print(&args)))),
         "print" => Ok(TVal::Str(go_print(&args))),
         "println" => {
             let parts: Vec<String> = args.iter().map(|a| a.to_string()).collect();
@@ -299,6 +355,59 @@ fn builtin(name: &str, args: Vec<TVal>) -> Result<TVal, CallError> {
         }
         _ => Err(CallError::Unknown),
     }
+}
+
+/// Go's `template.HTMLEscapeString`.
+fn html_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '\'' => out.push_str("&#39;"),
+            '"' => out.push_str("&#34;"),
+            '\0' => out.push('\u{FFFD}'),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Go's `template.JSEscapeString` (as of Go 1.19, which Packer 1.6.6 is built with here).
+fn js_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '\\' => out.push_str("\\\\"),
+            '\'' => out.push_str("\\'"),
+            '"' => out.push_str("\\\""),
+            '<' => out.push_str("\\u003C"),
+            '>' => out.push_str("\\u003E"),
+            '&' => out.push_str("\\u0026"),
+            '=' => out.push_str("\\u003D"),
+            c if (c as u32) < 0x20 || c.is_control() => {
+                out.push_str(&format!("\\u{:04X}", c as u32))
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Go's `url.QueryEscape`.
+fn query_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            b => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
 }
 
 /// Go's `fmt.Sprint`: a space between operands when neither is a string.

@@ -120,7 +120,7 @@ pub fn run(argv: &[String], machine: bool) -> u8 {
             &PlanOptions {
                 only: &flags.list("only"),
                 except: &flags.list("except"),
-                init_time: chrono::Utc::now(),
+                init_time: plan::init_time(),
                 run_uuid: &run_uuid,
                 force: flags.bool("force", false),
                 journal: journal.clone(),

@@ -40,25 +40,30 @@ pub fn run(argv: &[String], machine: bool) -> u8 {
         }
     };
     ui.say("Packer Inspect: JSON mode");
-    let width = t.variables.iter().map(|v| v.name.len()).max().unwrap_or(0);
+    if let Some(d) = t.description.as_deref().filter(|d| !d.is_empty()) {
+        ui.say("Description:\n");
+        ui.say(&format!("{d}\n"));
+    }
     let mut vars = t.variables.clone();
     vars.sort_by(|a, b| a.name.cmp(&b.name));
-    let required: Vec<_> = vars.iter().filter(|v| v.default.is_none()).collect();
-    let optional: Vec<_> = vars.iter().filter(|v| v.default.is_some()).collect();
     if vars.is_empty() {
-        ui.say("Variables:\n\n  <No variables>");
-    }
-    if !required.is_empty() {
-        ui.say("Required variables:\n");
-        for v in &required {
-            ui.machine("", "template-variable", &[&v.name, "", "1"]);
-            ui.say(&format!("  {}", v.name));
+        ui.say("Variables:\n");
+        ui.say("  <No variables>");
+    } else {
+        let required: Vec<_> = vars.iter().filter(|v| v.default.is_none()).collect();
+        if !required.is_empty() {
+            ui.say("Required variables:\n");
+            for v in &required {
+                ui.machine("", "template-variable", &[&v.name, "", "1"]);
+                ui.say(&format!("  {}", v.name));
+            }
+            ui.say("");
         }
-        ui.say("");
-    }
-    if !optional.is_empty() {
+        // As Packer: the header even when every variable is required, names padded to the
+        // longest of all variables.
         ui.say("Optional variables and their defaults:\n");
-        for v in &optional {
+        let width = vars.iter().map(|v| v.name.len()).max().unwrap_or(0);
+        for v in vars.iter().filter(|v| v.default.is_some()) {
             let value = if t.sensitive.contains(&v.name) {
                 "<sensitive>".to_string()
             } else {
@@ -67,8 +72,8 @@ pub fn run(argv: &[String], machine: bool) -> u8 {
             ui.machine("", "template-variable", &[&v.name, &value, "0"]);
             ui.say(&format!("  {:<width$} = {value}", v.name));
         }
-        ui.say("");
     }
+    ui.say("");
     ui.say("Builders:\n");
     let mut builders = t.builders.clone();
     builders.sort_by(|a, b| a.name.cmp(&b.name));
@@ -78,12 +83,12 @@ pub fn run(argv: &[String], machine: bool) -> u8 {
     }
     for b in &builders {
         ui.machine("", "template-builder", &[&b.name, &b.kind]);
-        let line = if b.name == b.kind {
-            format!("  {}", b.name)
-        } else {
-            format!("  {:<bwidth$} ({})", b.name, b.kind)
-        };
-        ui.say(line.trim_end());
+        // Packer pads every name to the longest, type or not.
+        let mut line = format!("  {:<bwidth$}", b.name);
+        if b.name != b.kind {
+            line.push_str(&format!(" ({})", b.kind));
+        }
+        ui.say(&line);
     }
     ui.say("");
     ui.say("Provisioners:\n");

@@ -64,7 +64,7 @@ pub fn run(argv: &[String], machine: bool) -> u8 {
             &PlanOptions {
                 only: &flags.list("only"),
                 except: &flags.list("except"),
-                init_time: chrono::Utc::now(),
+                init_time: plan::init_time(),
                 run_uuid: "",
                 force: false,
                 journal: std::sync::Arc::new(kiln_core::journal::Journal::disabled()),
