@@ -110,12 +110,15 @@ impl Builder for AmazonEbs {
                 token: String::new(),
             }),
             Box::new(StepConnect::new(self.comm.clone())),
-            Box::new(StepProvision),
+            Box::new(StepProvision::new()),
         ];
         if !self.config.skip_create_ami {
             steps.push(Box::new(StepStopInstance { wait }));
+            let mut config = self.config.clone();
+            // As Packer: -force replaces an AMI of the same name.
+            config.force_deregister |= cx.info.force;
             steps.push(Box::new(StepCreateAmi {
-                config: self.config.clone(),
+                config,
                 wait,
                 keep: keep.clone(),
             }));

@@ -17,6 +17,11 @@ pub trait Step<S: Send>: Send {
     async fn run(&mut self, cx: &BuildCx, state: &mut S) -> Result<()>;
     /// Undoes what `run` created. Called for every step whose `run` was entered.
     async fn cleanup(&mut self, _cx: &BuildCx, _state: &mut S) {}
+    /// Whether the cleanup still runs with `-on-error=run-cleanup-provisioner` (only the
+    /// provisioning step's, which runs the error-cleanup provisioner).
+    fn cleans_up_on_abort(&self) -> bool {
+        false
+    }
 }
 
 /// What the user chose at an `-on-error=ask` prompt.
@@ -37,7 +42,8 @@ fn ask(cx: &BuildCx, step: &str, err: &Error) -> Choice {
     read_choice(cx, &mut std::io::stdin().lock())
 }
 
-/// Prompts until the answer is c, a or r; end of input means clean up.
+/// Prompts until the answer starts with c, a or r (any case, as Packer: "retry" is r); an
+/// empty answer or the end of input means clean up.
 fn read_choice(cx: &BuildCx, input: &mut dyn BufRead) -> Choice {
     loop {
         cx.ui.say("[c] Clean up and exit, [a] abort without cleanup, or [r] retry step (build may fail even if retry succeeds)?");
@@ -45,18 +51,30 @@ fn read_choice(cx: &BuildCx, input: &mut dyn BufRead) -> Choice {
         if input.read_line(&mut line).unwrap_or(0) == 0 {
             return Choice::Cleanup;
         }
-        match line.trim() {
-            "c" | "C" => return Choice::Cleanup,
-            "a" | "A" => return Choice::Abort,
-            "r" | "R" => return Choice::Retry,
-            other => cx.ui.error(&format!("Incorrect input: {other:?}")),
+        let answer = line.trim_end_matches(['\r', '\n']);
+        match answer.chars().next().map(|c| c.to_ascii_lowercase()) {
+            None | Some('c') => return Choice::Cleanup,
+            Some('a') => return Choice::Abort,
+            Some('r') => return Choice::Retry,
+            Some(_) => cx.ui.say(&format!("Incorrect input: {answer:?}")),
         }
     }
 }
 
-async fn debug_pause(cx: &BuildCx, step: &str) {
+/// Where `-debug` pauses.
+#[derive(Clone, Copy)]
+enum Pause {
+    AfterRun,
+    BeforeCleanup,
+}
+
+async fn debug_pause(cx: &BuildCx, at: Pause, step: &str) {
+    let at = match at {
+        Pause::AfterRun => "after run of",
+        Pause::BeforeCleanup => "before cleanup of",
+    };
     cx.ui.say(&format!(
-        "Pausing after run of step '{step}'. Press enter to continue."
+        "Pausing {at} step '{step}'. Press enter to continue."
     ));
     let cancel = cx.cancel.clone();
     let read = tokio::task::spawn_blocking(|| {
@@ -76,6 +94,8 @@ pub async fn run_steps<S: Send>(
     mut steps: Vec<Box<dyn Step<S>>>,
 ) -> Result<()> {
     let mut entered = 0;
+    // Steps whose run succeeded: under -debug they pause again before their cleanup.
+    let mut succeeded = 0;
     let mut result = Ok(());
     let mut abort = false;
     'steps: for (i, step) in steps.iter_mut().enumerate() {
@@ -92,8 +112,9 @@ pub async fn run_steps<S: Send>(
             ));
             match step.run(cx, state).await {
                 Ok(()) => {
+                    succeeded = i + 1;
                     if cx.debug {
-                        debug_pause(cx, step.name()).await;
+                        debug_pause(cx, Pause::AfterRun, step.name()).await;
                     }
                     continue 'steps;
                 }
@@ -122,11 +143,21 @@ pub async fn run_steps<S: Send>(
         }
     }
     if abort {
+        if cx.on_error == OnError::RunCleanupProvisioner {
+            for step in steps[..entered].iter_mut().rev() {
+                if step.cleans_up_on_abort() {
+                    step.cleanup(cx, state).await;
+                }
+            }
+        }
         cx.ui
             .error("Aborting without cleanup: resources created by this build were left in place.");
         return result;
     }
-    for step in steps[..entered].iter_mut().rev() {
+    for (i, step) in steps[..entered].iter_mut().enumerate().rev() {
+        if cx.debug && i < succeeded {
+            debug_pause(cx, Pause::BeforeCleanup, step.name()).await;
+        }
         crate::log::log(format_args!(
             "[INFO] ({}) cleaning up step {}",
             cx.info.name,
@@ -145,9 +176,31 @@ pub trait ProvisionState: Send {
     fn generated_data(&self) -> GeneratedData;
 }
 
-/// The step every builder includes once its machine is reachable: runs the provisioners, and
-/// the error-cleanup provisioner when they fail (unless `-on-error=abort`).
-pub struct StepProvision;
+/// The step every builder includes once its machine is reachable: runs the provisioners; when
+/// they fail, its cleanup runs the error-cleanup provisioner (as Packer: also with
+/// `-on-error=run-cleanup-provisioner`, never with `abort`).
+#[derive(Default)]
+pub struct StepProvision {
+    /// Packer's file builder gives its provisioners no build data at all.
+    without_build_data: bool,
+    /// Set when provisioning failed: what the error-cleanup provisioner runs over.
+    failed: Option<(Arc<dyn Communicator>, GeneratedData)>,
+}
+
+impl StepProvision {
+    /// The provisioning step, with the builder's data for `{{ build "Key" }}`.
+    pub fn new() -> StepProvision {
+        StepProvision::default()
+    }
+
+    /// The provisioning step of a builder that gives no build data (Packer's `file`).
+    pub fn without_build_data() -> StepProvision {
+        StepProvision {
+            without_build_data: true,
+            failed: None,
+        }
+    }
+}
 
 #[async_trait]
 impl<S: ProvisionState> Step<S> for StepProvision {
@@ -156,30 +209,44 @@ impl<S: ProvisionState> Step<S> for StepProvision {
     }
 
     async fn run(&mut self, cx: &BuildCx, state: &mut S) -> Result<()> {
+        self.failed = None; // a retried step starts afresh
         let comm = state
             .communicator()
             .unwrap_or_else(|| Arc::new(kiln_comm::NoneCommunicator));
-        let mut data = state.generated_data();
-        // As Packer's provisioning step: what the builder does not serve is marked so.
-        for (k, v) in [
-            ("ID", crate::plugin::ID_NOT_IMPLEMENTED),
-            ("PackerHTTPIP", crate::plugin::HTTP_IP_NOT_IMPLEMENTED),
-            ("PackerHTTPPort", crate::plugin::HTTP_PORT_NOT_IMPLEMENTED),
-            ("PackerHTTPAddr", crate::plugin::HTTP_ADDR_NOT_IMPLEMENTED),
-        ] {
-            data.entry(k.to_string()).or_insert_with(|| v.to_string());
-        }
-        let result = cx.hook.provision(cx, comm.clone(), &data).await;
-        if result.is_err() && cx.on_error != OnError::Abort {
-            cx.ui.say(
-                "Provisioning step had errors: Running the cleanup provisioner, if present...",
-            );
-            if let Err(e) = cx.hook.error_cleanup(cx, comm, &data).await {
-                cx.ui
-                    .error(&format!("Error-cleanup provisioner failed: {e}"));
+        let mut data = GeneratedData::new();
+        if !self.without_build_data {
+            data = state.generated_data();
+            // As Packer's provisioning step: what the builder does not serve is marked so.
+            for (k, v) in [
+                ("ID", crate::plugin::ID_NOT_IMPLEMENTED),
+                ("PackerHTTPIP", crate::plugin::HTTP_IP_NOT_IMPLEMENTED),
+                ("PackerHTTPPort", crate::plugin::HTTP_PORT_NOT_IMPLEMENTED),
+                ("PackerHTTPAddr", crate::plugin::HTTP_ADDR_NOT_IMPLEMENTED),
+            ] {
+                data.entry(k.to_string()).or_insert_with(|| v.to_string());
             }
         }
+        let result = cx.hook.provision(cx, comm.clone(), &data).await;
+        if result.is_err() {
+            self.failed = Some((comm, data));
+        }
         result
+    }
+
+    async fn cleanup(&mut self, cx: &BuildCx, _state: &mut S) {
+        let Some((comm, data)) = self.failed.take() else {
+            return;
+        };
+        cx.ui
+            .say("Provisioning step had errors: Running the cleanup provisioner, if present...");
+        if let Err(e) = cx.hook.error_cleanup(cx, comm, &data).await {
+            cx.ui
+                .error(&format!("Error-cleanup provisioner failed: {e}"));
+        }
+    }
+
+    fn cleans_up_on_abort(&self) -> bool {
+        true
     }
 }
 
@@ -358,5 +425,18 @@ mod tests {
             read_choice(&c, &mut std::io::Cursor::new("")),
             Choice::Cleanup
         );
+        // As Packer: the first letter counts, in any case; Enter alone means clean up.
+        for (answer, want) in [
+            ("\n", Choice::Cleanup),
+            ("Retry\n", Choice::Retry),
+            ("ABORT\n", Choice::Abort),
+            ("zz\ncleanup\n", Choice::Cleanup),
+        ] {
+            assert_eq!(
+                read_choice(&c, &mut std::io::Cursor::new(answer)),
+                want,
+                "{answer:?}"
+            );
+        }
     }
 }

@@ -109,18 +109,17 @@ impl Ui {
                     Some((b, c)) if use_color => format!("\x1b[{b};{c}m{text}\x1b[0m"),
                     _ => text,
                 };
-                let mut line = String::new();
-                // With -timestamp-ui every non-blank line gets the time.
-                let stamp = chrono::Utc::now()
-                    .format("%Y-%m-%dT%H:%M:%SZ: ")
-                    .to_string();
-                for l in text.split('\n') {
-                    if timestamps && !l.is_empty() {
-                        line.push_str(&stamp);
-                    }
-                    line.push_str(l);
-                    line.push('\n');
-                }
+                // With -timestamp-ui each message of a build gets the local time once, as
+                // Packer stamps its build UIs (run-wide lines stay unstamped).
+                let line = if timestamps && build.is_some() {
+                    let now = chrono::Local::now();
+                    format!(
+                        "{}: {text}\n",
+                        now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                    )
+                } else {
+                    format!("{text}\n")
+                };
                 self.write_raw(&line);
             }
             Format::MachineReadable => {
@@ -234,40 +233,37 @@ impl BuildUi {
         &self.ui
     }
 
+    /// Packer's targeted prefix on every line of a message (`==> name: ` or four spaces and
+    /// `name: `), trailing white space trimmed: one message stays one output record.
+    fn prefixed(&self, arrow: bool, text: &str) -> String {
+        let arrow = if arrow { "==>" } else { "   " };
+        let mut out = String::new();
+        for line in text.split('\n') {
+            out.push_str(&format!("{arrow} {}: {line}\n", self.prefix));
+        }
+        out.truncate(out.trim_end().len());
+        out
+    }
+
     /// A step headline: `==> name: text`.
     pub fn say(&self, text: &str) {
-        for line in text.split('\n') {
-            self.ui.emit(
-                Level::Say,
-                Some(&self.name),
-                self.color,
-                &format!("==> {}: {line}", self.prefix),
-            );
-        }
+        let text = self.prefixed(true, text);
+        self.ui
+            .emit(Level::Say, Some(&self.name), self.color, &text);
     }
 
     /// Output detail: `    name: text` (each line of a multi-line text).
     pub fn message(&self, text: &str) {
-        for line in text.split('\n') {
-            self.ui.emit(
-                Level::Message,
-                Some(&self.name),
-                self.color,
-                &format!("    {}: {line}", self.prefix),
-            );
-        }
+        let text = self.prefixed(false, text);
+        self.ui
+            .emit(Level::Message, Some(&self.name), self.color, &text);
     }
 
     /// An error line for this build: `==> name: text` in red.
     pub fn error(&self, text: &str) {
-        for line in text.split('\n') {
-            self.ui.emit(
-                Level::Error,
-                Some(&self.name),
-                self.color,
-                &format!("==> {}: {line}", self.prefix),
-            );
-        }
+        let text = self.prefixed(true, text);
+        self.ui
+            .emit(Level::Error, Some(&self.name), self.color, &text);
     }
 
     /// An untargeted line in this build's colour (`Build 'x' finished ...`).

@@ -256,9 +256,78 @@ fn on_error_controls_the_error_cleanup_provisioner() {
     let out = run_in(dir.path(), &["build", &t], &[]);
     assert_eq!(out.status.code(), Some(1));
     assert!(dir.path().join("cleaned").exists());
+    std::fs::remove_file(dir.path().join("cleaned")).unwrap();
+    let out = run_in(
+        dir.path(),
+        &["build", "-on-error=run-cleanup-provisioner", &t],
+        &[],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(dir.path().join("cleaned").exists(), "{}", stdout(&out));
+    assert!(stdout(&out).contains("Aborting without cleanup"));
     let out = run_in(dir.path(), &["build", "-on-error=sometimes", &t], &[]);
     assert_eq!(out.status.code(), Some(1));
     assert!(stdout(&out).contains("-on-error must be one of"));
+}
+
+/// Runs `kiln build -on-error=ask` on a terminal (util-linux `script` gives it one), typing
+/// `answers`; returns the exit code and the output.
+fn build_on_a_terminal(dir: &std::path::Path, template: &str, answers: &str) -> (i32, String) {
+    use std::io::Write;
+    let command = format!(
+        "{} build -color=false -on-error=ask {template}",
+        env!("CARGO_BIN_EXE_kiln")
+    );
+    let mut child = std::process::Command::new("script")
+        .current_dir(dir)
+        .args(["-q", "-e", "-c", &command, "/dev/null"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("script (util-linux)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(answers.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (out.status.code().unwrap_or(-1), stdout(&out))
+}
+
+#[test]
+fn on_error_ask_prompts_on_a_terminal_to_clean_up_abort_or_retry() {
+    let dir = tempfile::tempdir().unwrap();
+    // Fails the first time only, so a retry succeeds.
+    let once = write(
+        dir.path(),
+        "once.json",
+        r#"{"builders": [{"type": "null", "communicator": "none"}],
+            "provisioners": [{"type": "shell-local", "inline": ["test -f once || { touch once; exit 7; }"]}],
+            "error-cleanup-provisioner": {"type": "shell-local", "inline": ["touch cleaned"]}}"#,
+    );
+    let (code, text) = build_on_a_terminal(dir.path(), &once, "x\nretry\n");
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("Step \"StepProvision\" failed"), "{text}");
+    assert!(text.contains("Incorrect input: \"x\""), "{text}");
+    assert!(!dir.path().join("cleaned").exists(), "{text}");
+
+    let always = write(
+        dir.path(),
+        "always.json",
+        r#"{"builders": [{"type": "null", "communicator": "none"}],
+            "provisioners": [{"type": "shell-local", "inline": ["exit 7"]}],
+            "error-cleanup-provisioner": {"type": "shell-local", "inline": ["touch cleaned"]}}"#,
+    );
+    // Abort: no cleanup, so no error-cleanup provisioner either (as Packer).
+    let (code, text) = build_on_a_terminal(dir.path(), &always, "a\n");
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("Aborting without cleanup"), "{text}");
+    assert!(!dir.path().join("cleaned").exists(), "{text}");
+    // Enter alone means clean up, which runs the error-cleanup provisioner.
+    let (code, text) = build_on_a_terminal(dir.path(), &always, "\n");
+    assert_eq!(code, 1, "{text}");
+    assert!(dir.path().join("cleaned").exists(), "{text}");
 }
 
 #[test]
@@ -278,7 +347,7 @@ fn debug_pauses_after_each_step_and_timestamps_prefix_lines() {
         .stdout(std::process::Stdio::piped())
         .spawn()
         .unwrap();
-    child.stdin.take().unwrap().write_all(b"\n\n").unwrap();
+    child.stdin.take().unwrap().write_all(b"\n\n\n\n").unwrap();
     let out = child.wait_with_output().unwrap();
     let text = stdout(&out);
     assert!(out.status.success(), "{text}");
@@ -290,13 +359,26 @@ fn debug_pauses_after_each_step_and_timestamps_prefix_lines() {
         text.contains("Pausing after run of step 'StepProvision'."),
         "{text}"
     );
-    for line in text.lines().filter(|l| !l.is_empty()) {
+    // As Packer: a pause before each cleanup of a step that ran, in reverse order.
+    let before = |step: &str| {
+        text.find(&format!("Pausing before cleanup of step '{step}'."))
+            .unwrap_or_else(|| panic!("no pause before cleaning up {step}:\n{text}"))
+    };
+    assert!(before("StepProvision") < before("StepWriteTarget"));
+    assert!(text.contains("Debug mode enabled. Builds will not be parallelized."));
+    // Each line of the build is stamped with the time; the run's summary lines are not.
+    for line in text.lines().filter(|l| l.contains("==> file:")) {
         let (ts, _) = line
             .split_once("Z: ")
             .unwrap_or_else(|| panic!("no timestamp: {line:?}"));
         assert_eq!(ts.len(), 19, "{line}");
         assert_eq!(&ts[4..5], "-");
     }
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("==> Wait completed after")),
+        "{text}"
+    );
 }
 
 #[test]

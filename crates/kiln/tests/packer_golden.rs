@@ -75,6 +75,13 @@ fn repeated_runs_append_to_the_manifest() {
     assert_eq!(builds.len(), 2);
     assert_ne!(builds[0]["packer_run_uuid"], builds[1]["packer_run_uuid"]);
     assert_eq!(m["last_run_uuid"], builds[1]["packer_run_uuid"]);
+    // -force starts the manifest afresh (Packer's manifest post-processor does the same).
+    let out = run_in(dir.path(), &["build", "-force", t.to_str().unwrap()], &[]);
+    assert!(out.status.success(), "{}", stdout(&out));
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("m.json")).unwrap()).unwrap();
+    assert_eq!(m["builds"].as_array().unwrap().len(), 1, "{m}");
+    assert_eq!(m["last_run_uuid"], m["builds"][0]["packer_run_uuid"]);
 }
 
 #[test]

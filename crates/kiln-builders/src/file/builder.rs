@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use kiln_comm::Communicator;
 use kiln_core::artifact::{ArtifactRef, FileArtifact};
 use kiln_core::plugin::{BuildCx, Builder, GeneratedData, PrepareCx};
-use kiln_core::step::{run_steps, Step};
+use kiln_core::step::{run_steps, ProvisionState, Step, StepProvision};
 use kiln_core::{Error, Result};
 use kiln_template::{decode::decode, Diagnostic, Value};
 use std::sync::Arc;
@@ -28,20 +28,12 @@ struct FileBuilder {
 
 struct State;
 
-/// Runs the provisioners as Packer's file builder does: straight through the hook, with no
-/// build data (every `{{ build "Key" }}` renders as Packer's `<no value>`) and no
-/// error-cleanup provisioner.
-struct StepFileProvision;
-
-#[async_trait]
-impl Step<State> for StepFileProvision {
-    fn name(&self) -> &'static str {
-        "StepProvision"
+impl ProvisionState for State {
+    fn communicator(&self) -> Option<Arc<dyn Communicator>> {
+        None
     }
-
-    async fn run(&mut self, cx: &BuildCx, _state: &mut State) -> Result<()> {
-        let comm: Arc<dyn Communicator> = Arc::new(kiln_comm::NoneCommunicator);
-        cx.hook.provision(cx, comm, &GeneratedData::new()).await
+    fn generated_data(&self) -> GeneratedData {
+        GeneratedData::new()
     }
 }
 
@@ -82,7 +74,8 @@ impl Builder for FileBuilder {
             Box::new(StepWriteTarget {
                 config: self.config.clone(),
             }),
-            Box::new(StepFileProvision),
+            // As Packer's file builder: no build data reaches the provisioners.
+            Box::new(StepProvision::without_build_data()),
         ];
         run_steps(cx, &mut state, steps).await?;
         Ok(Some(Arc::new(FileArtifact {

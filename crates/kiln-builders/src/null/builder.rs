@@ -62,7 +62,7 @@ impl Builder for NullBuilder {
         };
         let steps: Vec<Box<dyn Step<State>>> = vec![
             Box::new(StepConnect::new(self.config.clone())),
-            Box::new(StepProvision),
+            Box::new(StepProvision::new()),
         ];
         run_steps(cx, &mut state, steps).await?;
         Ok(Some(Arc::new(NullArtifact)))

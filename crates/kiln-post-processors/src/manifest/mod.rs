@@ -121,6 +121,10 @@ impl PostProcessor for ManifestPp {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Manifest::default(),
             Err(e) => return Err(Error::msg(format!("reading {output}: {e}"))),
         };
+        // As Packer: -force starts the file afresh, except for builds of this same run.
+        if cx.info.force && manifest.last_run_uuid != cx.info.run_uuid {
+            manifest = Manifest::default();
+        }
         manifest.builds.push(build);
         manifest.last_run_uuid = cx.info.run_uuid.clone();
         let text =

@@ -138,10 +138,15 @@ pub fn run(argv: &[String], machine: bool) -> u8 {
     kiln_core::log::set_redactor(planned.redactor.clone());
     kiln_core::log::log(format_args!("[INFO] build args: {argv:?}"));
     ui.set_redactor(planned.redactor);
+    let debug = flags.bool("debug", false);
+    if debug {
+        ui.say("Debug mode enabled. Builds will not be parallelized.");
+    }
     let opts = Options {
-        parallel,
+        // As Packer: -debug runs one build at a time.
+        parallel: if debug { 1 } else { parallel },
         on_error,
-        debug: flags.bool("debug", false),
+        debug,
     };
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
