@@ -1,6 +1,7 @@
 //! Secret redaction: every sensitive value is replaced by `<sensitive>` in every form a
 //! template can produce it in: as written, JSON/Go-escaped, shell-quoted, and base64.
 
+use base64::engine::general_purpose::{STANDARD, URL_SAFE};
 use base64::Engine as _;
 
 /// What replaces a secret.
@@ -18,7 +19,6 @@ impl Redactor {
     pub fn new<I: IntoIterator<Item = S>, S: AsRef<str>>(secrets: I) -> Redactor {
         let mut needles = Vec::new();
         let mut secrets_plain = Vec::new();
-        let b64 = base64::engine::general_purpose::STANDARD;
         for s in secrets {
             let s = s.as_ref();
             if s.is_empty() {
@@ -27,19 +27,34 @@ impl Redactor {
             needles.push(s.to_string());
             secrets_plain.push(s.to_string());
             let json = serde_json::to_string(s).unwrap_or_default();
-            needles.push(json[1..json.len() - 1].to_string());
+            let json = &json[1..json.len() - 1];
+            needles.push(json.to_string());
+            // Go's encoding/json (and so Packer's plugins) also escapes <, > and &.
+            needles.push(
+                json.replace('<', "\\u003c")
+                    .replace('>', "\\u003e")
+                    .replace('&', "\\u0026"),
+            );
+            // Shell quoting: inside single quotes, and backslash-escaped inside double quotes.
             needles.push(s.replace('\'', "'\\''"));
             needles.push(s.replace('\'', "'\"'\"'"));
+            needles.push(shell_double_quoted(s));
+            // The template functions that transform text: urlquery, html.
+            needles.push(url_escaped(s));
+            needles.push(html_escaped(s));
             // base64 of the secret inside a larger text depends on its alignment: cover all
-            // three, keeping only the characters made of the secret's bits alone.
-            for pad in 0..3 {
-                let mut prefixed = vec![0u8; pad];
-                prefixed.extend_from_slice(s.as_bytes());
-                let enc = b64.encode(&prefixed);
-                let from = (pad * 8).div_ceil(6);
-                let to = prefixed.len() * 8 / 6;
-                if to > from {
-                    needles.push(enc[from..to].to_string());
+            // three, keeping only the characters made of the secret's bits alone; in both
+            // the standard and the URL-safe alphabets.
+            for engine in [&STANDARD, &URL_SAFE] {
+                for pad in 0..3 {
+                    let mut prefixed = vec![0u8; pad];
+                    prefixed.extend_from_slice(s.as_bytes());
+                    let enc = engine.encode(&prefixed);
+                    let from = (pad * 8).div_ceil(6);
+                    let to = prefixed.len() * 8 / 6;
+                    if to > from {
+                        needles.push(enc[from..to].to_string());
+                    }
                 }
             }
         }
@@ -67,6 +82,43 @@ impl Redactor {
     }
 }
 
+/// `s` as it appears between double quotes in a shell script: `\`, `"`, `$` and a backquote
+/// take a backslash.
+fn shell_double_quoted(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '\\' | '"' | '$' | '`') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Percent-encoding as Go's `url.QueryEscape` (the `urlquery` function) writes it.
+fn url_escaped(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            b => out.push_str(&format!("%{b:02X}")),
+        }
+    }
+    out
+}
+
+/// HTML escaping as Go's `html` template function writes it.
+fn html_escaped(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('\'', "&#39;")
+        .replace('"', "&#34;")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,6 +135,29 @@ mod tests {
         let b64 = base64::engine::general_purpose::STANDARD;
         for prefix in ["", "a", "ab", "abc"] {
             let enc = b64.encode(format!("{prefix}s3cr\"et'pw-tail"));
+            let red = r.redact(&enc);
+            assert!(red.contains(MASK), "{prefix:?}: {enc} -> {red}");
+        }
+    }
+
+    #[test]
+    fn masks_go_json_shell_url_html_and_url_safe_base64_forms() {
+        let secret = "p<a>&$s`w\"d/?+ ok";
+        let r = Redactor::new([secret]);
+        let forms = [
+            r#"{"k":"p\u003ca\u003e\u0026$s`w\"d/?+ ok"}"#.to_string(),
+            format!("export X=\"{}\"", shell_double_quoted(secret)),
+            "https://h/?q=p%3Ca%3E%26%24s%60w%22d%2F%3F%2B+ok".to_string(),
+            "<b>p&lt;a&gt;&amp;$s`w&#34;d/?+ ok</b>".to_string(),
+        ];
+        for form in forms {
+            let red = r.redact(&form);
+            assert!(red.contains(MASK), "not masked: {form} -> {red}");
+            assert!(!red.contains("s`w"), "{form} -> {red}");
+        }
+        let url = base64::engine::general_purpose::URL_SAFE;
+        for prefix in ["", "a", "ab"] {
+            let enc = url.encode(format!("{prefix}{secret}??>>"));
             let red = r.redact(&enc);
             assert!(red.contains(MASK), "{prefix:?}: {enc} -> {red}");
         }

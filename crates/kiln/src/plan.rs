@@ -74,6 +74,24 @@ pub fn overrides(flags: &Parsed) -> Result<Overrides, Diagnostic> {
     Ok(o)
 }
 
+/// The secrets known before planning (sensitive variables' defaults and the values given for
+/// them on the command line or in var files), so that even an error found while planning,
+/// which may quote the template, never shows them.
+pub fn early_redactor(t: &Template, overrides: &Overrides) -> Redactor {
+    let defaults = t
+        .variables
+        .iter()
+        .filter(|v| t.sensitive.contains(&v.name))
+        .filter_map(|v| v.default.clone());
+    let given = overrides
+        .files
+        .iter()
+        .chain(&overrides.vars)
+        .filter(|(k, _)| t.sensitive.contains(k))
+        .map(|(_, v)| v.clone());
+    Redactor::new(defaults.chain(given).collect::<Vec<_>>())
+}
+
 /// A planned run: the jobs and the secrets to mask.
 pub struct Plan {
     /// One job per selected build.

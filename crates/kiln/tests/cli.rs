@@ -415,3 +415,29 @@ fn parallel_builds_bounds_concurrency() {
     assert!(out.status.success());
     assert!(overlap(), "builds did not run in parallel by default");
 }
+
+#[test]
+fn errors_that_quote_the_template_mask_sensitive_values() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = write(
+        dir.path(),
+        "t.json",
+        r#"{"variables": {"pw": "hunter22"}, "sensitive-variables": ["pw"],
+            "builders": [{"type": "null", "communicator": "none", "bogus": "{{user `pw`}}"}]}"#,
+    );
+    for args in [
+        vec!["validate", t.as_str()],
+        vec!["build", t.as_str()],
+        vec!["build", "-var", "pw=given-on-argv", t.as_str()],
+    ] {
+        let out = run_in(dir.path(), &args, &[]);
+        let text = stdout(&out);
+        assert_eq!(out.status.code(), Some(1), "{text}");
+        assert!(
+            text.contains("unknown configuration key \"bogus\""),
+            "{text}"
+        );
+        assert!(text.contains("<sensitive>"), "{text}");
+        assert!(!text.contains("hunter22"), "{args:?} leaked:\n{text}");
+    }
+}

@@ -58,6 +58,7 @@ pub fn run(argv: &[String], machine: bool) -> u8 {
         return 0;
     }
     let result = plan::overrides(&flags).map_err(Into::into).and_then(|o| {
+        ui.set_redactor(plan::early_redactor(&template, &o));
         plan::plan(
             &template,
             &o,
