@@ -4,7 +4,7 @@
 Needs `packer` (apt-get install packer). The tests never run Packer: they compare kiln's
 output with these files, normalised the same way (see crates/kiln/tests/common/mod.rs).
 """
-import json, os, subprocess, sys, tempfile
+import json, os, re, subprocess, sys, tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FIX = os.path.join(ROOT, "crates/kiln/tests/fixtures")
@@ -37,6 +37,19 @@ def normalize_run(out, workdir):
     return artifacts, messages, files, manifest
 
 
+def say_lines(out):
+    """The say and error lines, sorted, with durations and temporary script names replaced
+    (crates/kiln/tests/common/mod.rs normalises kiln's the same way)."""
+    lines = []
+    for p in machine_lines(out):
+        if p[2] != "ui" or not (p[3].startswith("say,") or p[3].startswith("error,")):
+            continue
+        line = re.sub(r"packer-shell[A-Za-z0-9]+", "packer-shellX", p[3])
+        line = re.sub(r" after .*", " after DURATION", line)
+        lines.append(line)
+    return sorted(lines)
+
+
 def run(fixture, args, env_extra):
     work = tempfile.mkdtemp()
     env = dict(os.environ, **env_extra)
@@ -56,6 +69,7 @@ def main():
     open(os.path.join(GOLD, f"{name}.messages"), "w").write("\n".join(messages) + "\n")
     open(os.path.join(GOLD, f"{name}.files"), "w").write("\n".join(files) + "\n")
     json.dump(manifest, open(os.path.join(GOLD, f"{name}.manifest.json"), "w"), indent=2)
+    open(os.path.join(GOLD, f"{name}.says"), "w").write("\n".join(say_lines(out)) + "\n")
 
     code, out, work = run("functions.json", ["-var", "overridden=from-flag"], {"KILN_TEST_VALUE": "env-value"})
     assert code == 0, out

@@ -24,6 +24,15 @@ fn chain_build_matches_packer_artifacts_manifest_and_files() {
     let expected_messages = golden("chain.messages").replace("s3cr3t-value", "<sensitive>");
     assert_eq!(message_lines(&text), expected_messages);
     assert!(!text.contains("s3cr3t-value"), "secret leaked:\n{text}");
+    // Every headline and error as Packer's, but the compressor's name: kiln's gzip is not
+    // Packer's parallel pgzip and says so.
+    let expected_says = golden("chain.says")
+        .replace(" with pgzip", " with gzip")
+        .replace(
+            "Using pgzip compression with 2 cores",
+            "Using gzip compression with 1 core",
+        );
+    assert_eq!(say_lines(&text), expected_says);
     let files = listing(dir.path());
     assert_eq!(files, golden("chain.files"));
     let want: serde_json::Value = serde_json::from_str(&golden("chain.manifest.json")).unwrap();
@@ -175,4 +184,36 @@ fn inspect_prints_what_packer_prints() {
             "{name} machine-readable"
         );
     }
+}
+
+#[test]
+fn shell_local_post_processor_always_keeps_its_input() {
+    // Packer 1.6.6 with this template: artifact-count 2, both "File", out.txt kept.
+    let dir = tempfile::tempdir().unwrap();
+    let t = dir.path().join("t.json");
+    std::fs::write(
+        &t,
+        r#"{"builders": [{"type": "file", "content": "x", "target": "out.txt"}],
+            "post-processors": [{"type": "shell-local", "inline": ["echo hi"], "keep_input_artifact": false}]}"#,
+    )
+    .unwrap();
+    let out = run_in(
+        dir.path(),
+        &["build", "-machine-readable", t.to_str().unwrap()],
+        &[],
+    );
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}");
+    assert_eq!(
+        artifact_lines(&text)
+            .lines()
+            .filter(|l| l.contains(",id,") || l.contains("artifact-count"))
+            .collect::<Vec<_>>(),
+        [
+            "file,artifact-count,2",
+            "file,artifact,0,id,File",
+            "file,artifact,1,id,File"
+        ]
+    );
+    assert!(dir.path().join("out.txt").exists());
 }

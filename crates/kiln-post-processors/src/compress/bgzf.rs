@@ -1,32 +1,52 @@
 //! BGZF (blocked gzip, as used by htslib): a series of gzip members of at most 64 KiB each,
 //! each carrying its compressed size in a `BC` extra field, ending with an empty member.
 
-use std::io::{Read, Write};
+use std::io::Write;
 
 const BLOCK: usize = 0xff00;
 
-/// Compresses `input` into BGZF.
-pub fn compress(
-    input: &mut impl Read,
-    mut out: impl Write,
+/// A BGZF stream: data is cut into blocks as it arrives; [`Writer::finish`] writes the last
+/// block and the empty end-of-file member.
+pub struct Writer<W: Write> {
+    out: W,
     level: flate2::Compression,
-) -> std::io::Result<()> {
-    let mut buf = vec![0u8; BLOCK];
-    loop {
-        let mut n = 0;
-        while n < BLOCK {
-            let r = input.read(&mut buf[n..])?;
-            if r == 0 {
-                break;
-            }
-            n += r;
-        }
-        write_block(&mut out, &buf[..n], level)?;
-        if n == 0 {
-            break;
+    buf: Vec<u8>,
+}
+
+impl<W: Write> Writer<W> {
+    /// A BGZF writer into `out`.
+    pub fn new(out: W, level: flate2::Compression) -> Writer<W> {
+        Writer {
+            out,
+            level,
+            buf: Vec::with_capacity(BLOCK),
         }
     }
-    out.flush()
+
+    /// Writes what is buffered and the end-of-file marker; returns the inner writer.
+    pub fn finish(mut self) -> std::io::Result<W> {
+        if !self.buf.is_empty() {
+            write_block(&mut self.out, &self.buf, self.level)?;
+        }
+        write_block(&mut self.out, &[], self.level)?;
+        self.out.flush()?;
+        Ok(self.out)
+    }
+}
+
+impl<W: Write> Write for Writer<W> {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        let n = data.len().min(BLOCK - self.buf.len());
+        self.buf.extend_from_slice(&data[..n]);
+        if self.buf.len() == BLOCK {
+            write_block(&mut self.out, &self.buf, self.level)?;
+            self.buf.clear();
+        }
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.out.flush()
+    }
 }
 
 fn write_block(

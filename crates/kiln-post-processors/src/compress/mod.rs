@@ -1,5 +1,6 @@
-//! `compress`: packs an artifact's files into one archive; the format follows the output's
-//! extension (`.tar.gz`/`.tgz`, `.gz`, `.zip`, `.tar`, `.lz4`, `.bgzf`).
+//! `compress`: packs an artifact's files into one archive. As Packer, the output's last two
+//! extensions choose: `.tar` or `.zip` archive; `.gz`, `.lz4`, `.bgzf` or `.xz` compress (a
+//! `.tar` before them archives first); no extension or an unknown one means tar + gzip.
 
 use async_trait::async_trait;
 use kiln_core::artifact::{ArtifactRef, FileArtifact};
@@ -24,90 +25,116 @@ pub struct Config {
     /// Archive path template.
     #[serde(default = "default_output")]
     pub output: String,
-    /// Overrides the format taken from the extension.
+    /// Appended to the output as an extension to choose the format.
     #[serde(default)]
     pub format: String,
-    /// 0 (none) to 9 (best); -1 means the default (6).
+    /// 1 (fastest) to 9 (best); -1 and 0 mean the default (6), above 9 means 9 (as Packer).
     #[serde(default = "default_level")]
     pub compression_level: i32,
 }
 
 fn default_output() -> String {
-    "packer_{{.BuildName}}_{{.BuilderType}}.tar.gz".into()
+    "packer_{{.BuildName}}_{{.BuilderType}}".into()
 }
 
 fn default_level() -> i32 {
     -1
 }
 
-/// Archive formats.
+/// How the files are packed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Format {
-    /// tar + gzip
-    TarGz,
-    /// gzip of one file
-    Gz,
-    /// zip
-    Zip,
-    /// plain tar
+pub enum Archive {
+    /// A tar archive.
     Tar,
-    /// lz4 frame of one file
+    /// A zip archive (compressed entries, never compressed again).
+    Zip,
+}
+
+/// How the (packed) stream is compressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Algorithm {
+    /// gzip.
+    Gzip,
+    /// An lz4 frame.
     Lz4,
-    /// blocked gzip of one file
+    /// Blocked gzip (htslib's BGZF).
     Bgzf,
+    /// xz.
+    Xz,
+}
+
+impl Algorithm {
+    fn name(self) -> &'static str {
+        match self {
+            Algorithm::Gzip => "gzip",
+            Algorithm::Lz4 => "lz4",
+            Algorithm::Bgzf => "bgzf",
+            Algorithm::Xz => "xz",
+        }
+    }
+}
+
+/// An archive and/or a compression: what an output name asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Format {
+    /// Packing, if any (none: exactly one file, compressed as it is).
+    pub archive: Option<Archive>,
+    /// Compression, if any.
+    pub algorithm: Option<Algorithm>,
 }
 
 impl Format {
-    /// The format for an output path (or an explicit `format`).
-    pub fn detect(output: &str, explicit: &str) -> Result<Format, String> {
+    /// Packer's detection from the output name (with `.format` appended when set).
+    pub fn detect(output: &str, explicit: &str) -> Format {
         let name = if explicit.is_empty() {
             output.to_string()
         } else {
-            format!(".{explicit}")
+            format!("{output}.{explicit}")
         };
-        let f = if name.ends_with(".tar.gz") || name.ends_with(".tgz") {
-            Format::TarGz
-        } else if name.ends_with(".gz") {
-            Format::Gz
-        } else if name.ends_with(".zip") {
-            Format::Zip
-        } else if name.ends_with(".tar") {
-            Format::Tar
-        } else if name.ends_with(".lz4") {
-            Format::Lz4
-        } else if name.ends_with(".bgzf") {
-            Format::Bgzf
-        } else {
-            return Err(format!(
-                "output \"{output}\": unknown archive format; use .tar.gz, .tgz, .gz, .zip, .tar, .lz4 or .bgzf"
-            ));
+        // The groups of Packer's `\.([a-z0-9]+)`, in order.
+        let exts: Vec<&str> = name
+            .split('.')
+            .skip(1)
+            .filter_map(|part| {
+                let n = part
+                    .bytes()
+                    .take_while(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+                    .count();
+                (n > 0).then(|| &part[..n])
+            })
+            .collect();
+        let tar_gz = Format {
+            archive: Some(Archive::Tar),
+            algorithm: Some(Algorithm::Gzip),
         };
-        Ok(f)
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            Format::TarGz => "tar.gz",
-            Format::Gz => "gzip",
-            Format::Zip => "zip",
-            Format::Tar => "tar",
-            Format::Lz4 => "lz4",
-            Format::Bgzf => "bgzf",
+        let Some((&last, rest)) = exts.split_last() else {
+            return tar_gz;
+        };
+        let mut f = Format {
+            archive: (rest.last() == Some(&"tar")).then_some(Archive::Tar),
+            algorithm: None,
+        };
+        match last {
+            "tar" => f.archive = Some(Archive::Tar),
+            "zip" => f.archive = Some(Archive::Zip),
+            "gz" => f.algorithm = Some(Algorithm::Gzip),
+            "lz4" => f.algorithm = Some(Algorithm::Lz4),
+            "bgzf" => f.algorithm = Some(Algorithm::Bgzf),
+            "xz" => f.algorithm = Some(Algorithm::Xz),
+            _ => return tar_gz,
         }
+        f
     }
 }
 
 /// Makes a `compress` post-processor.
 pub fn new(config: &Value, _cx: &PrepareCx) -> Result<Box<dyn PostProcessor>, Diagnostic> {
     let c: Config = decode(config)?;
-    if !(-1..=9).contains(&c.compression_level) {
+    if c.compression_level < -1 {
         return Err(Diagnostic::new(format!(
-            "compression_level must be between -1 and 9, not {}",
+            "compression_level must be -1 (the default) or 1 to 9, not {}",
             c.compression_level
         )));
-    }
-    if !c.output.contains("{{") {
-        Format::detect(&c.output, &c.format).map_err(Diagnostic::new)?;
     }
     Ok(Box::new(Compress { config: c }))
 }
@@ -116,103 +143,156 @@ struct Compress {
     config: Config,
 }
 
-/// Writes `files` into `output` in `format`.
-pub fn compress(files: &[String], output: &str, format: Format, level: u32) -> std::io::Result<()> {
-    let single = || -> std::io::Result<&String> {
-        match files {
-            [one] => Ok(one),
-            _ => Err(std::io::Error::other(format!(
-                "{} compresses exactly one file, but the artifact has {}: use .tar.gz or .zip",
-                format.name(),
-                files.len()
-            ))),
+/// Packer's levels: -1 and 0 mean the default, above 9 means 9.
+fn effective_level(level: i32) -> u32 {
+    match level {
+        ..=0 => 6,
+        l => l.min(9) as u32,
+    }
+}
+
+/// A writer that finishes its compression when done.
+enum Compressor<W: Write> {
+    None(W),
+    Gzip(flate2::write::GzEncoder<W>),
+    Lz4(lz4_flex::frame::FrameEncoder<W>),
+    Bgzf(bgzf::Writer<W>),
+    Xz(xz2::write::XzEncoder<W>),
+}
+
+impl<W: Write> Compressor<W> {
+    fn new(algorithm: Option<Algorithm>, out: W, level: u32) -> Compressor<W> {
+        match algorithm {
+            None => Compressor::None(out),
+            Some(Algorithm::Gzip) => Compressor::Gzip(flate2::write::GzEncoder::new(
+                out,
+                flate2::Compression::new(level),
+            )),
+            Some(Algorithm::Lz4) => Compressor::Lz4(lz4_flex::frame::FrameEncoder::new(out)),
+            Some(Algorithm::Bgzf) => {
+                Compressor::Bgzf(bgzf::Writer::new(out, flate2::Compression::new(level)))
+            }
+            Some(Algorithm::Xz) => Compressor::Xz(xz2::write::XzEncoder::new(out, level)),
         }
-    };
+    }
+
+    fn finish(self) -> std::io::Result<W> {
+        match self {
+            Compressor::None(w) => Ok(w),
+            Compressor::Gzip(e) => e.finish(),
+            Compressor::Lz4(e) => e.finish().map_err(std::io::Error::other),
+            Compressor::Bgzf(e) => e.finish(),
+            Compressor::Xz(e) => e.finish(),
+        }
+    }
+}
+
+impl<W: Write> Write for Compressor<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Compressor::None(w) => w.write(buf),
+            Compressor::Gzip(e) => e.write(buf),
+            Compressor::Lz4(e) => e.write(buf),
+            Compressor::Bgzf(e) => e.write(buf),
+            Compressor::Xz(e) => e.write(buf),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Compressor::None(w) => w.flush(),
+            Compressor::Gzip(e) => e.flush(),
+            Compressor::Lz4(e) => e.flush(),
+            Compressor::Bgzf(e) => e.flush(),
+            Compressor::Xz(e) => e.flush(),
+        }
+    }
+}
+
+/// Writes `files` into `output` in `format`, at compression `level` (1-9).
+pub fn compress(files: &[String], output: &str, format: Format, level: u32) -> std::io::Result<()> {
+    if format.archive.is_none() && files.len() != 1 {
+        return Err(std::io::Error::other(format!(
+            "Can only have 1 input file when not using tar/zip. Found {} files: {files:?}",
+            files.len()
+        )));
+    }
     if let Some(dir) = Path::new(output).parent() {
         if !dir.as_os_str().is_empty() {
             std::fs::create_dir_all(dir)?;
         }
     }
     let out = BufWriter::new(File::create(output)?);
-    let gz_level = flate2::Compression::new(level);
-    match format {
-        Format::TarGz => {
-            let gz = flate2::write::GzEncoder::new(out, gz_level);
-            write_tar(files, gz)?.finish()?.flush()?;
-        }
-        Format::Tar => {
-            write_tar(files, out)?.flush()?;
-        }
-        Format::Gz => {
-            let mut gz = flate2::write::GzEncoder::new(out, gz_level);
-            std::io::copy(&mut File::open(single()?)?, &mut gz)?;
-            gz.finish()?.flush()?;
-        }
-        Format::Lz4 => {
-            let mut enc = lz4_flex::frame::FrameEncoder::new(out);
-            std::io::copy(&mut File::open(single()?)?, &mut enc)?;
-            enc.finish().map_err(std::io::Error::other)?.flush()?;
-        }
-        Format::Bgzf => {
-            bgzf::compress(&mut File::open(single()?)?, out, gz_level)?;
-        }
-        Format::Zip => {
-            let mut zip = zip::ZipWriter::new(out);
-            let opts = zip::write::SimpleFileOptions::default()
-                .compression_method(zip::CompressionMethod::Deflated)
-                .compression_level(Some(level as i64))
-                .large_file(true);
-            for f in files {
-                zip.start_file(base_name(f), opts)
-                    .map_err(std::io::Error::other)?;
-                std::io::copy(&mut File::open(f)?, &mut zip)?;
-            }
-            zip.finish().map_err(std::io::Error::other)?.flush()?;
+    // A zip is never compressed again (its entries are): Packer's detection stops at .zip.
+    if format.archive == Some(Archive::Zip) {
+        return write_zip(files, out, level);
+    }
+    let mut stream = Compressor::new(format.algorithm, out, level);
+    match format.archive {
+        Some(_) => write_tar(files, &mut stream)?,
+        None => {
+            std::io::copy(&mut File::open(&files[0])?, &mut stream)?;
         }
     }
-    Ok(())
+    stream.finish()?.flush()
 }
 
-fn base_name(f: &str) -> String {
-    Path::new(f)
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| f.to_string())
+/// Entries as Packer's: named by the path given, deflated.
+fn write_zip<W: Write + std::io::Seek>(files: &[String], w: W, level: u32) -> std::io::Result<()> {
+    let mut zip = zip::ZipWriter::new(w);
+    let opts = zip::write::SimpleFileOptions::default()
+        .compression_method(zip::CompressionMethod::Deflated)
+        .compression_level(Some(level as i64))
+        .large_file(true);
+    for f in files {
+        zip.start_file(f.as_str(), opts)
+            .map_err(std::io::Error::other)?;
+        std::io::copy(&mut File::open(f)?, &mut zip)?;
+    }
+    zip.finish().map_err(std::io::Error::other)?.flush()
 }
 
-/// Entries are named by base name with fixed mode and time, as Packer writes them, so archives
-/// of the same files are byte-identical.
-fn write_tar<W: Write>(files: &[String], w: W) -> std::io::Result<W> {
+/// Entries as Packer's: named by base name, with the file's mode, owner and modification time.
+fn write_tar<W: Write>(files: &[String], w: W) -> std::io::Result<()> {
     let mut tar = tar::Builder::new(w);
     for f in files {
         let mut file = File::open(f)?;
-        let len = file.metadata()?.len();
+        let meta = file.metadata()?;
         let mut header = tar::Header::new_gnu();
-        header.set_size(len);
-        header.set_mode(0o600);
-        header.set_mtime(0);
-        header.set_entry_type(tar::EntryType::Regular);
-        tar.append_data(&mut header, base_name(f), (&mut file).take(len))?;
+        header.set_metadata_in_mode(&meta, tar::HeaderMode::Complete);
+        let name = Path::new(f)
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| f.clone());
+        let len = meta.len();
+        tar.append_data(&mut header, name, (&mut file).take(len))?;
     }
-    tar.into_inner()
+    tar.into_inner()?;
+    Ok(())
 }
 
 #[async_trait]
 impl PostProcessor for Compress {
     async fn post_process(&self, cx: &PostCx<'_>, input: ArtifactRef) -> Result<PostProcessed> {
         let output = crate::render_output(&self.config.output, cx.info, &[])?;
-        let format = Format::detect(&output, &self.config.format).map_err(Error::msg)?;
-        let level = if self.config.compression_level < 0 {
-            6
-        } else {
-            self.config.compression_level as u32
-        };
+        let format = Format::detect(&output, &self.config.format);
+        let level = effective_level(self.config.compression_level);
         let files = input.files();
-        cx.ui.say(&format!(
-            "Compressing {} file(s) into {output} ({})",
-            files.len(),
-            format.name()
-        ));
+        let compression = format
+            .algorithm
+            .map(Algorithm::name)
+            .unwrap_or("no compression");
+        if let Some(a) = format.algorithm {
+            cx.ui.say(&format!(
+                "Using {} compression with 1 core for {output}",
+                a.name()
+            ));
+        }
+        match (format.archive, files.as_slice()) {
+            (Some(Archive::Tar), _) => cx.ui.say(&format!("Tarring {output} with {compression}")),
+            (Some(Archive::Zip), _) => cx.ui.say(&format!("Zipping {output}")),
+            (None, [one]) => cx.ui.say(&format!("Archiving {one} with {compression}")),
+            (None, _) => {}
+        }
         let out = output.clone();
         tokio::task::spawn_blocking(move || compress(&files, &out, format, level))
             .await
@@ -239,51 +319,118 @@ impl PostProcessor for Compress {
 mod tests {
     use super::*;
 
+    fn fmt(archive: Option<Archive>, algorithm: Option<Algorithm>) -> Format {
+        Format { archive, algorithm }
+    }
+
+    #[test]
+    fn formats_are_detected_as_packer_does() {
+        use Algorithm::*;
+        use Archive::*;
+        for (name, explicit, want) in [
+            ("out.tar.gz", "", fmt(Some(Tar), Some(Gzip))),
+            ("out.tgz", "", fmt(Some(Tar), Some(Gzip))),
+            ("out", "", fmt(Some(Tar), Some(Gzip))),
+            ("out.rar", "", fmt(Some(Tar), Some(Gzip))),
+            ("out.gz", "", fmt(None, Some(Gzip))),
+            ("out.zip", "", fmt(Some(Zip), None)),
+            ("out.tar", "", fmt(Some(Tar), None)),
+            ("out.lz4", "", fmt(None, Some(Lz4))),
+            ("out.tar.lz4", "", fmt(Some(Tar), Some(Lz4))),
+            ("out.tar.bgzf", "", fmt(Some(Tar), Some(Bgzf))),
+            ("out.bgzf", "", fmt(None, Some(Bgzf))),
+            ("out.tar.xz", "", fmt(Some(Tar), Some(Xz))),
+            ("v1.2/out", "", fmt(Some(Tar), Some(Gzip))),
+            ("out", "zip", fmt(Some(Zip), None)),
+            ("out.tar", "lz4", fmt(Some(Tar), Some(Lz4))),
+        ] {
+            assert_eq!(Format::detect(name, explicit), want, "{name} {explicit}");
+        }
+    }
+
+    #[test]
+    fn levels_follow_packer() {
+        assert_eq!(effective_level(-1), 6);
+        assert_eq!(effective_level(0), 6);
+        assert_eq!(effective_level(1), 1);
+        assert_eq!(effective_level(42), 9);
+    }
+
+    fn unpack(path: &str, f: Format) -> Vec<(String, Vec<u8>)> {
+        let raw = File::open(path).unwrap();
+        let stream: Box<dyn Read> = match f.algorithm {
+            None => Box::new(raw),
+            Some(Algorithm::Gzip) | Some(Algorithm::Bgzf) => {
+                Box::new(flate2::read::MultiGzDecoder::new(raw))
+            }
+            Some(Algorithm::Lz4) => Box::new(lz4_flex::frame::FrameDecoder::new(raw)),
+            Some(Algorithm::Xz) => Box::new(xz2::read::XzDecoder::new(raw)),
+        };
+        match f.archive {
+            Some(Archive::Tar) => tar::Archive::new(stream)
+                .entries()
+                .unwrap()
+                .map(|e| {
+                    let mut e = e.unwrap();
+                    let name = e.path().unwrap().display().to_string();
+                    assert_eq!(e.header().mode().unwrap() & 0o777, 0o640, "{name}");
+                    assert!(e.header().mtime().unwrap() > 0, "{name}");
+                    let mut data = Vec::new();
+                    e.read_to_end(&mut data).unwrap();
+                    (name, data)
+                })
+                .collect(),
+            Some(Archive::Zip) => {
+                drop(stream);
+                let mut z = zip::ZipArchive::new(File::open(path).unwrap()).unwrap();
+                (0..z.len())
+                    .map(|i| {
+                        let mut e = z.by_index(i).unwrap();
+                        let mut data = Vec::new();
+                        e.read_to_end(&mut data).unwrap();
+                        (e.name().to_string(), data)
+                    })
+                    .collect()
+            }
+            None => {
+                let mut data = Vec::new();
+                { stream }.read_to_end(&mut data).unwrap();
+                vec![("-".into(), data)]
+            }
+        }
+    }
+
     #[test]
     fn every_format_round_trips() {
+        use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
-        let a = dir.path().join("a.txt");
-        std::fs::write(&a, b"hello world\n".repeat(1000)).unwrap();
-        let a = a.display().to_string();
-        for ext in ["tar.gz", "tgz", "gz", "zip", "tar", "lz4", "bgzf"] {
+        let mut files = Vec::new();
+        for (name, body) in [("a.txt", "hello world\n"), ("b.bin", "second\n")] {
+            let p = dir.path().join(name);
+            std::fs::write(&p, body.repeat(1000)).unwrap();
+            std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o640)).unwrap();
+            files.push(p.display().to_string());
+        }
+        let one = &files[..1];
+        for ext in [
+            "tar.gz", "tgz", "gz", "zip", "tar", "lz4", "tar.lz4", "bgzf", "tar.bgzf", "xz",
+            "tar.xz",
+        ] {
             let out = dir.path().join(format!("out.{ext}")).display().to_string();
-            let f = Format::detect(&out, "").unwrap();
-            compress(std::slice::from_ref(&a), &out, f, 6).unwrap();
-            let mut data = Vec::new();
-            let raw = File::open(&out).unwrap();
-            match f {
-                Format::TarGz => {
-                    let mut t = tar::Archive::new(flate2::read::GzDecoder::new(raw));
-                    let mut e = t.entries().unwrap().next().unwrap().unwrap();
-                    assert_eq!(e.path().unwrap().to_str(), Some("a.txt"));
-                    e.read_to_end(&mut data).unwrap();
-                }
-                Format::Tar => {
-                    let mut t = tar::Archive::new(raw);
-                    t.entries()
-                        .unwrap()
-                        .next()
-                        .unwrap()
-                        .unwrap()
-                        .read_to_end(&mut data)
-                        .unwrap();
-                }
-                Format::Gz | Format::Bgzf => {
-                    flate2::read::MultiGzDecoder::new(raw)
-                        .read_to_end(&mut data)
-                        .unwrap();
-                }
-                Format::Lz4 => {
-                    lz4_flex::frame::FrameDecoder::new(raw)
-                        .read_to_end(&mut data)
-                        .unwrap();
-                }
-                Format::Zip => {
-                    let mut z = zip::ZipArchive::new(raw).unwrap();
-                    z.by_name("a.txt").unwrap().read_to_end(&mut data).unwrap();
-                }
+            let f = Format::detect(&out, "");
+            let input = if f.archive.is_some() { &files[..] } else { one };
+            compress(input, &out, f, 6).unwrap();
+            let got = unpack(&out, f);
+            assert_eq!(got.len(), input.len(), "{ext}");
+            for ((name, data), path) in got.iter().zip(input) {
+                let want_name = match f.archive {
+                    Some(Archive::Tar) => Path::new(path).file_name().unwrap().to_str().unwrap(),
+                    Some(Archive::Zip) => path.as_str(),
+                    None => "-",
+                };
+                assert_eq!(name, want_name, "{ext}");
+                assert_eq!(data, &std::fs::read(path).unwrap(), "{ext}");
             }
-            assert_eq!(data, b"hello world\n".repeat(1000), "{ext}");
         }
     }
 
@@ -291,8 +438,12 @@ mod tests {
     fn single_file_formats_refuse_many_files() {
         let dir = tempfile::tempdir().unwrap();
         let out = dir.path().join("o.gz").display().to_string();
-        let e = compress(&["a".into(), "b".into()], &out, Format::Gz, 6).unwrap_err();
-        assert!(e.to_string().contains("exactly one file"));
-        assert!(Format::detect("x.rar", "").is_err());
+        let f = Format::detect(&out, "");
+        let e = compress(&["a".into(), "b".into()], &out, f, 6).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("Can only have 1 input file when not using tar/zip"),
+            "{e}"
+        );
     }
 }

@@ -23,10 +23,12 @@ impl PostProcessor for ShellLocalPp {
     async fn post_process(&self, cx: &PostCx<'_>, input: ArtifactRef) -> Result<PostProcessed> {
         let env = cx.info.packer_env(&Default::default());
         run(&self.config, &env, &cx.info.interp, cx.ui, &cx.cancel).await?;
+        // As Packer: the input is always kept (it is the artifact passed on); use artifice
+        // to replace it.
         Ok(PostProcessed {
             artifact: Some(input),
             keep_input: true,
-            force_keep_input: false,
+            force_keep_input: true,
         })
     }
 }

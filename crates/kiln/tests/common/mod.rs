@@ -76,6 +76,34 @@ pub fn message_lines(out: &str) -> String {
     v.into_iter().map(|l| l + "\n").collect()
 }
 
+/// The say and error lines, sorted, with durations and temporary script names replaced, as
+/// `scripts/gen-goldens.py` normalises Packer's.
+pub fn say_lines(out: &str) -> String {
+    let mut v: Vec<String> = machine_lines(out)
+        .into_iter()
+        .filter(|(_, _, t, rest)| {
+            t == "ui" && (rest.starts_with("say,") || rest.starts_with("error,"))
+        })
+        .map(|(_, _, _, rest)| {
+            let mut line = String::new();
+            let mut rest = rest.as_str();
+            while let Some(i) = rest.find("packer-shell") {
+                line.push_str(&rest[..i]);
+                line.push_str("packer-shellX");
+                rest = rest[i + "packer-shell".len()..]
+                    .trim_start_matches(|c: char| c.is_ascii_alphanumeric());
+            }
+            line.push_str(rest);
+            match line.find(" after ") {
+                Some(i) => format!("{} after DURATION", &line[..i]),
+                None => line,
+            }
+        })
+        .collect();
+    v.sort();
+    v.into_iter().map(|l| l + "\n").collect()
+}
+
 /// The manifest with times and run ids replaced and builds sorted by name.
 pub fn normalized_manifest(path: &Path) -> serde_json::Value {
     let mut m: serde_json::Value =
