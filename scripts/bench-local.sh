@@ -12,19 +12,35 @@ KILN=$CARGO_TARGET_DIR/release/kiln
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
-corpus=(crates/kiln/tests/fixtures/*.json examples/*.json)
+corpus=(crates/kiln/tests/fixtures/*.json crates/kiln/tests/fixtures/validate/*.json
+        crates/kiln/tests/fixtures/inspect/*.json examples/*.json)
+# Both tools must agree on every template (valid or not) before their times mean anything.
+for t in "${corpus[@]}"; do
+  set +e
+  "$KILN" validate "$t" >/dev/null 2>&1; k=$?
+  packer validate "$t" >/dev/null 2>&1; p=$?
+  set -e
+  if [ "$k" != "$p" ]; then echo "bench: $t: kiln exits $k, packer $p" >&2; exit 1; fi
+done
 python3 - "$work/null20.json" <<'PY'
 import json, sys
 provs = [{"type": "shell-local", "inline": [f"echo step {i}"]} for i in range(20)]
 json.dump({"builders": [{"type": "null", "communicator": "none"}], "provisioners": provs}, open(sys.argv[1], "w"))
 PY
 
-time_it() { # runs "$@" and prints elapsed seconds
-  local s e; s=$(date +%s.%N); "$@" >/dev/null 2>&1 || true; e=$(date +%s.%N)
+time_it() { # runs "$@" (which must succeed) and prints elapsed seconds
+  local s e; s=$(date +%s.%N); "$@"; e=$(date +%s.%N)
   echo "$e - $s" | bc -l
 }
-validate_all() { local tool=$1; for _ in $(seq 20); do for t in "${corpus[@]}"; do "$tool" validate "$t" >/dev/null 2>&1 || true; done; done; }
-build_null() { local tool=$1; for _ in $(seq 5); do (cd "$work" && "$tool" build -color=false null20.json >/dev/null 2>&1); done; }
+# Exit codes were compared above; here only the time counts.
+validate_all() { local tool=$1; for _ in $(seq 20); do for t in "${corpus[@]}"; do "$tool" validate "$t" >/dev/null 2>&1 || :; done; done; }
+build_null() {
+  local tool=$1
+  for _ in $(seq 5); do
+    (cd "$work" && "$tool" build -color=false null20.json >"$work/out.txt" 2>&1) \
+      || { echo "bench: $tool build failed:" >&2; cat "$work/out.txt" >&2; exit 1; }
+  done
+}
 
 kv=$(time_it validate_all "$KILN"); pv=$(time_it validate_all packer)
 kb=$(time_it build_null "$KILN"); pb=$(time_it build_null packer)

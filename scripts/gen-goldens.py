@@ -75,6 +75,21 @@ def main():
     assert code == 0, out
     _, messages, _, _ = normalize_run(out, work)
     open(os.path.join(GOLD, "functions.messages"), "w").write("\n".join(messages) + "\n")
+    # The local plugins: shell-local's options, sleep, breakpoint, artifice, every checksum
+    # type with an output template, manifest with strip_path, compress with a level.
+    code, out, work = run("plugins.json", ["-parallel-builds=1"], {})
+    assert code == 0, out
+    artifacts, messages, files, manifest = normalize_run(out, work)
+    open(os.path.join(GOLD, "plugins.artifacts"), "w").write("\n".join(artifacts) + "\n")
+    open(os.path.join(GOLD, "plugins.messages"), "w").write("\n".join(messages) + "\n")
+    open(os.path.join(GOLD, "plugins.files"), "w").write("\n".join(files) + "\n")
+    json.dump(manifest, open(os.path.join(GOLD, "plugins.manifest.json"), "w"), indent=2)
+    sums = ""
+    for name in sorted(os.listdir(os.path.join(work, "sums"))):
+        sums += f"== {name}\n" + open(os.path.join(work, "sums", name)).read()
+    listing = subprocess.run(["tar", "tzvf", os.path.join(work, "packed-f.tar.gz")],
+                             capture_output=True, text=True, check=True).stdout
+    open(os.path.join(GOLD, "plugins.sums"), "w").write(sums + "== packed-f.tar.gz\n" + listing)
     # Time functions: the test fixes kiln's start time to the one Packer printed (timestamp and
     # nanos lines) with KILN_INIT_TIME.
     code, out, work = run("functions_time.json", [], {})

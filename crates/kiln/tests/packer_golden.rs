@@ -217,3 +217,44 @@ fn shell_local_post_processor_always_keeps_its_input() {
     );
     assert!(dir.path().join("out.txt").exists());
 }
+
+#[test]
+fn local_plugins_match_packer_artifacts_files_sums_and_manifest() {
+    let dir = tempfile::tempdir().unwrap();
+    let fixture = fixtures().join("plugins.json");
+    let out = run_in(
+        dir.path(),
+        &[
+            "build",
+            "-machine-readable",
+            "-parallel-builds=1",
+            fixture.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}");
+    assert_eq!(artifact_lines(&text), golden("plugins.artifacts"));
+    assert_eq!(message_lines(&text), golden("plugins.messages"));
+    assert_eq!(listing(dir.path()), golden("plugins.files"));
+    let want: serde_json::Value = serde_json::from_str(&golden("plugins.manifest.json")).unwrap();
+    assert_eq!(normalized_manifest(&dir.path().join("manifest.json")), want);
+    let mut sums = String::new();
+    let mut names: Vec<_> = std::fs::read_dir(dir.path().join("sums"))
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    names.sort();
+    for name in names {
+        sums.push_str(&format!("== {name}\n"));
+        sums.push_str(&std::fs::read_to_string(dir.path().join("sums").join(name)).unwrap());
+    }
+    let tar = std::process::Command::new("tar")
+        .args(["tzvf", "packed-f.tar.gz"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    sums.push_str("== packed-f.tar.gz\n");
+    sums.push_str(&String::from_utf8_lossy(&tar.stdout));
+    assert_eq!(sums, golden("plugins.sums"));
+}

@@ -9,6 +9,7 @@ use kiln_core::step::{run_steps, ProvisionState, Step, StepProvision};
 use kiln_core::{Error, Result};
 use kiln_template::{decode::decode, Diagnostic, Value};
 use std::sync::Arc;
+use tokio::io::AsyncWriteExt;
 
 /// Builder id, as Packer reports it.
 pub const BUILDER_ID: &str = "packer.file";
@@ -55,11 +56,26 @@ impl Step<State> for StepWriteTarget {
                 tokio::fs::create_dir_all(dir).await?;
             }
         }
+        // As Packer: written content is private to the user (0600); a copied source gets a
+        // new file's default mode, not the source's.
         if c.source.is_empty() {
-            tokio::fs::write(&c.target, &c.content).await?;
+            let mut f = tokio::fs::OpenOptions::new()
+                .write(true)
+                .create(true)
+                .truncate(true)
+                .mode(0o600)
+                .open(&c.target)
+                .await?;
+            f.write_all(c.content.as_bytes()).await?;
+            f.flush().await?;
         } else {
-            tokio::fs::copy(&c.source, &c.target)
-                .await
+            let copy = async {
+                let mut from = tokio::fs::File::open(&c.source).await?;
+                let mut to = tokio::fs::File::create(&c.target).await?;
+                tokio::io::copy(&mut from, &mut to).await?;
+                to.flush().await
+            };
+            copy.await
                 .map_err(|e| Error::msg(format!("copying {} to {}: {e}", c.source, c.target)))?;
         }
         Ok(())

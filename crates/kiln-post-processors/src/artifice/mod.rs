@@ -45,7 +45,10 @@ impl PostProcessor for Artifice {
                 builder_id: BUILDER_ID.into(),
                 id: String::new(),
                 files: self.config.files.clone(),
-                description: format!("Files: {}", self.config.files.join(", ")),
+                description: format!(
+                    "Created artifact from files: {}",
+                    self.config.files.join(", ")
+                ),
             })),
             keep_input: true,
             force_keep_input: false,

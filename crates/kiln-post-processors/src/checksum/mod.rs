@@ -87,6 +87,10 @@ impl PostProcessor for Checksum {
         for kind in &self.config.checksum_types {
             let out =
                 crate::render_output(&self.config.output, cx.info, &[("ChecksumType", kind)])?;
+            // As Packer: an artifact without files gets no checksum file at all.
+            if files.is_empty() {
+                continue;
+            }
             if !Path::new(&out).exists() {
                 new_files.push(out.clone());
             }
@@ -118,8 +122,9 @@ impl PostProcessor for Checksum {
                 description: format!("Created artifact from files: {}", all.join(", ")),
                 files: all,
             })),
+            // As Packer: never delete the artifact that was just checksummed.
             keep_input: true,
-            force_keep_input: false,
+            force_keep_input: true,
         })
     }
 }

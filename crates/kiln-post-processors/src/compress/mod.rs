@@ -251,14 +251,26 @@ fn write_zip<W: Write + std::io::Seek>(files: &[String], w: W, level: u32) -> st
     zip.finish().map_err(std::io::Error::other)?.flush()
 }
 
-/// Entries as Packer's: named by base name, with the file's mode, owner and modification time.
+/// Entries as Packer's: GNU format, named by base name, with the file's mode and owner and no
+/// times (Packer clears them, so archives of the same files are identical).
 fn write_tar<W: Write>(files: &[String], w: W) -> std::io::Result<()> {
+    use std::os::unix::fs::MetadataExt;
     let mut tar = tar::Builder::new(w);
     for f in files {
         let mut file = File::open(f)?;
         let meta = file.metadata()?;
         let mut header = tar::Header::new_gnu();
         header.set_metadata_in_mode(&meta, tar::HeaderMode::Complete);
+        header.set_mtime(0);
+        header.set_uid(meta.uid().into());
+        header.set_gid(meta.gid().into());
+        // Names too, as Go's tar.FileInfoHeader records them.
+        if let Some(name) = user_name(meta.uid()) {
+            header.set_username(&name)?;
+        }
+        if let Some(name) = group_name(meta.gid()) {
+            header.set_groupname(&name)?;
+        }
         let name = Path::new(f)
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -268,6 +280,45 @@ fn write_tar<W: Write>(files: &[String], w: W) -> std::io::Result<()> {
     }
     tar.into_inner()?;
     Ok(())
+}
+
+/// The account name of `uid`, if it has one.
+fn user_name(uid: u32) -> Option<String> {
+    let mut buf = vec![0 as libc::c_char; 4096];
+    // SAFETY: getpwuid_r writes into `pwd` and `buf`, both live and sized as passed; the name
+    // pointer it returns points into `buf`, read before `buf` is dropped.
+    unsafe {
+        let mut pwd: libc::passwd = std::mem::zeroed();
+        let mut result: *mut libc::passwd = std::ptr::null_mut();
+        let rc = libc::getpwuid_r(uid, &mut pwd, buf.as_mut_ptr(), buf.len(), &mut result);
+        if rc != 0 || result.is_null() {
+            return None;
+        }
+        Some(
+            std::ffi::CStr::from_ptr(pwd.pw_name)
+                .to_string_lossy()
+                .into_owned(),
+        )
+    }
+}
+
+/// The group name of `gid`, if it has one.
+fn group_name(gid: u32) -> Option<String> {
+    let mut buf = vec![0 as libc::c_char; 4096];
+    // SAFETY: as in `user_name`, for getgrgid_r.
+    unsafe {
+        let mut grp: libc::group = std::mem::zeroed();
+        let mut result: *mut libc::group = std::ptr::null_mut();
+        let rc = libc::getgrgid_r(gid, &mut grp, buf.as_mut_ptr(), buf.len(), &mut result);
+        if rc != 0 || result.is_null() {
+            return None;
+        }
+        Some(
+            std::ffi::CStr::from_ptr(grp.gr_name)
+                .to_string_lossy()
+                .into_owned(),
+        )
+    }
 }
 
 #[async_trait]
@@ -374,7 +425,7 @@ mod tests {
                     let mut e = e.unwrap();
                     let name = e.path().unwrap().display().to_string();
                     assert_eq!(e.header().mode().unwrap() & 0o777, 0o640, "{name}");
-                    assert!(e.header().mtime().unwrap() > 0, "{name}");
+                    assert_eq!(e.header().mtime().unwrap(), 0, "{name}");
                     let mut data = Vec::new();
                     e.read_to_end(&mut data).unwrap();
                     (name, data)
