@@ -273,13 +273,26 @@ fn on_error_controls_the_error_cleanup_provisioner() {
 /// Runs `kiln build -on-error=ask` on a terminal (util-linux `script` gives it one), typing
 /// `answers`; returns the exit code and the output.
 fn build_on_a_terminal(dir: &std::path::Path, template: &str, answers: &str) -> (i32, String) {
+    on_a_terminal(
+        dir,
+        &["-color=false", "-on-error=ask", template],
+        &[],
+        answers,
+    )
+}
+
+/// Runs `kiln build ARGS` on a terminal with `env` set, typing `answers`.
+fn on_a_terminal(
+    dir: &std::path::Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    answers: &str,
+) -> (i32, String) {
     use std::io::Write;
-    let command = format!(
-        "{} build -color=false -on-error=ask {template}",
-        env!("CARGO_BIN_EXE_kiln")
-    );
+    let command = format!("{} build {}", env!("CARGO_BIN_EXE_kiln"), args.join(" "));
     let mut child = std::process::Command::new("script")
         .current_dir(dir)
+        .envs(env.iter().copied())
         .args(["-q", "-e", "-c", &command, "/dev/null"])
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())
@@ -440,4 +453,37 @@ fn errors_that_quote_the_template_mask_sensitive_values() {
         assert!(text.contains("<sensitive>"), "{text}");
         assert!(!text.contains("hunter22"), "{args:?} leaked:\n{text}");
     }
+}
+
+#[test]
+fn colour_only_on_a_terminal_and_never_with_packer_no_color() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = write(
+        dir.path(),
+        "t.json",
+        r#"{"builders": [{"type": "null", "name": "a", "communicator": "none"},
+                         {"type": "null", "name": "b", "communicator": "none"}],
+            "provisioners": [{"type": "shell-local", "inline": ["echo hi"]}]}"#,
+    );
+    let (code, text) = on_a_terminal(dir.path(), &[&t], &[], "");
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("\x1b[1;32ma: output will be in this color."),
+        "{text:?}"
+    );
+    assert!(
+        text.contains("\x1b[1;36m==> b: Running local shell script"),
+        "{text:?}"
+    );
+    for (args, env) in [
+        (vec![t.as_str()], vec![("PACKER_NO_COLOR", "1")]),
+        (vec!["-color=false", t.as_str()], vec![]),
+    ] {
+        let (code, text) = on_a_terminal(dir.path(), &args, &env, "");
+        assert_eq!(code, 0, "{text}");
+        assert!(!text.contains('\x1b'), "{args:?} {env:?}: {text:?}");
+    }
+    // Not a terminal: no colour either.
+    let out = run_in(dir.path(), &["build", &t], &[]);
+    assert!(!stdout(&out).contains('\x1b'));
 }

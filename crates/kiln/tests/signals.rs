@@ -20,6 +20,15 @@ fn alive(pid: i32) -> bool {
 
 #[test]
 fn sigint_cancels_cleans_up_and_leaves_no_process() {
+    interrupt_cancels_cleans_up_and_leaves_no_process(libc::SIGINT);
+}
+
+#[test]
+fn sigterm_cancels_cleans_up_and_leaves_no_process() {
+    interrupt_cancels_cleans_up_and_leaves_no_process(libc::SIGTERM);
+}
+
+fn interrupt_cancels_cleans_up_and_leaves_no_process(signal: i32) {
     let dir = tempfile::tempdir().unwrap();
     let t = dir.path().join("t.json");
     std::fs::write(
@@ -57,8 +66,8 @@ fn sigint_cancels_cleans_up_and_leaves_no_process() {
         .parse()
         .unwrap();
     assert!(alive(sleep_pid));
-    // SAFETY: sending SIGINT to the kiln process we started.
-    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    // SAFETY: sending a signal to the kiln process we started.
+    unsafe { libc::kill(child.id() as i32, signal) };
     let out = child.wait_with_output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{text}");

@@ -454,7 +454,7 @@ impl Parser {
 fn pipeline(toks: &[Tok], pos: usize) -> Result<Pipeline, ParseError> {
     if toks.iter().any(|t| matches!(t, Tok::Var(_))) {
         return Err(ParseError {
-            message: "template variables ($x) are not supported in Packer templates".into(),
+            message: "template variables ($x) are not supported by kiln yet; use the value directly or a user variable".into(),
             pos,
         });
     }
