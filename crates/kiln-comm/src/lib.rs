@@ -70,8 +70,22 @@ pub trait Communicator: Send + Sync {
         remote: &str,
         progress: Progress<'_>,
     ) -> Result<(), CommError>;
-    /// Uploads a local directory (Packer's trailing-slash rules apply to `local`).
-    async fn upload_dir(&self, local: &Path, remote: &str) -> Result<(), CommError>;
+    /// Uploads a local directory (Packer's trailing-slash rules apply to `local`: `dir/`
+    /// uploads its contents into `remote`, `dir` uploads it as `remote/dir`).
+    async fn upload_dir(
+        &self,
+        local: &Path,
+        remote: &str,
+        progress: Progress<'_>,
+    ) -> Result<(), CommError>;
+    /// Downloads a remote directory into the local directory `local` (`dir/`: its contents,
+    /// `dir`: as `local/dir`).
+    async fn download_dir(
+        &self,
+        remote: &str,
+        local: &Path,
+        progress: Progress<'_>,
+    ) -> Result<(), CommError>;
     /// Downloads `remote` to a local file, reporting progress (total 0 when unknown).
     async fn download(
         &self,
@@ -142,7 +156,20 @@ impl Communicator for NoneCommunicator {
     ) -> Result<(), CommError> {
         Err(none_error())
     }
-    async fn upload_dir(&self, _local: &Path, _remote: &str) -> Result<(), CommError> {
+    async fn upload_dir(
+        &self,
+        _local: &Path,
+        _remote: &str,
+        _progress: Progress<'_>,
+    ) -> Result<(), CommError> {
+        Err(none_error())
+    }
+    async fn download_dir(
+        &self,
+        _remote: &str,
+        _local: &Path,
+        _progress: Progress<'_>,
+    ) -> Result<(), CommError> {
         Err(none_error())
     }
     async fn download(

@@ -52,6 +52,8 @@ pub struct Target {
     pub ciphers: Vec<String>,
     /// Allowed key exchange algorithms (empty: russh's defaults).
     pub kex: Vec<String>,
+    /// How files move.
+    pub transfer: super::Method,
 }
 
 impl Target {
@@ -112,6 +114,7 @@ impl Target {
                 bastion: None,
                 ciphers: vec![],
                 kex: vec![],
+                transfer: super::Method::Scp,
             }))
         };
         Ok(Target {
@@ -130,6 +133,11 @@ impl Target {
             bastion,
             ciphers: cfg.ssh_ciphers.clone(),
             kex: cfg.ssh_key_exchange_algorithms.clone(),
+            transfer: if cfg.ssh_file_transfer_method == "sftp" {
+                super::Method::Sftp
+            } else {
+                super::Method::Scp
+            },
         })
     }
 }
@@ -213,6 +221,8 @@ pub async fn connect(
         cancel: cancel.clone(),
         target: target.describe(),
         pty: target.pty,
+        method: target.transfer,
+        has_tar: tokio::sync::OnceCell::new(),
     })
 }
 

@@ -3,13 +3,16 @@
 //! Connecting is one time budget (`ssh_timeout`) with retries; a failure names the phase
 //! (TCP connect, banner, key exchange, authentication) and `user@host:port`. Commands stream
 //! their output line by line and are killed, with their process group, on cancellation.
-//! Directories are uploaded as one tar stream.
+//! Files go by scp (or sftp) with their modes; directories as one tar stream each way.
 
 mod connect;
 mod exec;
+mod scp;
+mod sftp;
 mod transfer;
 
 pub use connect::{cipher_name, connect, kex_name, Auth, Phase, Target};
+pub use transfer::Method;
 
 use crate::{CommError, Communicator, Progress, RemoteCommand};
 use async_trait::async_trait;
@@ -29,9 +32,28 @@ pub struct SshCommunicator {
     /// `user@host:port`, for messages.
     pub target: String,
     pty: bool,
+    /// scp or sftp.
+    method: Method,
+    /// Whether the machine has `tar` (asked once).
+    has_tar: tokio::sync::OnceCell<bool>,
 }
 
 impl SshCommunicator {
+    /// Whether the machine has `tar`, for one-stream directory transfers.
+    pub(crate) async fn remote_has_tar(&self) -> Result<bool, CommError> {
+        self.has_tar
+            .get_or_try_init(|| async {
+                let mut ch = self.session().await?;
+                ch.exec(true, "command -v tar >/dev/null 2>&1")
+                    .await
+                    .map_err(|e| failed("looking for tar", e))?;
+                let (code, _) = transfer::finish(&mut ch).await;
+                Ok(code == 0)
+            })
+            .await
+            .copied()
+    }
+
     /// The live connection, reconnecting first if it dropped.
     pub(crate) async fn current(&self) -> Result<Arc<Handle<connect::Client>>, CommError> {
         let mut h = self.handle.lock().await;
@@ -89,8 +111,22 @@ impl Communicator for SshCommunicator {
         transfer::upload_file(self, local, remote, progress).await
     }
 
-    async fn upload_dir(&self, local: &Path, remote: &str) -> Result<(), CommError> {
-        transfer::upload_dir(self, local, remote).await
+    async fn upload_dir(
+        &self,
+        local: &Path,
+        remote: &str,
+        progress: Progress<'_>,
+    ) -> Result<(), CommError> {
+        transfer::upload_dir(self, local, remote, progress).await
+    }
+
+    async fn download_dir(
+        &self,
+        remote: &str,
+        local: &Path,
+        progress: Progress<'_>,
+    ) -> Result<(), CommError> {
+        transfer::download_dir(self, remote, local, progress).await
     }
 
     async fn download(

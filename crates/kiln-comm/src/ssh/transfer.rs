@@ -1,53 +1,27 @@
-//! File transfer: `scp -t` for a file, one `tar` stream for a directory, `cat` to download.
+//! File transfer: which way each operation goes. Files go by scp (or sftp); directories go
+//! as one `tar` stream each way when the machine has tar, by `scp -r` (or sftp) otherwise.
+//! Modes are kept both ways.
 
-use super::{failed, shell_quote, SshCommunicator};
+use super::{failed, scp, sftp, shell_quote, SshCommunicator};
 use crate::{CommError, Progress};
 use russh::ChannelMsg;
 use std::path::Path;
 use std::pin::Pin;
 use std::task::{Context, Poll};
-use tokio::io::AsyncWriteExt;
-use tokio::io::{AsyncRead, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
 
-/// Waits for scp's one-byte acknowledgement. Text on stderr (sshd may print debug lines there)
-/// does not fail the transfer; it is quoted if scp then refuses.
-async fn read_ack(
-    ch: &mut russh::Channel<russh::client::Msg>,
-    what: &str,
-) -> Result<(), CommError> {
-    let mut stderr = Vec::new();
-    loop {
-        match ch.wait().await {
-            Some(ChannelMsg::Data { data }) => {
-                return match data.first() {
-                    Some(0) => Ok(()),
-                    _ => Err(CommError::Failed(format!(
-                        "scp refused {what}: {}{}",
-                        String::from_utf8_lossy(data.get(1..).unwrap_or_default()).trim(),
-                        String::from_utf8_lossy(&stderr).trim()
-                    ))),
-                };
-            }
-            Some(ChannelMsg::ExtendedData { data, .. }) => stderr.extend_from_slice(&data),
-            Some(ChannelMsg::ExitStatus { exit_status }) if exit_status != 0 => {
-                return Err(CommError::Failed(format!(
-                    "scp {what}: exit status {exit_status}: {}",
-                    String::from_utf8_lossy(&stderr).trim()
-                )))
-            }
-            Some(_) => {}
-            None => {
-                return Err(CommError::Failed(format!(
-                    "scp {what}: channel closed: {}",
-                    String::from_utf8_lossy(&stderr).trim()
-                )))
-            }
-        }
-    }
+/// `ssh_file_transfer_method`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Method {
+    /// scp for files, tar streams (or scp -r) for directories (Packer's default).
+    #[default]
+    Scp,
+    /// The SFTP subsystem for everything.
+    Sftp,
 }
 
 /// Waits for the channel to end; returns its exit status and what it wrote to stderr.
-async fn finish(ch: &mut russh::Channel<russh::client::Msg>) -> (i32, String) {
+pub(super) async fn finish(ch: &mut russh::Channel<russh::client::Msg>) -> (i32, String) {
     let mut code = -1;
     let mut stderr = Vec::new();
     while let Some(msg) = ch.wait().await {
@@ -61,7 +35,7 @@ async fn finish(ch: &mut russh::Channel<russh::client::Msg>) -> (i32, String) {
 }
 
 /// Splits a remote path into directory and file name, as scp wants them.
-fn split_remote(remote: &str, local: &Path) -> (String, String) {
+pub(super) fn split_remote(remote: &str, local: &Path) -> (String, String) {
     if remote.ends_with('/') {
         let name = local
             .file_name()
@@ -81,7 +55,7 @@ fn split_remote(remote: &str, local: &Path) -> (String, String) {
 
 /// Copies `data` into the channel in large chunks. (russh's own `data()` copies through an
 /// 8 KiB buffer, which makes every SSH packet small and halves throughput.)
-async fn send_all(
+pub(super) async fn send_all(
     ch: &russh::Channel<russh::client::Msg>,
     mut data: impl AsyncRead + Unpin,
 ) -> Result<(), CommError> {
@@ -99,11 +73,27 @@ async fn send_all(
 }
 
 /// Counts bytes read through it and reports them.
-struct Counted<'a, R> {
-    inner: R,
-    done: u64,
-    total: u64,
-    progress: Progress<'a>,
+pub(super) struct Counted<'a, R> {
+    /// What is read.
+    pub inner: R,
+    /// Bytes so far (of the whole operation).
+    pub done: u64,
+    /// Bytes in all (0 when unknown).
+    pub total: u64,
+    /// Where to report.
+    pub progress: Progress<'a>,
+}
+
+impl<'a> Counted<'a, ()> {
+    /// A running count for an operation of `total` bytes, reading nothing itself.
+    pub fn totals(total: u64, progress: Progress<'a>) -> Counted<'a, ()> {
+        Counted {
+            inner: (),
+            done: 0,
+            total,
+            progress,
+        }
+    }
 }
 
 impl<R: AsyncRead + Unpin> AsyncRead for Counted<'_, R> {
@@ -123,105 +113,151 @@ impl<R: AsyncRead + Unpin> AsyncRead for Counted<'_, R> {
     }
 }
 
+/// The bytes of every regular file under `dir`, for progress totals.
+pub(super) fn tree_size(dir: &Path) -> u64 {
+    let mut total = 0;
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else {
+            continue;
+        };
+        for e in entries.flatten() {
+            match e.metadata() {
+                Ok(m) if m.is_dir() => stack.push(e.path()),
+                Ok(m) if m.is_file() => total += m.len(),
+                _ => {}
+            }
+        }
+    }
+    total
+}
+
+/// Uploads a file (`remote` ending in `/` means into that directory, under its own name).
 pub(super) async fn upload_file(
     comm: &SshCommunicator,
     local: &Path,
     remote: &str,
     progress: Progress<'_>,
 ) -> Result<(), CommError> {
-    let file = tokio::fs::File::open(local)
-        .await
-        .map_err(|e| failed(&format!("opening {}", local.display()), e))?;
-    let meta = file.metadata().await?;
-    use std::os::unix::fs::PermissionsExt;
-    let mode = meta.permissions().mode() & 0o7777;
     let (dir, name) = split_remote(remote, local);
-    let counted = Counted {
-        inner: file,
-        done: 0,
-        total: meta.len(),
-        progress,
-    };
-    let mut ch = comm.session().await?;
-    let header = format!("C{mode:04o} {} {name}\n", meta.len());
-    let result = scp_send(&mut ch, &dir, &header, counted, remote).await;
-    // Close the channel on every path: leaked channels count against the server's MaxSessions.
-    let _ = ch.close().await;
-    result
+    match comm.method {
+        Method::Scp => scp::upload_file(comm, local, &dir, &name, progress).await,
+        Method::Sftp => sftp::upload_file(comm, local, &dir, &name, progress).await,
+    }
 }
 
-/// The scp sink protocol for one file: start `scp -t DIR`, send the `C` header, the bytes and
-/// a NUL, each acknowledged.
-async fn scp_send(
-    ch: &mut russh::Channel<russh::client::Msg>,
-    dir: &str,
-    header: &str,
-    data: impl AsyncRead + Unpin,
+/// Packer's rules: `src/` uploads the contents of src into `remote`; `src` uploads the
+/// directory itself, as `remote/src`.
+fn split_local_dir(local: &Path) -> Result<(std::path::PathBuf, String), CommError> {
+    if local.to_string_lossy().ends_with('/') {
+        return Ok((local.to_path_buf(), ".".to_string()));
+    }
+    let name = local
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .ok_or_else(|| CommError::Failed(format!("cannot upload {}", local.display())))?;
+    let parent = local
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    Ok((parent.to_path_buf(), name))
+}
+
+/// Uploads a directory (Packer's trailing-slash rules).
+pub(super) async fn upload_dir(
+    comm: &SshCommunicator,
+    local: &Path,
     remote: &str,
+    progress: Progress<'_>,
 ) -> Result<(), CommError> {
-    ch.exec(true, format!("scp -t -- {}", shell_quote(dir)))
+    let (base, entry) = split_local_dir(local)?;
+    match comm.method {
+        Method::Sftp => sftp::upload_dir(comm, &base, &entry, remote, progress).await,
+        Method::Scp if comm.remote_has_tar().await? => {
+            tar_upload(comm, &base, &entry, remote, progress).await
+        }
+        Method::Scp => {
+            mkdir_p(comm, remote).await?;
+            scp::upload_dir(comm, &base, &entry, remote, progress).await
+        }
+    }
+}
+
+/// Downloads a file.
+pub(super) async fn download(
+    comm: &SshCommunicator,
+    remote: &str,
+    local: &Path,
+    progress: Progress<'_>,
+) -> Result<(), CommError> {
+    match comm.method {
+        Method::Scp => scp::download_file(comm, remote, local, progress).await,
+        Method::Sftp => sftp::download_file(comm, remote, local, progress).await,
+    }
+}
+
+/// Downloads a directory: `remote/` puts its contents into `local`, `remote` puts it at
+/// `local/NAME`.
+pub(super) async fn download_dir(
+    comm: &SshCommunicator,
+    remote: &str,
+    local: &Path,
+    progress: Progress<'_>,
+) -> Result<(), CommError> {
+    match comm.method {
+        Method::Sftp => sftp::download_dir(comm, remote, local, progress).await,
+        Method::Scp if comm.remote_has_tar().await? => {
+            tar_download(comm, remote, local, progress).await
+        }
+        Method::Scp => scp::download_dir(comm, remote, local, progress).await,
+    }
+}
+
+/// `mkdir -p` on the machine.
+async fn mkdir_p(comm: &SshCommunicator, remote: &str) -> Result<(), CommError> {
+    let mut ch = comm.session().await?;
+    ch.exec(true, format!("mkdir -p -- {}", shell_quote(remote)))
         .await
-        .map_err(|e| failed("starting scp", e))?;
-    read_ack(ch, "the upload").await?;
-    ch.data(header.as_bytes())
-        .await
-        .map_err(|e| failed("sending the file header", e))?;
-    read_ack(ch, remote).await?;
-    send_all(ch, data).await?;
-    ch.data(&[0u8][..])
-        .await
-        .map_err(|e| failed("ending the file", e))?;
-    read_ack(ch, &format!("{remote} after sending it")).await?;
-    ch.eof().await.map_err(|e| failed("closing scp", e))?;
-    let (code, stderr) = finish(ch).await;
-    if code > 0 {
+        .map_err(|e| failed("starting mkdir", e))?;
+    let (code, stderr) = finish(&mut ch).await;
+    if code != 0 {
         return Err(CommError::Failed(format!(
-            "scp upload of {remote} exited {code}: {stderr}"
+            "creating {remote} failed (exit {code}): {stderr}"
         )));
     }
     Ok(())
 }
 
-/// Packer's rules: `src/` uploads the contents of src into `remote`; `src` uploads the
-/// directory itself, as `remote/src`.
-pub(super) async fn upload_dir(
+/// One tar stream from a local `tar -c` into `tar -x` on the machine (`-p`: modes exactly).
+async fn tar_upload(
     comm: &SshCommunicator,
-    local: &Path,
+    base: &Path,
+    entry: &str,
     remote: &str,
+    progress: Progress<'_>,
 ) -> Result<(), CommError> {
-    let local_str = local.to_string_lossy();
-    let (base, entry) = if local_str.ends_with('/') {
-        (local.to_path_buf(), ".".to_string())
-    } else {
-        let name = local
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .ok_or_else(|| CommError::Failed(format!("cannot upload {}", local.display())))?;
-        let parent = local
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(Path::new("."));
-        (parent.to_path_buf(), name)
-    };
     let dest = shell_quote(remote);
     let mut ch = comm.session().await?;
-    ch.exec(
-        true,
-        format!("command -v tar >/dev/null || {{ echo 'tar is not installed on the machine' >&2; exit 127; }}; mkdir -p -- {dest} && tar -C {dest} -xf -"),
-    )
-    .await
-    .map_err(|e| failed("starting tar", e))?;
+    ch.exec(true, format!("mkdir -p -- {dest} && tar -C {dest} -xpf -"))
+        .await
+        .map_err(|e| failed("starting tar", e))?;
     let mut tar = tokio::process::Command::new("tar")
         .arg("-C")
-        .arg(&base)
-        .args(["-cf", "-", "--", &entry])
+        .arg(base)
+        .args(["-cf", "-", "--", entry])
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .map_err(|e| failed("running local tar", e))?;
     let stdout = tar.stdout.take().expect("piped");
-    let send = send_all(&ch, stdout).await;
+    let counted = Counted {
+        inner: stdout,
+        done: 0,
+        total: tree_size(&base.join(entry)),
+        progress,
+    };
+    let send = send_all(&ch, counted).await;
     let local_status = tar.wait_with_output().await?;
     ch.eof()
         .await
@@ -231,7 +267,7 @@ pub(super) async fn upload_dir(
     if !local_status.status.success() {
         return Err(CommError::Failed(format!(
             "local tar of {} failed: {}",
-            local.display(),
+            base.join(entry).display(),
             String::from_utf8_lossy(&local_status.stderr).trim()
         )));
     }
@@ -243,27 +279,58 @@ pub(super) async fn upload_dir(
     Ok(())
 }
 
-pub(super) async fn download(
+/// One tar stream from `tar -c` on the machine into a local `tar -x` (modes kept, owners not).
+async fn tar_download(
     comm: &SshCommunicator,
     remote: &str,
     local: &Path,
     progress: Progress<'_>,
 ) -> Result<(), CommError> {
+    let trimmed = remote.trim_end_matches('/');
+    let trimmed = if trimmed.is_empty() { "/" } else { trimmed };
+    let (dir, entry) = if remote.ends_with('/') {
+        (trimmed.to_string(), ".".to_string())
+    } else {
+        match trimmed.rsplit_once('/') {
+            Some(("", name)) => ("/".to_string(), name.to_string()),
+            Some((d, name)) => (d.to_string(), name.to_string()),
+            None => (".".to_string(), trimmed.to_string()),
+        }
+    };
+    std::fs::create_dir_all(local)?;
     let mut ch = comm.session().await?;
-    ch.exec(true, format!("cat -- {}", shell_quote(remote)))
-        .await
-        .map_err(|e| failed("starting the download", e))?;
-    let tmp = local.with_extension("kiln-part");
-    let mut file = tokio::fs::File::create(&tmp)
-        .await
-        .map_err(|e| failed(&format!("creating {}", local.display()), e))?;
+    ch.exec(
+        true,
+        format!(
+            "tar -C {} -cf - -- {}",
+            shell_quote(&dir),
+            shell_quote(&entry)
+        ),
+    )
+    .await
+    .map_err(|e| failed("starting tar", e))?;
+    let mut tar = tokio::process::Command::new("tar")
+        .arg("-C")
+        .arg(local)
+        .args(["-xpf", "-", "--no-same-owner"])
+        .stdin(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| failed("running local tar", e))?;
+    let mut stdin = tar.stdin.take().expect("piped");
     let mut code = -1;
     let mut stderr = Vec::new();
     let mut done = 0u64;
+    let mut write_err = None;
     while let Some(msg) = ch.wait().await {
         match msg {
             ChannelMsg::Data { data } => {
-                file.write_all(&data).await?;
+                if write_err.is_none() {
+                    if let Err(e) = stdin.write_all(&data).await {
+                        write_err = Some(e);
+                    }
+                }
                 done += data.len() as u64;
                 progress(done, 0);
             }
@@ -272,16 +339,21 @@ pub(super) async fn download(
             _ => {}
         }
     }
-    file.flush().await?;
-    drop(file);
+    drop(stdin);
+    let local_status = tar.wait_with_output().await?;
     if code != 0 {
-        let _ = tokio::fs::remove_file(&tmp).await;
         return Err(CommError::Failed(format!(
-            "downloading {remote} failed: {}",
+            "downloading {remote} failed (exit {code}): {}",
             String::from_utf8_lossy(&stderr).trim()
         )));
     }
-    tokio::fs::rename(&tmp, local).await?;
+    if !local_status.status.success() || write_err.is_some() {
+        return Err(CommError::Failed(format!(
+            "unpacking {remote} into {} failed: {}",
+            local.display(),
+            String::from_utf8_lossy(&local_status.stderr).trim()
+        )));
+    }
     Ok(())
 }
 

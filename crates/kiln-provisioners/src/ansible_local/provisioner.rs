@@ -75,7 +75,7 @@ impl AnsibleLocal {
             s.push('/');
         }
         cx.comm
-            .upload_dir(Path::new(&s), dst)
+            .upload_dir(Path::new(&s), dst, kiln_comm::no_progress())
             .await
             .map_err(Error::from)
     }

@@ -119,8 +119,12 @@ pub async fn install(
     if !src.ends_with('/') {
         src.push('/');
     }
-    comm.upload_dir(Path::new(&src), &format!("{root}/wheels"))
-        .await?;
+    comm.upload_dir(
+        Path::new(&src),
+        &format!("{root}/wheels"),
+        kiln_comm::no_progress(),
+    )
+    .await?;
     let q = shell_quote(&root);
     let unpack = format!(
         "cd {q} && mkdir -p home tmp && python3 -c 'import glob, zipfile\nfor w in sorted(glob.glob(\"wheels/*.whl\")):\n    zipfile.ZipFile(w).extractall(\"site\")' && rm -rf wheels"

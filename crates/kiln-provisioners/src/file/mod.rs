@@ -196,6 +196,19 @@ impl Provisioner for FileProvisioner {
         let comm = cx.comm.as_ref();
         if c.direction == "download" {
             for src in c.sources() {
+                // As Packer: a source ending in `/` is a directory, its contents downloaded
+                // into the destination directory.
+                if src.ends_with('/') {
+                    let dst = PathBuf::from(&c.destination);
+                    cx.ui
+                        .say(&format!("Downloading {src} => {}", dst.display()));
+                    let report = Reporter::new(cx.ui, &src);
+                    comm.download_dir(&src, &dst, &|d, t| report.update(d, t))
+                        .await
+                        .map_err(Error::from)?;
+                    report.finish();
+                    continue;
+                }
                 let dst = if c.destination.ends_with('/') {
                     let name = src.rsplit('/').next().unwrap_or(&src).to_string();
                     PathBuf::from(&c.destination).join(name)
@@ -232,9 +245,11 @@ impl Provisioner for FileProvisioner {
             cx.ui.say(&format!("Uploading {src} => {}", c.destination));
             let p = Path::new(&src);
             if p.is_dir() {
-                comm.upload_dir(p, &c.destination)
+                let report = Reporter::new(cx.ui, &src);
+                comm.upload_dir(p, &c.destination, &|d, t| report.update(d, t))
                     .await
                     .map_err(Error::from)?;
+                report.finish();
             } else if !p.exists() {
                 return Err(Error::msg(format!("file: source {src} does not exist")));
             } else {
