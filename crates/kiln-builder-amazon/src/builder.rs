@@ -12,6 +12,7 @@ use crate::wait::Wait;
 use async_trait::async_trait;
 use kiln_comm::config::CommConfig;
 use kiln_core::artifact::{Artifact, ArtifactRef};
+use kiln_core::clean_keys::StepCleanupTempKeys;
 use kiln_core::connect::StepConnect;
 use kiln_core::journal::Event;
 use kiln_core::plugin::{BuildCx, Builder, PrepareCx};
@@ -85,6 +86,7 @@ impl Builder for AmazonEbs {
             source_ami: self.config.source_ami.clone(),
             key_name: None,
             private_key: None,
+            public_key: None,
             security_groups: vec![],
             instance_id: None,
             host: None,
@@ -111,6 +113,9 @@ impl Builder for AmazonEbs {
             }),
             Box::new(StepConnect::new(self.comm.clone())),
             Box::new(StepProvision::new()),
+            Box::new(StepCleanupTempKeys {
+                config: self.comm.clone(),
+            }),
         ];
         if !self.config.skip_create_ami {
             steps.push(Box::new(StepStopInstance { wait }));

@@ -21,6 +21,8 @@ pub struct State {
     pub key_name: Option<String>,
     /// Private key text.
     pub private_key: Option<String>,
+    /// The temporary key's public line, to remove from authorized_keys before capture.
+    pub public_key: Option<String>,
     /// Security groups for the instance.
     pub security_groups: Vec<String>,
     /// The build instance.
@@ -87,6 +89,10 @@ impl ConnectState for State {
             .clone()
             .unwrap_or_else(|| "the temporary key pair".into());
         Some((key, format!("key pair {name}")))
+    }
+
+    fn temporary_public_key(&self) -> Option<String> {
+        self.public_key.clone()
     }
 
     fn set_communicator(&mut self, comm: Arc<dyn Communicator>, info: ConnInfo) {

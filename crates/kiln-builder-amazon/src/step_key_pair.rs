@@ -1,10 +1,9 @@
-//! The SSH key: the template's, or a temporary EC2 key pair (ed25519 by default) created here
-//! and deleted at cleanup.
+//! The SSH key: the template's, or a temporary key pair (ed25519 by default, or rsa with
+//! temporary_key_pair_bits) made here, imported into EC2 and deleted at cleanup.
 
 use crate::client::api_err;
 use crate::state::State;
 use async_trait::async_trait;
-use aws_sdk_ec2::types::KeyType;
 use kiln_comm::config::CommConfig;
 use kiln_core::journal::Event;
 use kiln_core::plugin::BuildCx;
@@ -46,25 +45,26 @@ impl Step<State> for StepKeyPair {
             return Ok(());
         }
         let name = format!("packer_{}", uuid::Uuid::new_v4());
-        let key_type = match self.comm.temporary_key_pair_type.as_str() {
-            "" | "ed25519" => KeyType::Ed25519,
-            "rsa" => KeyType::Rsa,
-            other => {
-                return Err(Error::msg(format!(
-                    "temporary_key_pair_type must be \"ed25519\" or \"rsa\", not \"{other}\""
-                )))
-            }
-        };
+        // The key is made here and only its public half goes to EC2: the private key never
+        // crosses the network (CreateKeyPair would send it back in the response).
+        let pair = kiln_comm::keys::generate(
+            &self.comm.temporary_key_pair_type,
+            self.comm.temporary_key_pair_bits,
+            &name,
+        )
+        .map_err(Error::from)?;
         cx.ui.say(&format!("Creating temporary keypair: {name}"));
         s.journal(cx, "ec2:key-pair", &name, "", Event::Intent);
         let out = s
             .ec2
-            .create_key_pair()
+            .import_key_pair()
             .key_name(&name)
-            .key_type(key_type)
+            .public_key_material(aws_sdk_ec2::primitives::Blob::new(
+                pair.public_openssh.as_bytes(),
+            ))
             .send()
             .await
-            .map_err(|e| api_err("CreateKeyPair", e))?;
+            .map_err(|e| api_err("ImportKeyPair", e))?;
         s.journal(
             cx,
             "ec2:key-pair",
@@ -74,7 +74,8 @@ impl Step<State> for StepKeyPair {
         );
         self.created = Some(name.clone());
         s.key_name = Some(name);
-        s.private_key = Some(out.key_material().unwrap_or_default().to_string());
+        s.private_key = Some(pair.private_openssh.clone());
+        s.public_key = Some(pair.public_openssh.clone());
         Ok(())
     }
 

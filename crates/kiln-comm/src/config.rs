@@ -95,9 +95,10 @@ pub struct CommConfig {
     /// Allowed key exchange algorithms.
     #[serde(default)]
     pub ssh_key_exchange_algorithms: Vec<String>,
-    /// Remove the build's key from authorized_keys before capture.
+    /// Remove the build's temporary key from authorized_keys before capture. kiln does it
+    /// (and checks it) unless this is set to false; Packer only when it is true.
     #[serde(default)]
-    pub ssh_clear_authorized_keys: bool,
+    pub ssh_clear_authorized_keys: Option<bool>,
     /// Temporary key pair type (kiln default: ed25519).
     #[serde(default)]
     pub temporary_key_pair_type: String,

@@ -5,6 +5,7 @@
 //! provisioning hook.
 
 pub mod config;
+pub mod keys;
 pub mod ssh;
 
 use async_trait::async_trait;

@@ -20,6 +20,11 @@ pub trait ConnectState: ProvisionState {
     fn machine_private_key(&self) -> Option<(String, String)> {
         None
     }
+    /// The public line of a temporary key the builder put on the machine (cloud-init writes
+    /// it to authorized_keys), to remove before the machine is captured.
+    fn temporary_public_key(&self) -> Option<String> {
+        None
+    }
     /// Stores the connected communicator and how it reached the machine.
     fn set_communicator(&mut self, comm: Arc<dyn Communicator>, info: ConnInfo);
 }

@@ -6,6 +6,7 @@
 //! Everything a user sees goes through one [`ui::Ui`], which redacts secrets in every form.
 
 pub mod artifact;
+pub mod clean_keys;
 pub mod connect;
 pub mod engine;
 pub mod error;

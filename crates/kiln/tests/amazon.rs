@@ -105,6 +105,26 @@ fn seed_template_builds_end_to_end() {
     assert!(t.path("/etc/sudoers.d/90-ops").exists());
     assert!(!t.path("/usr/bin/ansible-playbook").exists());
     assert!(!t.path("/tmp/packer-provisioner-ansible-local").exists());
+    // cloud-init's copies of the temporary key were removed before the image was made; the
+    // machine's own key stays.
+    assert!(
+        text.contains("The temporary key is in no authorized_keys file (checked)."),
+        "{text}"
+    );
+    for f in [
+        "/home/centos/.ssh/authorized_keys",
+        "/root/.ssh/authorized_keys",
+    ] {
+        let keys = std::fs::read_to_string(t.path(f)).unwrap();
+        assert!(
+            !keys.contains("packer_"),
+            "{f} still has the temporary key:\n{keys}"
+        );
+        assert!(
+            keys.contains("ssh-ed25519 "),
+            "{f} lost its own key:\n{keys}"
+        );
+    }
     // Every temporary resource is gone.
     let (keys, groups, instances) = m.leftovers();
     assert!(keys.is_empty(), "key pairs left: {keys:?}");
@@ -157,6 +177,48 @@ fn failure_after_the_instance_started_cleans_everything_up() {
         "{keys:?} {groups:?} {instances:?}"
     );
     assert!(Moto::values(&m.query("Action=DescribeImages&Owner.1=self"), "imageId").is_empty());
+}
+
+#[test]
+fn the_temporary_key_stays_in_authorized_keys_only_when_asked() {
+    let m = Moto::start();
+    let t = ec2_target(&m);
+    let dir = tempfile::tempdir().unwrap();
+    let envs = env(&m);
+    let env_refs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let tpl = dir.path().join("t.json");
+    std::fs::write(
+        &tpl,
+        format!(
+            r#"{{"builders": [{{"type": "amazon-ebs", "region": "us-east-1", "source_ami": "ami-af4333cf",
+                 "instance_type": "t2.micro", "ssh_username": "centos", "skip_create_ami": true,
+                 "ssh_clear_authorized_keys": false, "temporary_key_pair_type": "rsa",
+                 "temporary_key_pair_bits": 2048, "ssh_host": "127.0.0.1", "ssh_port": {}}}],
+               "provisioners": [{{"type": "shell", "inline": ["true"]}}]}}"#,
+            t.port
+        ),
+    )
+    .unwrap();
+    let out = run_in(
+        dir.path(),
+        &["build", "-color=false", tpl.to_str().unwrap()],
+        &env_refs,
+    );
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}\n{}", t.log());
+    // Left where cloud-init put it, as asked: an rsa key of the requested size.
+    for f in [
+        "/home/centos/.ssh/authorized_keys",
+        "/root/.ssh/authorized_keys",
+    ] {
+        let keys = std::fs::read_to_string(t.path(f)).unwrap();
+        let line = keys
+            .lines()
+            .find(|l| l.contains(" packer_"))
+            .unwrap_or_else(|| panic!("{f} has no temporary key:\n{keys}"));
+        assert!(line.contains("ssh-rsa "), "{line}");
+    }
+    assert!(t.log().contains("RSA SHA256:"), "{}", t.log());
 }
 
 #[test]

@@ -1,5 +1,6 @@
 //! Connecting: TCP, banner, key exchange, authentication, inside one time budget.
 
+use super::idle::IdleLimit;
 use super::SshCommunicator;
 use crate::config::CommConfig;
 use crate::CommError;
@@ -54,6 +55,13 @@ pub struct Target {
     pub kex: Vec<String>,
     /// How files move.
     pub transfer: super::Method,
+    /// A read or write stalled this long means the connection is dead.
+    pub read_write_timeout: Option<Duration>,
+    /// Forward the local ssh-agent to commands (Packer's default, unless
+    /// `ssh_disable_agent_forwarding`).
+    pub agent_forwarding: bool,
+    /// Set when the read/write limit ended the connection.
+    pub tripped: super::idle::Tripped,
 }
 
 impl Target {
@@ -115,6 +123,9 @@ impl Target {
                 ciphers: vec![],
                 kex: vec![],
                 transfer: super::Method::Scp,
+                read_write_timeout: Some(cfg.ssh_read_write_timeout.0).filter(|d| !d.is_zero()),
+                agent_forwarding: false,
+                tripped: Default::default(),
             }))
         };
         Ok(Target {
@@ -133,6 +144,9 @@ impl Target {
             bastion,
             ciphers: cfg.ssh_ciphers.clone(),
             kex: cfg.ssh_key_exchange_algorithms.clone(),
+            read_write_timeout: Some(cfg.ssh_read_write_timeout.0).filter(|d| !d.is_zero()),
+            agent_forwarding: !cfg.ssh_disable_agent_forwarding,
+            tripped: Default::default(),
             transfer: if cfg.ssh_file_transfer_method == "sftp" {
                 super::Method::Sftp
             } else {
@@ -171,10 +185,13 @@ struct AttemptError {
     message: String,
 }
 
-/// The russh event handler: accepts the host key (as Packer does) and records when the key
-/// exchange completed, to tell key-exchange failures from authentication failures.
+/// The russh event handler: accepts the host key (as Packer does), records when the key
+/// exchange completed (to tell key-exchange failures from authentication failures), and
+/// serves forwarded agent channels from the local agent.
 pub struct Client {
     kex_done: Arc<AtomicBool>,
+    /// The local agent's socket, when agent forwarding is on.
+    agent: Option<std::path::PathBuf>,
 }
 
 impl client::Handler for Client {
@@ -196,6 +213,39 @@ impl client::Handler for Client {
         self.kex_done.store(true, Ordering::SeqCst);
         Ok(())
     }
+
+    async fn server_channel_open_agent_forward(
+        &mut self,
+        channel: russh::Channel<client::Msg>,
+        reply: client::ChannelOpenHandle,
+        _session: &mut client::Session,
+    ) -> Result<(), Self::Error> {
+        let Some(socket) = self.agent.clone() else {
+            reply
+                .reject(russh::ChannelOpenFailure::AdministrativelyProhibited)
+                .await;
+            return Ok(());
+        };
+        reply.accept().await;
+        // Each forwarded channel is one agent conversation, relayed to the local agent.
+        tokio::spawn(async move {
+            if let Ok(mut agent) = tokio::net::UnixStream::connect(socket).await {
+                let mut stream = channel.into_stream();
+                let _ = tokio::io::copy_bidirectional(&mut stream, &mut agent).await;
+            }
+        });
+        Ok(())
+    }
+}
+
+/// The local agent to forward to the machine: `SSH_AUTH_SOCK`, unless forwarding is off.
+pub(super) fn forwarded_agent(target: &Target) -> Option<std::path::PathBuf> {
+    if !target.agent_forwarding {
+        return None;
+    }
+    std::env::var_os("SSH_AUTH_SOCK")
+        .filter(|s| !s.is_empty())
+        .map(std::path::PathBuf::from)
 }
 
 /// How long one handshake may take before the attempt counts as failed.
@@ -207,13 +257,27 @@ pub async fn connect(
     target: &Target,
     cancel: &CancellationToken,
 ) -> Result<SshCommunicator, CommError> {
+    connect_by(target, Instant::now() + target.timeout, cancel).await
+}
+
+/// [`connect`] with the budget ending at `deadline`: the bastion and the target share one
+/// budget, so a slow bastion leaves less time for the target, never more in all.
+async fn connect_by(
+    target: &Target,
+    deadline: Instant,
+    cancel: &CancellationToken,
+) -> Result<SshCommunicator, CommError> {
     let bastion = match &target.bastion {
-        Some(b) => Some(Box::pin(connect(b, cancel)).await.map_err(|e| {
-            CommError::Failed(format!("connecting to bastion {}: {e}", b.describe()))
-        })?),
+        Some(b) => Some(
+            Box::pin(connect_by(b, deadline, cancel))
+                .await
+                .map_err(|e| {
+                    CommError::Failed(format!("connecting to bastion {}: {e}", b.describe()))
+                })?,
+        ),
         None => None,
     };
-    let handle = establish(target, bastion.as_ref(), cancel).await?;
+    let handle = establish_by(target, bastion.as_ref(), deadline, cancel).await?;
     Ok(SshCommunicator {
         handle: tokio::sync::Mutex::new(Arc::new(handle)),
         bastion: bastion.map(Box::new),
@@ -226,14 +290,23 @@ pub async fn connect(
     })
 }
 
-/// The retry loop: one authenticated connection within the budget.
+/// The retry loop: one authenticated connection within a fresh budget (reconnections).
 pub(super) async fn establish(
     target: &Target,
     bastion: Option<&SshCommunicator>,
     cancel: &CancellationToken,
 ) -> Result<Handle<Client>, CommError> {
+    establish_by(target, bastion, Instant::now() + target.timeout, cancel).await
+}
+
+/// The retry loop: one authenticated connection before `deadline`.
+async fn establish_by(
+    target: &Target,
+    bastion: Option<&SshCommunicator>,
+    deadline: Instant,
+    cancel: &CancellationToken,
+) -> Result<Handle<Client>, CommError> {
     let start = Instant::now();
-    let deadline = start + target.timeout;
     let mut handshake_failures = 0;
     let mut delay = Duration::from_millis(200);
     loop {
@@ -334,6 +407,7 @@ async fn attempt(
     let kex_done = Arc::new(AtomicBool::new(false));
     let handler = Client {
         kex_done: kex_done.clone(),
+        agent: forwarded_agent(target),
     };
     let config = client_config(target);
     let mut handle = match bastion {
@@ -347,8 +421,24 @@ async fn attempt(
             .map_err(|e| fail(Phase::TcpConnect, e.to_string()))?;
             let _ = stream.set_nodelay(true);
             wait_for_banner(&mut stream, limit).await?;
-            tokio::time::timeout(limit, client::connect_stream(config, stream, handler))
-                .await
+            let handshake = match target.read_write_timeout {
+                Some(idle) => {
+                    tokio::time::timeout(
+                        limit,
+                        client::connect_stream(
+                            config,
+                            IdleLimit::new(stream, idle, target.tripped.clone()),
+                            handler,
+                        ),
+                    )
+                    .await
+                }
+                None => {
+                    tokio::time::timeout(limit, client::connect_stream(config, stream, handler))
+                        .await
+                }
+            };
+            handshake
                 .map_err(|_| fail(Phase::KeyExchange, "timed out".into()))?
                 .map_err(|e| fail(Phase::KeyExchange, e.to_string()))?
         }
@@ -357,15 +447,28 @@ async fn attempt(
                 .current()
                 .await
                 .map_err(|e| fail(Phase::TcpConnect, e.to_string()))?;
-            let channel = bastion_handle
-                .channel_open_direct_tcpip(target.host.clone(), target.port as u32, "127.0.0.1", 0)
-                .await
-                .map_err(|e| {
-                    fail(
-                        Phase::TcpConnect,
-                        format!("through bastion {}: {e}", b.target),
-                    )
-                })?;
+            let channel = tokio::time::timeout(
+                limit,
+                bastion_handle.channel_open_direct_tcpip(
+                    target.host.clone(),
+                    target.port as u32,
+                    "127.0.0.1",
+                    0,
+                ),
+            )
+            .await
+            .map_err(|_| {
+                fail(
+                    Phase::TcpConnect,
+                    format!("through bastion {}: no answer within {limit:?}", b.target),
+                )
+            })?
+            .map_err(|e| {
+                fail(
+                    Phase::TcpConnect,
+                    format!("through bastion {}: {e}", b.target),
+                )
+            })?;
             tokio::time::timeout(
                 limit,
                 client::connect_stream(config, channel.into_stream(), handler),

@@ -43,6 +43,11 @@ pub(super) async fn run(comm: &SshCommunicator, cmd: RemoteCommand<'_>) -> Resul
             .await
             .map_err(|e| failed("requesting a PTY", e))?;
     }
+    if super::connect::forwarded_agent(&comm.config).is_some() {
+        ch.agent_forward(false)
+            .await
+            .map_err(|e| failed("requesting agent forwarding", e))?;
+    }
     // The login shell reports its pid first; the command runs in that same shell.
     let wrapped = format!("echo {PID_MARK}$$ >&2; {}", cmd.command);
     ch.exec(true, wrapped)
@@ -87,6 +92,16 @@ pub(super) async fn run(comm: &SshCommunicator, cmd: RemoteCommand<'_>) -> Resul
     }
     out.finish(|l| on_line(l, false, &mut pid));
     err.finish(|l| on_line(l, true, &mut pid));
+    if code.is_none() {
+        // A connection that went quiet for ssh_read_write_timeout was ended on purpose: say so
+        // (a connection that merely dropped, as in a reboot, reports -1).
+        if let Some(why) = comm.config.tripped.lock().expect("tripped lock").take() {
+            return Err(CommError::Failed(format!(
+                "the connection to {} stopped answering while running the command: {why}",
+                comm.target
+            )));
+        }
+    }
     Ok(code.unwrap_or(-1))
 }
 

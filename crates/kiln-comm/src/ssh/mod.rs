@@ -7,6 +7,7 @@
 
 mod connect;
 mod exec;
+mod idle;
 mod scp;
 mod sftp;
 mod transfer;

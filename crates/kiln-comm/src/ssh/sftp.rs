@@ -82,7 +82,10 @@ pub(super) async fn upload_file(
 ) -> Result<(), CommError> {
     let s = open(comm).await?;
     let mut counter = Counted::totals(std::fs::metadata(local)?.len(), progress);
-    let r = put(&s, local, &join(dir, name), &mut counter).await;
+    let r = match mkdir_p(&s, dir).await {
+        Ok(()) => put(&s, local, &join(dir, name), &mut counter).await,
+        Err(e) => Err(e),
+    };
     let _ = s.close().await;
     r
 }

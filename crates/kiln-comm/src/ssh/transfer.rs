@@ -140,6 +140,10 @@ pub(super) async fn upload_file(
     progress: Progress<'_>,
 ) -> Result<(), CommError> {
     let (dir, name) = split_remote(remote, local);
+    // `dir/` names a directory: make sure there is one (scp would write a file named dir).
+    if remote.ends_with('/') && comm.method == Method::Scp {
+        mkdir_p(comm, &dir).await?;
+    }
     match comm.method {
         Method::Scp => scp::upload_file(comm, local, &dir, &name, progress).await,
         Method::Sftp => sftp::upload_file(comm, local, &dir, &name, progress).await,

@@ -96,7 +96,8 @@ impl Moto {
     }
 
     /// A script for sshd's AuthorizedKeysCommand: the public keys of the key pairs of running
-    /// instances, read from moto (the job EC2 metadata and cloud-init do on real EC2).
+    /// instances, read from moto (the job EC2 metadata does on real EC2), also written into
+    /// centos's and root's authorized_keys as cloud-init writes them.
     pub fn authorized_keys_command(&self) -> String {
         format!(
             r#"#!/usr/bin/python3
@@ -112,6 +113,15 @@ for item in re.findall(r"<item>(.*?)</item>", call("Action=DescribeKeyPairs&Incl
     p = re.search(r"<publicKey>([^<]+)</publicKey>", item)
     if n and p and n.group(1) in names:
         print(p.group(1))
+        for f, prefix in (("/home/centos/.ssh/authorized_keys", ""),
+                          ("/root/.ssh/authorized_keys", 'no-port-forwarding,command="echo Please login as centos" ')):
+            try:
+                text = open(f).read()
+            except OSError:
+                continue
+            if p.group(1).split()[1] not in text:
+                with open(f, "a") as out:
+                    out.write(prefix + p.group(1) + "\n")
 "#,
             self.port
         )
