@@ -527,7 +527,8 @@ fn five_thousand_files_and_a_gibibyte_arrive_intact() {
                "provisioners": [
                  {{"type": "file", "source": "many/", "destination": "/opt/many"}},
                  {{"type": "file", "source": "big.bin", "destination": "/opt/big.bin"}},
-                 {{"type": "file", "direction": "download", "source": "/opt/big.bin", "destination": "back.bin"}}
+                 {{"type": "file", "direction": "download", "source": "/opt/big.bin", "destination": "back.bin"}},
+                 {{"type": "file", "direction": "download", "source": "/opt/many/", "destination": "many-back"}}
                ]}}"#,
             t.comm_json("root")
         ),
@@ -562,6 +563,19 @@ fn five_thousand_files_and_a_gibibyte_arrive_intact() {
     );
     let count = std::fs::read_dir(t.path("/opt/many")).unwrap().count();
     assert_eq!(count, 50);
+    // And the 5,000 files back down, the same.
+    let back = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "cd {} && find . -type f | sort | xargs sha256sum | sha256sum",
+            dir.path().join("many-back").display()
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&back.stdout),
+        String::from_utf8_lossy(&local.stdout)
+    );
     let want = sha256_host(&big);
     assert_eq!(sha256_target(&t, "/opt/big.bin"), want);
     assert_eq!(sha256_host(&dir.path().join("back.bin")), want);

@@ -330,3 +330,47 @@ fn file_sources_content_and_generated_sources() {
         stdout(&out)
     );
 }
+
+#[test]
+fn secrets_never_appear_in_remote_command_lines() {
+    let t = SshTarget::start();
+    let dir = tempfile::tempdir().unwrap();
+    let tpl = template(
+        dir.path(),
+        &format!(
+            r#"{{"variables": {{"token": "tok-9f8e7d6c5b"}}, "sensitive-variables": ["token"],
+               "builders": [{{"type": "null", {}}}],
+               "provisioners": [{{"type": "shell", "environment_vars": ["TOKEN={{{{user `token`}}}}"],
+                                  "inline": ["touch /tmp/kiln-running; sleep 3; echo ${{#TOKEN}} > /root/token-len"]}}]}}"#,
+            t.comm_json("root")
+        ),
+    );
+    let child = kiln()
+        .current_dir(dir.path())
+        .args(["build", "-color=false", &tpl])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while !t.path("/tmp/kiln-running").exists() {
+        assert!(Instant::now() < deadline, "the command never started");
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    // While it runs, no process on the machine carries the secret in its arguments.
+    let procs = t.processes();
+    assert!(procs.iter().any(|p| p.contains("sleep 3")), "{procs:?}");
+    assert!(
+        !procs.iter().any(|p| p.contains("tok-9f8e7d6c5b")),
+        "secret in a command line: {procs:?}"
+    );
+    let out = child.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(
+        std::fs::read_to_string(t.path("/root/token-len")).unwrap(),
+        "14\n"
+    );
+}
