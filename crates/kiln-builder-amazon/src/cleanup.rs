@@ -93,14 +93,17 @@ async fn clean(r: Record) -> Result<(), String> {
                 Err(e) if gone(&e) => vec![],
                 Err(e) => return Err(err("DescribeImages", client::api_err("", e).to_string())),
             };
-            for img in images {
-                let id = img.image_id().unwrap_or_default().to_string();
-                let snaps: Vec<String> = img
-                    .block_device_mappings()
-                    .iter()
-                    .filter_map(|m| m.ebs().and_then(|e| e.snapshot_id()).map(str::to_string))
-                    .collect();
-                crate::step_create_ami::deregister(&ec2, &id, &snaps)
+            let mut ids: Vec<String> = images
+                .iter()
+                .filter_map(|i| i.image_id())
+                .map(str::to_string)
+                .collect();
+            // Already deregistered, its snapshots perhaps not: they are found by its id.
+            if ids.is_empty() && !r.id.is_empty() {
+                ids.push(r.id.clone());
+            }
+            for id in ids {
+                crate::step_create_ami::deregister(&ec2, &id, &[])
                     .await
                     .map_err(|e| e.to_string())?;
             }

@@ -52,8 +52,8 @@ pub fn code<E: ProvideErrorMetadata, R>(e: &SdkError<E, R>) -> Option<String> {
         .map(str::to_string)
 }
 
-/// A build error naming the call.
-pub fn api_err<E: std::error::Error + 'static, R: std::fmt::Debug>(
+/// A build error naming the call and, for errors EC2 answered, its code and message.
+pub fn api_err<E: std::error::Error + ProvideErrorMetadata + 'static, R: std::fmt::Debug>(
     call: &str,
     e: SdkError<E, R>,
 ) -> Error {
@@ -64,6 +64,12 @@ pub fn api_err<E: std::error::Error + 'static, R: std::fmt::Debug>(
              AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a profile (AWS_PROFILE or \"profile\"), SSO, \
              or run where instance metadata provides them"
         ));
+    }
+    if let Some(service) = e.as_service_error() {
+        if let Some(code) = service.code() {
+            let message = service.message().unwrap_or("no message");
+            return Error::msg(format!("EC2 {call} failed: {code}: {message}"));
+        }
     }
     // The SDK appends its Debug form after the readable chain: keep the readable part.
     let readable = text.split(" (").next().unwrap_or(&text);

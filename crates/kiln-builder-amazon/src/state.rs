@@ -41,7 +41,53 @@ pub struct State {
     pub place: Vec<(String, String)>,
 }
 
+/// How long a temporary resource may live before a reaper may delete it (`kiln:expires`).
+pub const TEMPORARY_TTL_HOURS: i64 = 24;
+
 impl State {
+    /// The tags every temporary resource carries: the kiln run and build that made it, and
+    /// when it may be reaped if nothing deleted it.
+    pub fn kiln_tags(&self, cx: &kiln_core::plugin::BuildCx) -> Vec<aws_sdk_ec2::types::Tag> {
+        let expires = chrono::Utc::now() + chrono::Duration::hours(TEMPORARY_TTL_HOURS);
+        [
+            ("kiln:run", self.run_uuid.clone()),
+            ("kiln:build", cx.info.name.clone()),
+            (
+                "kiln:expires",
+                expires.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            ),
+        ]
+        .into_iter()
+        .map(|(k, v)| aws_sdk_ec2::types::Tag::builder().key(k).value(v).build())
+        .collect()
+    }
+
+    /// Settles the intent of a create call the API refused: nothing was made. (A call that
+    /// failed in transport may have made it, so its intent stays open for cleanup.)
+    pub fn refused<E, R>(
+        &self,
+        cx: &kiln_core::plugin::BuildCx,
+        kind: &str,
+        key: &str,
+        e: &aws_sdk_ec2::error::SdkError<E, R>,
+    ) {
+        if matches!(e, aws_sdk_ec2::error::SdkError::ServiceError(_)) {
+            self.journal(cx, kind, key, "", kiln_core::journal::Event::Deleted);
+        }
+    }
+
+    /// [`State::kiln_tags`] as a tag specification for one resource type.
+    pub fn kiln_tag_spec(
+        &self,
+        cx: &kiln_core::plugin::BuildCx,
+        kind: aws_sdk_ec2::types::ResourceType,
+    ) -> aws_sdk_ec2::types::TagSpecification {
+        aws_sdk_ec2::types::TagSpecification::builder()
+            .resource_type(kind)
+            .set_tags(Some(self.kiln_tags(cx)))
+            .build()
+    }
+
     /// Journal record helper.
     pub fn journal(
         &self,

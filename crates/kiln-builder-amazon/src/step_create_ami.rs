@@ -76,23 +76,68 @@ fn tag_list(m: &std::collections::BTreeMap<String, String>) -> Vec<Tag> {
         .collect()
 }
 
-/// Deregisters an AMI and deletes its snapshots.
+/// Every snapshot of an AMI: those it lists (`known`, and its block device mappings while it
+/// exists) and those EC2 made for it, found by the AMI id in their description ("Created by
+/// CreateImage(i-…) for ami-…"), which also finds them before the AMI lists them, and after it
+/// is gone.
+pub(crate) async fn image_snapshots(
+    ec2: &aws_sdk_ec2::Client,
+    ami: &str,
+    known: &[String],
+) -> Result<Vec<String>> {
+    let mut snaps = known.to_vec();
+    let mut add = |id: Option<&str>| {
+        if let Some(id) = id.filter(|i| !i.is_empty()) {
+            if !snaps.iter().any(|s| s == id) {
+                snaps.push(id.to_string());
+            }
+        }
+    };
+    match ec2.describe_images().image_ids(ami).send().await {
+        Ok(out) => {
+            for m in out.images().iter().flat_map(|i| i.block_device_mappings()) {
+                add(m.ebs().and_then(|e| e.snapshot_id()));
+            }
+        }
+        Err(e) if crate::client::code(&e).is_some_and(|c| c.contains("NotFound")) => {}
+        Err(e) => return Err(api_err("DescribeImages", e)),
+    }
+    let out = ec2
+        .describe_snapshots()
+        .owner_ids("self")
+        .filters(
+            Filter::builder()
+                .name("description")
+                .values(format!("*{ami}*"))
+                .build(),
+        )
+        .send()
+        .await
+        .map_err(|e| api_err("DescribeSnapshots", e))?;
+    for snap in out.snapshots() {
+        add(snap.snapshot_id());
+    }
+    Ok(snaps)
+}
+
+/// Deregisters an AMI (if it is still there) and deletes all its snapshots.
 pub(crate) async fn deregister(
     ec2: &aws_sdk_ec2::Client,
     ami: &str,
-    snapshots: &[String],
+    known_snapshots: &[String],
 ) -> Result<()> {
-    ec2.deregister_image()
-        .image_id(ami)
-        .send()
-        .await
-        .map_err(|e| api_err("DeregisterImage", e))?;
+    let snapshots = image_snapshots(ec2, ami, known_snapshots).await?;
+    match ec2.deregister_image().image_id(ami).send().await {
+        Ok(_) => {}
+        Err(e) if crate::client::code(&e).is_some_and(|c| c.contains("NotFound")) => {}
+        Err(e) => return Err(api_err("DeregisterImage", e)),
+    }
     for snap in snapshots {
-        ec2.delete_snapshot()
-            .snapshot_id(snap)
-            .send()
-            .await
-            .map_err(|e| api_err("DeleteSnapshot", e))?;
+        match ec2.delete_snapshot().snapshot_id(&snap).send().await {
+            Ok(_) => {}
+            Err(e) if crate::client::code(&e).is_some_and(|c| c.contains("NotFound")) => {}
+            Err(e) => return Err(api_err("DeleteSnapshot", e)),
+        }
     }
     Ok(())
 }
@@ -147,7 +192,10 @@ impl Step<State> for StepCreateAmi {
             req = req.description(&c.ami_description);
         }
         s.journal(cx, "ec2:image", &c.ami_name, "", Event::Intent);
-        let out = req.send().await.map_err(|e| api_err("CreateImage", e))?;
+        let out = req.send().await.map_err(|e| {
+            s.refused(cx, "ec2:image", &c.ami_name, &e);
+            api_err("CreateImage", e)
+        })?;
         let ami = out.image_id().unwrap_or_default().to_string();
         s.journal(cx, "ec2:image", &c.ami_name, &ami, Event::Created);
         s.ami_id = Some(ami.clone());

@@ -62,9 +62,13 @@ impl Step<State> for StepKeyPair {
             .public_key_material(aws_sdk_ec2::primitives::Blob::new(
                 pair.public_openssh.as_bytes(),
             ))
+            .tag_specifications(s.kiln_tag_spec(cx, aws_sdk_ec2::types::ResourceType::KeyPair))
             .send()
             .await
-            .map_err(|e| api_err("ImportKeyPair", e))?;
+            .map_err(|e| {
+                s.refused(cx, "ec2:key-pair", &name, &e);
+                api_err("ImportKeyPair", e)
+            })?;
         s.journal(
             cx,
             "ec2:key-pair",

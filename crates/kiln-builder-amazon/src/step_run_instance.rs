@@ -106,17 +106,25 @@ impl Step<State> for StepRunInstance {
             .tag_specifications(
                 TagSpecification::builder()
                     .resource_type(ResourceType::Instance)
-                    .set_tags(Some(tags(&c.run_tags, true)))
+                    .set_tags(Some(
+                        tags(&c.run_tags, true)
+                            .into_iter()
+                            .chain(s.kiln_tags(cx))
+                            .collect(),
+                    ))
                     .build(),
-            );
-        if !c.run_volume_tags.is_empty() {
-            req = req.tag_specifications(
+            )
+            .tag_specifications(
                 TagSpecification::builder()
                     .resource_type(ResourceType::Volume)
-                    .set_tags(Some(tags(&c.run_volume_tags, false)))
+                    .set_tags(Some(
+                        tags(&c.run_volume_tags, false)
+                            .into_iter()
+                            .chain(s.kiln_tags(cx))
+                            .collect(),
+                    ))
                     .build(),
             );
-        }
         if let Some(k) = &s.key_name {
             req = req.key_name(k);
         }
@@ -152,7 +160,11 @@ impl Step<State> for StepRunInstance {
         let token = uuid::Uuid::new_v4().to_string();
         req = req.client_token(&token);
         s.journal(cx, "ec2:instance", &token, "", Event::Intent);
-        let out = req.send().await.map_err(|e| api_err("RunInstances", e))?;
+        self.token = token.clone();
+        let out = req.send().await.map_err(|e| {
+            s.refused(cx, "ec2:instance", &token, &e);
+            api_err("RunInstances", e)
+        })?;
         let id = out
             .instances()
             .first()
@@ -161,7 +173,6 @@ impl Step<State> for StepRunInstance {
             .to_string();
         s.journal(cx, "ec2:instance", &token, &id, Event::Created);
         s.instance_id = Some(id.clone());
-        self.token = token;
         cx.ui.message(&format!("Instance ID: {id}"));
         cx.ui
             .say(&format!("Waiting for instance ({id}) to become ready..."));
@@ -188,7 +199,27 @@ impl Step<State> for StepRunInstance {
     }
 
     async fn cleanup(&mut self, cx: &BuildCx, s: &mut State) {
+        // RunInstances may have launched the instance without kiln seeing the answer: the
+        // client token finds it.
+        let mut known_absent = false;
+        if s.instance_id.is_none() && !self.token.is_empty() {
+            if let Ok(out) = s.ec2.describe_instances().send().await {
+                s.instance_id = out
+                    .reservations()
+                    .iter()
+                    .flat_map(|r| r.instances())
+                    .find(|i| i.client_token() == Some(self.token.as_str()))
+                    .and_then(|i| i.instance_id())
+                    .map(str::to_string);
+                known_absent = s.instance_id.is_none();
+            }
+        }
         let Some(id) = s.instance_id.clone() else {
+            // Nothing was launched: the intent is settled. (If the lookup failed, the journal
+            // keeps it for `kiln cleanup`.)
+            if known_absent {
+                s.journal(cx, "ec2:instance", &self.token, "", Event::Deleted);
+            }
             return;
         };
         cx.ui.say("Terminating the source AWS instance...");

@@ -56,15 +56,18 @@ impl Step<State> for StepSecurityGroup {
             .ec2
             .create_security_group()
             .group_name(&name)
-            .description("Temporary group for Packer");
+            .description("Temporary group for Packer")
+            .tag_specifications(
+                s.kiln_tag_spec(cx, aws_sdk_ec2::types::ResourceType::SecurityGroup),
+            );
         if !self.config.vpc_id.is_empty() {
             req = req.vpc_id(&self.config.vpc_id);
         }
         s.journal(cx, "ec2:security-group", &name, "", Event::Intent);
-        let out = req
-            .send()
-            .await
-            .map_err(|e| api_err("CreateSecurityGroup", e))?;
+        let out = req.send().await.map_err(|e| {
+            s.refused(cx, "ec2:security-group", &name, &e);
+            api_err("CreateSecurityGroup", e)
+        })?;
         let id = out.group_id().unwrap_or_default().to_string();
         s.journal(cx, "ec2:security-group", &name, &id, Event::Created);
         self.created = Some(id.clone());

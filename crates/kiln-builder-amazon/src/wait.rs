@@ -27,6 +27,9 @@ impl Default for Wait {
     }
 }
 
+/// Polls in a row that may fail before the wait gives up.
+const MAX_POLL_FAILURES: u32 = 3;
+
 /// What one poll saw.
 pub enum Poll<T> {
     /// Done, with a value.
@@ -51,14 +54,26 @@ where
     let start = Instant::now();
     let mut delay = wait.first;
     let mut last = String::from("unknown");
+    let mut failures = 0;
     loop {
-        match check().await? {
-            Poll::Ready(v) => return Ok(v),
-            Poll::Pending(state) => {
+        match check().await {
+            Ok(Poll::Ready(v)) => return Ok(v),
+            Ok(Poll::Pending(state)) => {
+                failures = 0;
                 last = state;
                 delay = (delay.mul_f32(1.5)).min(wait.max);
             }
-            Poll::Throttled => delay = (delay * 2).min(Duration::from_secs(30)),
+            Ok(Poll::Throttled) => delay = (delay * 2).min(Duration::from_secs(30)),
+            // One failed look is not a verdict on the resource: look again, a few times.
+            Err(e) => {
+                failures += 1;
+                if failures >= MAX_POLL_FAILURES {
+                    return Err(e);
+                }
+                kiln_core::log::log(format_args!(
+                    "[WARN] waiting for {what}: poll {failures} failed, trying again: {e}"
+                ));
+            }
         }
         if start.elapsed() + delay > wait.budget {
             return Err(Error::msg(format!(

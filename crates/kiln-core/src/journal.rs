@@ -6,6 +6,7 @@
 
 use serde::{Deserialize, Serialize};
 use std::io::Write;
+use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
@@ -111,7 +112,13 @@ impl Journal {
                 .append(true)
                 .open(path)
             {
-                Ok(f) => *guard = Some(f),
+                Ok(f) => {
+                    // Held for as long as this run lives (the kernel drops it when the process
+                    // dies, even by kill -9): `kiln cleanup` leaves a live run's journal alone.
+                    // SAFETY: flock on a file descriptor this function owns.
+                    unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) };
+                    *guard = Some(f)
+                }
                 Err(e) => {
                     eprintln!(
                         "kiln: could not open the resource journal {}: {e}",
@@ -157,6 +164,16 @@ impl Journal {
         }
         left
     }
+}
+
+/// Whether a live run still holds the journal at `path` (so its resources are in use).
+pub fn in_use(path: &Path) -> bool {
+    let Ok(f) = std::fs::File::open(path) else {
+        return false;
+    };
+    // SAFETY: flock on a file descriptor this function owns; a lock it gets is released when
+    // `f` is dropped.
+    unsafe { libc::flock(f.as_raw_fd(), libc::LOCK_EX | libc::LOCK_NB) != 0 }
 }
 
 /// Creates and removes a file in `dir`, to prove it is writable.
@@ -244,6 +261,17 @@ mod tests {
         j.record("b", "ec2:instance", "tok", "i-1", &[], Event::Deleted);
         assert!(j.finish().is_empty());
         assert!(!dir.path().join("run-r1.jsonl").exists());
+    }
+
+    #[test]
+    fn a_live_journal_is_in_use_until_it_is_dropped() {
+        let dir = tempfile::tempdir().unwrap();
+        let j = Journal::open(dir.path(), "live").unwrap();
+        j.record("b", "ec2:key-pair", "k", "", &[], Event::Intent);
+        let path = j.path().unwrap().to_path_buf();
+        assert!(in_use(&path));
+        drop(j);
+        assert!(!in_use(&path));
     }
 
     #[test]

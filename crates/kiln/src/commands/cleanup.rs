@@ -66,6 +66,13 @@ pub fn run(argv: &[String]) -> u8 {
     let mut failed = 0;
     let mut deleted = 0;
     for path in journals {
+        if kiln_core::journal::in_use(&path) {
+            println!(
+                "skipping {}: its run is still going",
+                path.file_name().unwrap_or_default().to_string_lossy()
+            );
+            continue;
+        }
         let mut left = outstanding(&read(&path));
         left.sort_by_key(|r| rank(&r.kind));
         let mut remaining: Vec<Record> = Vec::new();

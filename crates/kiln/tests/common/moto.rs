@@ -13,6 +13,8 @@ pub struct Moto {
     child: Child,
     /// Its port.
     pub port: u16,
+    /// The snapshots of the fixture AMIs, there from the start.
+    base_snapshots: Vec<String>,
 }
 
 impl Moto {
@@ -32,12 +34,17 @@ impl Moto {
             .stderr(Stdio::null())
             .spawn()
             .expect("moto_server (pip install 'moto[server,ec2]')");
-        let m = Moto { child, port };
+        let mut m = Moto {
+            child,
+            port,
+            base_snapshots: vec![],
+        };
         let deadline = Instant::now() + Duration::from_secs(30);
         while m.try_query("Action=DescribeRegions").is_err() {
             assert!(Instant::now() < deadline, "moto did not start");
             std::thread::sleep(Duration::from_millis(100));
         }
+        m.base_snapshots = m.snapshots();
         m
     }
 
@@ -108,20 +115,23 @@ def call(q):
     return urllib.request.urlopen(r, timeout=5).read().decode()
 running = call("Action=DescribeInstances&Filter.1.Name=instance-state-name&Filter.1.Value.1=running")
 names = set(re.findall(r"<keyName>([^<]+)</keyName>", running))
-for item in re.findall(r"<item>(.*?)</item>", call("Action=DescribeKeyPairs&IncludePublicKey=true"), re.S):
-    n = re.search(r"<keyName>([^<]+)</keyName>", item)
-    p = re.search(r"<publicKey>([^<]+)</publicKey>", item)
-    if n and p and n.group(1) in names:
-        print(p.group(1))
+# Each key pair's name and public key, from the XML (an item holds a tagSet of its own).
+import xml.etree.ElementTree as ET
+pairs = ET.fromstring(call("Action=DescribeKeyPairs&IncludePublicKey=true"))
+for item in pairs.findall("{{*}}keySet/{{*}}item"):
+    name = item.findtext("{{*}}keyName")
+    public = (item.findtext("{{*}}publicKey") or "").strip()
+    if name in names and public:
+        print(public)
         for f, prefix in (("/home/centos/.ssh/authorized_keys", ""),
                           ("/root/.ssh/authorized_keys", 'no-port-forwarding,command="echo Please login as centos" ')):
             try:
                 text = open(f).read()
             except OSError:
                 continue
-            if p.group(1).split()[1] not in text:
+            if public.split()[1] not in text:
                 with open(f, "a") as out:
-                    out.write(prefix + p.group(1) + "\n")
+                    out.write(prefix + public + "\n")
 "#,
             self.port
         )
@@ -132,5 +142,122 @@ impl Drop for Moto {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+    }
+}
+
+/// scripts/ec2-proxy.py in front of a moto server: holds state transitions for `lag` seconds
+/// like EC2 and fails the Nth call on request.
+pub struct Proxy {
+    child: Child,
+    /// Its port.
+    pub port: u16,
+}
+
+impl Proxy {
+    /// Starts the proxy in front of `moto`.
+    pub fn start(moto: &Moto, lag: f64) -> Proxy {
+        use std::io::BufRead;
+        let script =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/ec2-proxy.py");
+        let mut child = Command::new("python3")
+            .arg(script)
+            .args(["--upstream", &moto.url(), "--lag", &lag.to_string()])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("python3 for scripts/ec2-proxy.py");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .trim()
+            .strip_prefix("listening on ")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("ec2-proxy.py said {line:?}"));
+        Proxy { child, port }
+    }
+
+    /// The endpoint URL.
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    fn control(&self, method: &str, path: &str, body: &str) -> String {
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        write!(
+            s,
+            "{method} {path} HTTP/1.0\r\nHost: 127.0.0.1\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out.split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default()
+    }
+
+    /// Sets the lag and the call to fail (counting from 1; None: none), and clears the log.
+    pub fn configure(&self, lag: f64, fail_at: Option<usize>) {
+        let fail = fail_at.map_or("null".to_string(), |n| n.to_string());
+        self.control(
+            "POST",
+            "/__proxy/config",
+            &format!(r#"{{"lag": {lag}, "fail_at": {fail}}}"#),
+        );
+    }
+
+    /// The actions called since the last configure, in order.
+    pub fn calls(&self) -> Vec<String> {
+        serde_json::from_str(&self.control("GET", "/__proxy/calls", "")).unwrap()
+    }
+}
+
+impl Drop for Proxy {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Moto {
+    /// Every temporary resource left: key pairs, groups (but the default), instances not
+    /// terminated, images and snapshots owned by the account.
+    pub fn everything_left(&self) -> Vec<String> {
+        let (keys, groups, instances) = self.leftovers();
+        let mut left: Vec<String> = keys.into_iter().map(|k| format!("key pair {k}")).collect();
+        left.extend(groups.into_iter().map(|g| format!("security group {g}")));
+        left.extend(
+            instances
+                .into_iter()
+                .map(|i| format!("instance in state {i}")),
+        );
+        for id in Self::values(&self.query("Action=DescribeImages&Owner.1=self"), "imageId") {
+            left.push(format!("image {id}"));
+        }
+        for id in self.snapshots() {
+            if !self.base_snapshots.contains(&id) {
+                left.push(format!("snapshot {id}"));
+            }
+        }
+        left
+    }
+
+    fn snapshots(&self) -> Vec<String> {
+        Self::values(&self.query("Action=DescribeSnapshots"), "snapshotId")
+    }
+
+    /// Deregisters every image of the account and deletes every snapshot (a build's product,
+    /// removed so the next check starts from nothing).
+    pub fn remove_products(&self) {
+        for id in Self::values(&self.query("Action=DescribeImages&Owner.1=self"), "imageId") {
+            self.query(&format!("Action=DeregisterImage&ImageId={id}"));
+        }
+        for id in self.snapshots() {
+            if !self.base_snapshots.contains(&id) {
+                self.query(&format!("Action=DeleteSnapshot&SnapshotId={id}"));
+            }
+        }
     }
 }

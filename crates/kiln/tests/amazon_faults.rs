@@ -1,0 +1,341 @@
+//! amazon-ebs under faults, against moto behind scripts/ec2-proxy.py (which holds each state
+//! transition like EC2 and fails a chosen call): a failure at each API call in turn, SIGINT at
+//! random moments, kill -9 at random moments followed by `kiln cleanup`. Every time, nothing
+//! temporary is left in the cloud.
+//!
+//! The random moments come from KILN_TEST_SEED when set (the seed is printed on failure).
+
+mod common;
+#[path = "common/moto.rs"]
+mod moto;
+#[path = "common/target.rs"]
+mod target;
+
+use common::*;
+use moto::{Moto, Proxy};
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Child, Stdio};
+use std::time::{Duration, Instant};
+use target::SshTarget;
+
+/// The moto server, the proxy in front of it, an sshd target and a template, for one test.
+struct Rig {
+    moto: Moto,
+    proxy: Proxy,
+    target: SshTarget,
+    dir: tempfile::TempDir,
+    state: tempfile::TempDir,
+    template: String,
+}
+
+impl Rig {
+    fn new(lag: f64) -> Rig {
+        let moto = Moto::start();
+        let proxy = Proxy::start(&moto, lag);
+        let target = SshTarget::start_with(
+            "-o AuthorizedKeysCommand=/usr/local/bin/kiln-ec2-keys -o AuthorizedKeysCommandUser=root",
+        );
+        let script = target.path("/usr/local/bin/kiln-ec2-keys");
+        std::fs::write(&script, moto.authorized_keys_command()).unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let template = dir.path().join("t.json").display().to_string();
+        std::fs::write(
+            &template,
+            format!(
+                r#"{{"builders": [{{"type": "amazon-ebs", "region": "us-east-1", "source_ami": "ami-af4333cf",
+                     "instance_type": "t2.micro", "ssh_username": "centos",
+                     "ami_name": "faults-{{{{timestamp}}}}-{{{{uuid}}}}", "tags": {{"Purpose": "faults"}},
+                     "ssh_host": "127.0.0.1", "ssh_port": {}}}],
+                   "provisioners": [{{"type": "shell", "inline": ["sleep 0.3"]}}]}}"#,
+                target.port
+            ),
+        )
+        .unwrap();
+        Rig {
+            moto,
+            proxy,
+            target,
+            dir,
+            state: tempfile::tempdir().unwrap(),
+            template,
+        }
+    }
+
+    fn envs(&self) -> Vec<(String, String)> {
+        [
+            ("AWS_ACCESS_KEY_ID", "dummy-access".to_string()),
+            ("AWS_SECRET_ACCESS_KEY", "dummy-secret".to_string()),
+            ("AWS_DEFAULT_REGION", "us-east-1".to_string()),
+            ("AWS_EC2_METADATA_DISABLED", "true".to_string()),
+            ("AWS_ENDPOINT_URL", self.proxy.url()),
+            ("KILN_STATE_DIR", self.state.path().display().to_string()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_string(), v))
+        .collect()
+    }
+
+    fn command(&self, args: &[&str]) -> std::process::Command {
+        let mut c = kiln();
+        c.current_dir(self.dir.path()).args(args);
+        for (k, v) in self.envs() {
+            c.env(k, v);
+        }
+        c
+    }
+
+    fn spawn_build(&self) -> Child {
+        self.command(&["build", "-color=false", &self.template])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
+    /// Runs a build to its end; returns (exit code, output).
+    fn build(&self) -> (i32, String) {
+        let out = self
+            .command(&["build", "-color=false", &self.template])
+            .output()
+            .unwrap();
+        (out.status.code().unwrap_or(-1), stdout_of(&out))
+    }
+
+    fn cleanup(&self) -> String {
+        self.proxy.configure(0.0, None);
+        let out = self.command(&["cleanup"]).output().unwrap();
+        let text = stdout_of(&out);
+        assert!(out.status.success(), "kiln cleanup failed:\n{text}");
+        text
+    }
+
+    /// Whether the last run's journal is gone (the run settled everything).
+    fn journal_empty(&self) -> bool {
+        std::fs::read_dir(self.state.path()).unwrap().count() == 0
+    }
+
+    /// Whether a run kept its AMI as the product (its journal released it, or it left none).
+    fn kept_image(&self) -> bool {
+        let journals: Vec<_> = std::fs::read_dir(self.state.path()).unwrap().collect();
+        journals.is_empty()
+            || journals.into_iter().any(|e| {
+                std::fs::read_to_string(e.unwrap().path())
+                    .unwrap_or_default()
+                    .lines()
+                    .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+                    .any(|r| r["kind"] == "ec2:image" && r["event"] == "released")
+            })
+    }
+}
+
+fn stdout_of(out: &std::process::Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    )
+}
+
+/// A small deterministic generator for the moments (xorshift), seeded from KILN_TEST_SEED or
+/// the clock.
+struct Moments(u64);
+
+impl Moments {
+    fn new() -> (Moments, u64) {
+        let seed = std::env::var("KILN_TEST_SEED")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| {
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap()
+                    .as_nanos() as u64
+                    | 1
+            });
+        (Moments(seed), seed)
+    }
+
+    /// A moment in [0, span).
+    fn next(&mut self, span: Duration) -> Duration {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        span.mul_f64((self.0 % 10_000) as f64 / 10_000.0)
+    }
+}
+
+/// Waits for a child, killing it if it takes longer than `limit`.
+fn wait_within(child: &mut Child, limit: Duration) -> std::process::ExitStatus {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(st) = child.try_wait().unwrap() {
+            return st;
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            panic!("kiln did not finish within {limit:?}");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// How long a whole build takes here (and checks that one succeeds).
+fn full_build_time(rig: &Rig) -> Duration {
+    let start = Instant::now();
+    let (code, text) = rig.build();
+    assert_eq!(code, 0, "{text}\n{}", rig.target.log());
+    let took = start.elapsed();
+    rig.moto.remove_products();
+    assert!(rig.journal_empty(), "a clean build left its journal");
+    assert_eq!(rig.moto.everything_left(), Vec::<String>::new());
+    took
+}
+
+#[test]
+fn a_failure_at_each_api_call_in_turn_leaves_nothing_behind() {
+    let rig = Rig::new(0.0);
+    rig.proxy.configure(0.0, None);
+    let (code, text) = rig.build();
+    assert_eq!(code, 0, "{text}\n{}", rig.target.log());
+    let calls = rig.proxy.calls();
+    rig.moto.remove_products();
+    assert!(calls.len() > 10, "{calls:?}");
+    for n in 1..=calls.len() {
+        rig.proxy.configure(0.0, Some(n));
+        let (code, text) = rig.build();
+        let failed_call = rig.proxy.calls().get(n - 1).cloned().unwrap_or_default();
+        let finished = text.contains("Build 'amazon-ebs' finished after");
+        if finished {
+            // The build made its AMI (the fault fell on a call it could do without, or on a
+            // cleanup after it): the AMI is the product.
+            rig.moto.remove_products();
+        }
+        if code != 0 {
+            assert_eq!(code, 1, "call {n} ({failed_call}):\n{text}");
+            assert!(
+                text.contains(&format!("fault injected at call {n}")),
+                "call {n} ({failed_call}): the error does not say what failed:\n{text}"
+            );
+        }
+        // A failure while creating or waiting leaves nothing even before `kiln cleanup`; one
+        // while deleting leaves what it could not delete, listed in the journal.
+        let deleting = ["Delete", "Terminate", "Deregister"]
+            .iter()
+            .any(|p| failed_call.starts_with(p));
+        let left = rig.moto.everything_left();
+        if !deleting {
+            assert_eq!(
+                left,
+                Vec::<String>::new(),
+                "call {n} ({failed_call}):\n{text}"
+            );
+            assert!(
+                rig.journal_empty(),
+                "call {n} ({failed_call}): journal left:\n{text}"
+            );
+        } else if !left.is_empty() {
+            assert!(
+                text.contains("run `kiln cleanup` to delete them"),
+                "call {n} ({failed_call}) left {left:?} without saying so:\n{text}"
+            );
+        }
+        let cleaned = rig.cleanup();
+        assert_eq!(
+            rig.moto.everything_left(),
+            Vec::<String>::new(),
+            "call {n} ({failed_call}), after kiln cleanup:\n{cleaned}\nbuild:\n{text}"
+        );
+        assert!(rig.journal_empty(), "call {n}: journal left after cleanup");
+    }
+}
+
+#[test]
+fn sigint_at_random_moments_leaves_nothing_behind() {
+    // With EC2-like waits, so interrupts land in them too (the AMI's among them).
+    let rig = Rig::new(1.0);
+    let span = full_build_time(&rig);
+    let (mut moments, seed) = Moments::new();
+    for round in 0..20 {
+        let at = moments.next(span);
+        let mut child = rig.spawn_build();
+        std::thread::sleep(at);
+        // SAFETY: signalling the kiln process this test started.
+        unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+        let status = wait_within(&mut child, Duration::from_secs(120));
+        let out = child.wait_with_output().unwrap();
+        let text = stdout_of(&out);
+        let ctx = format!("seed {seed}, round {round}, SIGINT at {at:?} (build takes {span:?})");
+        if !status.success() {
+            assert_eq!(status.code(), Some(1), "{ctx}:\n{text}");
+        }
+        // An interrupt that came after the build finished leaves its product, the AMI.
+        if text.contains("Build 'amazon-ebs' finished after") {
+            rig.moto.remove_products();
+        }
+        // No `kiln cleanup`: the interrupted run cleaned up after itself.
+        assert_eq!(
+            rig.moto.everything_left(),
+            Vec::<String>::new(),
+            "{ctx}:\n{text}"
+        );
+        assert!(rig.journal_empty(), "{ctx}: journal left:\n{text}");
+    }
+}
+
+#[test]
+fn kill_9_at_random_moments_then_kiln_cleanup_leaves_nothing() {
+    let rig = Rig::new(1.0);
+    let span = full_build_time(&rig);
+    let (mut moments, seed) = Moments::new();
+    for round in 0..20 {
+        let at = moments.next(span);
+        let mut child = rig.spawn_build();
+        std::thread::sleep(at);
+        let finished = child.try_wait().unwrap();
+        if finished.is_none() {
+            let _ = child.kill(); // SIGKILL: no cleanup runs.
+        }
+        let _ = child.wait();
+        let ctx = format!("seed {seed}, round {round}, kill -9 at {at:?} (build takes {span:?})");
+        if let Some(st) = finished {
+            assert!(st.success(), "{ctx}: the build failed on its own");
+        }
+        if finished.is_some() || rig.kept_image() {
+            rig.moto.remove_products();
+        }
+        let cleaned = rig.cleanup();
+        assert_eq!(
+            rig.moto.everything_left(),
+            Vec::<String>::new(),
+            "{ctx}:\n{cleaned}"
+        );
+        assert!(rig.journal_empty(), "{ctx}: journal left after cleanup");
+    }
+}
+
+#[test]
+fn kiln_cleanup_leaves_a_running_build_alone() {
+    let rig = Rig::new(0.0);
+    std::fs::write(
+        &rig.template,
+        std::fs::read_to_string(&rig.template)
+            .unwrap()
+            .replace("sleep 0.3", "touch /tmp/kiln-provisioning; sleep 4"),
+    )
+    .unwrap();
+    let mut child = rig.spawn_build();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !rig.target.path("/tmp/kiln-provisioning").exists() {
+        assert!(Instant::now() < deadline, "the build never provisioned");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let cleaned = rig.cleanup();
+    assert!(cleaned.contains("its run is still going"), "{cleaned}");
+    assert!(cleaned.contains("0 deleted"), "{cleaned}");
+    let status = wait_within(&mut child, Duration::from_secs(120));
+    let text = stdout_of(&child.wait_with_output().unwrap());
+    assert!(status.success(), "the build lost its resources:\n{text}");
+    rig.moto.remove_products();
+    assert_eq!(rig.moto.everything_left(), Vec::<String>::new());
+}

@@ -1,0 +1,181 @@
+#!/usr/bin/env python3
+"""A proxy in front of moto (the EC2 API) that behaves more like EC2, for kiln's tests and
+benchmarks.
+
+moto changes state at once; EC2 takes its time. With --lag N each state transition the proxy
+sees is held for N seconds: a new instance stays "pending", a stopped one "stopping", a
+terminated one "shutting-down" and a new image "pending", in what DescribeInstances and
+DescribeImages answer. It can also fail one call on purpose (a 400 error the SDK does not
+retry), to test what a build leaves behind when any call fails.
+
+Control (JSON over HTTP, on the proxy's own port):
+  POST /__proxy/config  {"lag": seconds, "fail_at": n or null}   resets the call log
+  GET  /__proxy/calls   the actions called since the last config, in order
+
+Usage: ec2-proxy.py --upstream http://127.0.0.1:MOTO_PORT [--port 0] [--lag 0]
+Prints "listening on PORT" once ready.
+"""
+import argparse
+import http.server
+import json
+import re
+import socketserver
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+
+LOCK = threading.Lock()
+STATE = {"lag": 0.0, "fail_at": None, "calls": []}
+# resource id -> (state name, code or None, until)
+HELD = {}
+
+
+def action_of(path, body):
+    for text in (body.decode("utf-8", "replace"), urllib.parse.urlsplit(path).query):
+        params = urllib.parse.parse_qs(text)
+        if "Action" in params:
+            return params["Action"][0], params
+    return "", {}
+
+
+def ids(params, prefix):
+    return [v[0] for k, v in params.items() if k.startswith(prefix)]
+
+
+def hold(resource, state, code, lag):
+    if lag > 0:
+        HELD[resource] = (state, code, time.time() + lag)
+
+
+def rewrite(action, xml):
+    """Shows held resources in their intermediate state."""
+    now = time.time()
+    held = {r: v for r, v in HELD.items() if v[2] > now}
+    if not held:
+        return xml
+    if action == "DescribeInstances":
+        def fix(m):
+            rid = m.group(1)
+            if rid not in held or held[rid][1] is None:
+                return m.group(0)
+            state, code, _ = held[rid]
+            rest = re.sub(r"<instanceState>.*?</instanceState>",
+                          f"<instanceState><code>{code}</code><name>{state}</name></instanceState>",
+                          m.group(2), count=1, flags=re.S)
+            return f"<instanceId>{rid}</instanceId>{rest}"
+        return re.sub(r"<instanceId>(i-[0-9a-f]+)</instanceId>(.*?</instanceState>)", fix, xml, flags=re.S)
+    if action == "DescribeImages":
+        def fix_image(m):
+            rid = m.group(1)
+            if rid not in held:
+                return m.group(0)
+            return re.sub(r"<imageState>\w+</imageState>", f"<imageState>{held[rid][0]}</imageState>",
+                          m.group(0), count=1)
+        return re.sub(r"<imageId>(ami-[0-9a-f]+)</imageId>.*?</imageState>", fix_image, xml, flags=re.S)
+    return xml
+
+
+def record(action, params, xml, lag):
+    """Starts holding what this call changed."""
+    if action == "RunInstances":
+        for rid in re.findall(r"<instanceId>(i-[0-9a-f]+)</instanceId>", xml):
+            hold(rid, "pending", 0, lag)
+    elif action == "StopInstances":
+        for rid in ids(params, "InstanceId."):
+            hold(rid, "stopping", 64, lag)
+    elif action == "StartInstances":
+        for rid in ids(params, "InstanceId."):
+            hold(rid, "pending", 0, lag)
+    elif action == "TerminateInstances":
+        for rid in ids(params, "InstanceId."):
+            hold(rid, "shutting-down", 32, lag)
+    elif action in ("CreateImage", "RegisterImage", "CopyImage"):
+        for rid in re.findall(r"<imageId>(ami-[0-9a-f]+)</imageId>", xml):
+            hold(rid, "pending", None, lag)
+
+
+class Handler(http.server.BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    upstream = ""
+
+    def log_message(self, *args):
+        pass
+
+    def reply(self, code, body, ctype="text/xml"):
+        data = body.encode() if isinstance(body, str) else body
+        self.send_response(code)
+        self.send_header("Content-Type", ctype)
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def control(self, body):
+        if self.command == "POST" and self.path == "/__proxy/config":
+            cfg = json.loads(body or b"{}")
+            with LOCK:
+                STATE["lag"] = float(cfg.get("lag", STATE["lag"]))
+                STATE["fail_at"] = cfg.get("fail_at")
+                STATE["calls"] = []
+            return self.reply(200, "{}", "application/json")
+        if self.path == "/__proxy/calls":
+            with LOCK:
+                calls = list(STATE["calls"])
+            return self.reply(200, json.dumps(calls), "application/json")
+        return self.reply(404, "not a proxy control path", "text/plain")
+
+    def handle_any(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        if self.path.startswith("/__proxy/"):
+            return self.control(body)
+        action, params = action_of(self.path, body)
+        with LOCK:
+            STATE["calls"].append(action)
+            n = len(STATE["calls"])
+            fail = STATE["fail_at"] == n
+            lag = STATE["lag"]
+        if fail:
+            return self.reply(400, (
+                '<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error>'
+                f"<Code>InjectedFault</Code><Message>fault injected at call {n} ({action})</Message>"
+                "</Error></Errors><RequestID>injected</RequestID></Response>"))
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+        req = urllib.request.Request(self.upstream + self.path, data=body if body else None,
+                                     headers=headers, method=self.command)
+        try:
+            with urllib.request.urlopen(req, timeout=60) as r:
+                code, data, ctype = r.status, r.read(), r.headers.get("Content-Type", "text/xml")
+        except urllib.error.HTTPError as e:
+            code, data, ctype = e.code, e.read(), e.headers.get("Content-Type", "text/xml")
+        text = data.decode("utf-8", "replace")
+        with LOCK:
+            if code == 200:
+                record(action, params, text, lag)
+                text = rewrite(action, text)
+        return self.reply(code, text, ctype)
+
+    do_GET = do_POST = handle_any
+
+
+class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--upstream", required=True)
+    ap.add_argument("--port", type=int, default=0)
+    ap.add_argument("--lag", type=float, default=0.0)
+    a = ap.parse_args()
+    STATE["lag"] = a.lag
+    Handler.upstream = a.upstream.rstrip("/")
+    srv = Server(("127.0.0.1", a.port), Handler)
+    print(f"listening on {srv.server_address[1]}", flush=True)
+    srv.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
