@@ -133,7 +133,23 @@ impl Builder for AmazonEbs {
         let Some(ami) = state.ami_id.clone() else {
             return Ok(None);
         };
-        // Every temporary resource is cleaned up: the AMI is now the build's product.
+        // Every temporary resource is cleaned up: the AMI is now the build's product, no
+        // longer to expire (its kiln:run and kiln:build tags stay, as provenance).
+        let mut products = vec![ami.clone()];
+        products.extend(state.snapshot_ids.iter().cloned());
+        if let Err(e) = state
+            .ec2
+            .delete_tags()
+            .set_resources(Some(products))
+            .tags(aws_sdk_ec2::types::Tag::builder().key("kiln:expires").build())
+            .send()
+            .await
+        {
+            cx.ui.error(&format!(
+                "Could not remove the kiln:expires tag from {ami}: {}",
+                crate::client::api_err("DeleteTags", e)
+            ));
+        }
         state.journal(
             cx,
             "ec2:image",

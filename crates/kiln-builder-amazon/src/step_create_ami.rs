@@ -187,7 +187,10 @@ impl Step<State> for StepCreateAmi {
             .ec2
             .create_image()
             .instance_id(&instance)
-            .name(&c.ami_name);
+            .name(&c.ami_name)
+            // Temporary until the build succeeds: tagged like every temporary resource (its
+            // snapshots once they are known, below).
+            .tag_specifications(s.kiln_tag_spec(cx, aws_sdk_ec2::types::ResourceType::Image));
         if !c.ami_description.is_empty() {
             req = req.description(&c.ami_description);
         }
@@ -248,11 +251,13 @@ impl Step<State> for StepCreateAmi {
                 .await
                 .map_err(|e| api_err("CreateTags", e))?;
         }
-        if !c.snapshot_tags.is_empty() && !s.snapshot_ids.is_empty() {
+        if !s.snapshot_ids.is_empty() {
+            let mut tags = tag_list(&c.snapshot_tags);
+            tags.extend(s.kiln_tags(cx));
             s.ec2
                 .create_tags()
                 .set_resources(Some(s.snapshot_ids.clone()))
-                .set_tags(Some(tag_list(&c.snapshot_tags)))
+                .set_tags(Some(tags))
                 .send()
                 .await
                 .map_err(|e| api_err("CreateTags", e))?;

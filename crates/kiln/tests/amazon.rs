@@ -99,6 +99,14 @@ fn seed_template_builds_end_to_end() {
         text.contains(&format!("amazon-ebs,artifact,0,id,us-east-1:{}", ids[0])),
         "{text}"
     );
+    // The product keeps kiln's provenance tags but no expiry.
+    let tags = m.query(&format!(
+        "Action=DescribeTags&Filter.1.Name=resource-id&Filter.1.Value.1={}",
+        ids[0]
+    ));
+    let keys = Moto::values(&tags, "key");
+    assert!(keys.contains(&"kiln:run".to_string()), "{tags}");
+    assert!(!keys.contains(&"kiln:expires".to_string()), "{tags}");
     // The seed's provisioning happened on the machine.
     let passwd = std::fs::read_to_string(t.path("/etc/passwd")).unwrap();
     assert!(passwd.lines().any(|l| l.starts_with("elasticsearch:")));
