@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Starts an isolated sshd target for benchmarks and demos, like the test harness does: OpenSSH
 # chrooted in an overlay of the test root filesystem, in private mount and PID namespaces, on a
-# loopback port. Prints "PORT KEYFILE PID"; stop it with `kill -9 PID`.
+# loopback port. Prints "PORT KEYFILE PID"; stop it with `kill -9 PID`. EXTRA_SSHD_ARGS are
+# added to sshd's command line (e.g. "-o AuthorizedKeysCommand=/usr/local/bin/x").
 #   scripts/ssh-target.sh PORT WORKDIR
 set -euo pipefail
 PORT=$1; T=$2
@@ -17,9 +18,13 @@ mount -t tmpfs -o mode=0755 tmpfs $M/dev
 for d in null:1:3 zero:1:5 random:1:8 urandom:1:9 tty:5:0; do
   n=${d%%:*}; r=${d#*:}; mknod -m 666 $M/dev/$n c ${r%:*} ${r#*:}
 done
-chroot $M /bin/sh -c 'ssh-keygen -q -t ed25519 -N "" -f /root/kiln_test_key && mkdir -p /root/.ssh && cp /root/kiln_test_key.pub /root/.ssh/authorized_keys'
+chroot $M /bin/sh -c 'ssh-keygen -q -t ed25519 -N "" -f /root/kiln_test_key
+  for h in /root /home/centos; do
+    mkdir -p $h/.ssh && cp /root/kiln_test_key.pub $h/.ssh/authorized_keys && chmod 700 $h/.ssh
+  done
+  chown -R centos:centos /home/centos/.ssh'
 cp $M/root/kiln_test_key $T/key && chmod 600 $T/key
-exec chroot $M /usr/sbin/sshd -D -e -f /etc/ssh/kiln_sshd_config -p $PORT
+exec chroot $M /usr/sbin/sshd -D -e -f /etc/ssh/kiln_sshd_config -p $PORT $EXTRA_SSHD_ARGS
 BOOT
 unshare --mount --pid --fork --kill-child --propagation private bash "$T/boot.sh" "$R" "$T" "$PORT" >"$T/sshd.log" 2>&1 &
 pid=$!

@@ -141,7 +141,11 @@ impl Builder for AmazonEbs {
             .ec2
             .delete_tags()
             .set_resources(Some(products))
-            .tags(aws_sdk_ec2::types::Tag::builder().key("kiln:expires").build())
+            .tags(
+                aws_sdk_ec2::types::Tag::builder()
+                    .key("kiln:expires")
+                    .build(),
+            )
             .send()
             .await
         {

@@ -102,38 +102,17 @@ impl Moto {
         (keys, groups, states)
     }
 
-    /// A script for sshd's AuthorizedKeysCommand: the public keys of the key pairs of running
-    /// instances, read from moto (the job EC2 metadata does on real EC2), also written into
-    /// centos's and root's authorized_keys as cloud-init writes them.
+    /// A script for sshd's AuthorizedKeysCommand (scripts/ec2-authorized-keys.py): the public
+    /// keys of the key pairs of running instances, read from this moto (the job EC2 metadata
+    /// does on real EC2), also written into centos's and root's authorized_keys as cloud-init
+    /// writes them.
     pub fn authorized_keys_command(&self) -> String {
+        let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../../scripts/ec2-authorized-keys.py");
+        let code = std::fs::read_to_string(script).unwrap();
         format!(
-            r#"#!/usr/bin/python3
-import re, urllib.request
-H = {{"Authorization": "AWS4-HMAC-SHA256 Credential=test/20200101/us-east-1/ec2/aws4_request, SignedHeaders=host, Signature=00"}}
-def call(q):
-    r = urllib.request.Request("http://127.0.0.1:{}/?" + q + "&Version=2016-11-15", headers=H)
-    return urllib.request.urlopen(r, timeout=5).read().decode()
-running = call("Action=DescribeInstances&Filter.1.Name=instance-state-name&Filter.1.Value.1=running")
-names = set(re.findall(r"<keyName>([^<]+)</keyName>", running))
-# Each key pair's name and public key, from the XML (an item holds a tagSet of its own).
-import xml.etree.ElementTree as ET
-pairs = ET.fromstring(call("Action=DescribeKeyPairs&IncludePublicKey=true"))
-for item in pairs.findall("{{*}}keySet/{{*}}item"):
-    name = item.findtext("{{*}}keyName")
-    public = (item.findtext("{{*}}publicKey") or "").strip()
-    if name in names and public:
-        print(public)
-        for f, prefix in (("/home/centos/.ssh/authorized_keys", ""),
-                          ("/root/.ssh/authorized_keys", 'no-port-forwarding,command="echo Please login as centos" ')):
-            try:
-                text = open(f).read()
-            except OSError:
-                continue
-            if public.split()[1] not in text:
-                with open(f, "a") as out:
-                    out.write(prefix + public + "\n")
-"#,
-            self.port
+            "#!/bin/sh\nexec /usr/bin/python3 - {} <<'PY'\n{code}PY\n",
+            self.url()
         )
     }
 }

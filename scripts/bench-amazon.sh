@@ -1,0 +1,86 @@
+#!/usr/bin/env bash
+# amazon-ebs wall time, kiln / Packer 1.6.6, in one run, on the same template, against moto
+# behind scripts/ec2-proxy.py holding every state transition for LAG seconds (default 10) as
+# EC2 does: pending -> running, stopping -> stopped, the AMI pending -> available,
+# shutting-down -> terminated. Each tool builds once; both must succeed and leave nothing.
+# The floor is what the cloud itself takes: four transitions, 4 x LAG.
+# Goal (issue 5): ratio <= 0.5. Needs root (the sshd target runs in its own namespaces).
+# Installs packer and moto if missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+LAG=${LAG:-10}
+command -v packer >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq packer >/dev/null; }
+command -v moto_server >/dev/null || python3 -m pip install -q --disable-pip-version-check "moto[server,ec2]"
+export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/kiln-target}
+cargo build --release -q -p kiln
+KILN=$CARGO_TARGET_DIR/release/kiln
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
+  sleep 0.3
+  rm -rf "$work"
+}
+trap cleanup EXIT
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+moto_port=$(free_port)
+MOTO_AMIS_PATH=$PWD/crates/kiln/tests/fixtures/amazon/amis.json moto_server -H 127.0.0.1 -p "$moto_port" >"$work/moto.log" 2>&1 &
+pids+=("$!")
+moto=http://127.0.0.1:$moto_port
+for _ in $(seq 100); do curl -sf -o /dev/null "$moto/moto-api/" && break; sleep 0.1; done
+coproc PROXY { exec python3 scripts/ec2-proxy.py --upstream "$moto" --lag "$LAG"; }
+pids+=("$PROXY_PID")
+read -r _ _ proxy_port <&"${PROXY[0]}"
+proxy=http://127.0.0.1:$proxy_port
+
+ssh_port=$(free_port)
+export EXTRA_SSHD_ARGS="-o AuthorizedKeysCommand=/usr/local/bin/kiln-ec2-keys -o AuthorizedKeysCommandUser=root"
+read -r ssh_port _ tpid < <(scripts/ssh-target.sh "$ssh_port" "$work/target")
+pids+=("$tpid")
+root=/proc/$(awk '{print $1}' "/proc/$tpid/task/$tpid/children")/root
+mkdir -p "$root/usr/local/bin"
+{ printf '#!/bin/sh\nexec /usr/bin/python3 - %s <<'"'"'PY'"'"'\n' "$moto"; cat scripts/ec2-authorized-keys.py; printf 'PY\n'; } \
+  > "$root/usr/local/bin/kiln-ec2-keys"
+chmod 755 "$root/usr/local/bin/kiln-ec2-keys"
+
+# Packer 1.6.6 reads no AWS_ENDPOINT_URL: the endpoint and dummy credentials are in the template.
+cat > "$work/t.json" <<JSON
+{"builders": [{"type": "amazon-ebs", "region": "us-east-1", "access_key": "dummy", "secret_key": "dummy",
+               "custom_endpoint_ec2": "$proxy", "skip_credential_validation": true,
+               "skip_region_validation": true, "skip_metadata_api_check": true,
+               "source_ami": "ami-af4333cf", "instance_type": "t2.micro", "ssh_username": "centos",
+               "ssh_host": "127.0.0.1", "ssh_port": $ssh_port, "ami_name": "bench-{{timestamp}}"}],
+ "provisioners": [{"type": "shell", "inline": ["true"]}]}
+JSON
+
+left() { # temporary resources left in moto, one per line
+  local h='Authorization: AWS4-HMAC-SHA256 Credential=test/20200101/us-east-1/ec2/aws4_request, SignedHeaders=host, Signature=00'
+  for q in "Action=DescribeKeyPairs keyName" "Action=DescribeSecurityGroups groupName"; do
+    curl -s -H "$h" "$moto/?${q% *}&Version=2016-11-15" | grep -o "<${q#* }>[^<]*" | grep -v '>default$' || true
+  done
+  curl -s -H "$h" "$moto/?Action=DescribeInstances&Version=2016-11-15" \
+    | grep -o '<instanceState><code>[0-9]*</code><name>[a-z-]*' | grep -v terminated || true
+}
+deregister_all() {
+  local h='Authorization: AWS4-HMAC-SHA256 Credential=test/20200101/us-east-1/ec2/aws4_request, SignedHeaders=host, Signature=00'
+  for id in $(curl -s -H "$h" "$moto/?Action=DescribeImages&Owner.1=self&Version=2016-11-15" | grep -o '<imageId>[^<]*' | cut -d'>' -f2); do
+    curl -s -o /dev/null -H "$h" "$moto/?Action=DeregisterImage&ImageId=$id&Version=2016-11-15"
+  done
+}
+run() { # tool -> seconds; fails the benchmark if the build fails or leaves anything
+  local tool=$1 s e
+  s=$(date +%s.%N)
+  if ! (cd "$work" && "$tool" build -color=false t.json >"$work/$(basename "$tool").log" 2>&1); then
+    echo "bench: $tool build failed:" >&2; tail -30 "$work/$(basename "$tool").log" >&2; exit 1
+  fi
+  e=$(date +%s.%N)
+  if [ -n "$(left)" ]; then echo "bench: $tool left: $(left | tr '\n' ' ')" >&2; exit 1; fi
+  deregister_all
+  echo "$e - $s" | bc -l
+}
+k=$(KILN_STATE_DIR=$work/state run "$KILN")
+p=$(run packer)
+floor=$(echo "4 * $LAG" | bc -l)
+printf 'amazon-ebs with %ss per state transition: kiln %.1fs  packer %.1fs  ratio %.3f (goal <= 0.5); the cloud alone: %.0fs\n' \
+  "$LAG" "$k" "$p" "$(echo "$k / $p" | bc -l)" "$floor"
