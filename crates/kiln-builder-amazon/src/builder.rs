@@ -88,6 +88,7 @@ impl Builder for AmazonEbs {
             private_key: None,
             public_key: None,
             security_groups: vec![],
+            temporary_security_group: None,
             instance_id: None,
             host: None,
             comm: None,

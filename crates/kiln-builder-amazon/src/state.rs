@@ -25,6 +25,8 @@ pub struct State {
     pub public_key: Option<String>,
     /// Security groups for the instance.
     pub security_groups: Vec<String>,
+    /// The temporary security group kiln made, if it did (deleted at cleanup).
+    pub temporary_security_group: Option<String>,
     /// The build instance.
     pub instance_id: Option<String>,
     /// Address to connect to.

@@ -222,12 +222,24 @@ impl Step<State> for StepRunInstance {
             }
             return;
         };
+        // The temporary security group cannot be deleted while the instance uses it, and
+        // termination takes EC2 a minute or more: moving the instance to its VPC's default
+        // group first frees the temporary one at once, so nothing has to wait for the
+        // instance to be gone (once terminating, it goes by itself).
+        let freed = match &s.temporary_security_group {
+            Some(group) => release_group(s, &id, group).await,
+            None => true,
+        };
         cx.ui.say("Terminating the source AWS instance...");
         if let Err(e) = s.ec2.terminate_instances().instance_ids(&id).send().await {
             cx.ui.error(&format!(
                 "Error terminating instance {id}: {}",
                 api_err("TerminateInstances", e)
             ));
+            return;
+        }
+        if freed {
+            s.journal(cx, "ec2:instance", &self.token, &id, Event::Deleted);
             return;
         }
         // Cleanup must finish even after an interrupt.
@@ -246,4 +258,57 @@ impl Step<State> for StepRunInstance {
             )),
         }
     }
+}
+
+/// Moves the instance from `group` to its VPC's default group; true when `group` is free.
+async fn release_group(s: &State, instance: &str, group: &str) -> bool {
+    let vpc = match s
+        .ec2
+        .describe_instances()
+        .instance_ids(instance)
+        .send()
+        .await
+    {
+        Ok(out) => out
+            .reservations()
+            .iter()
+            .flat_map(|r| r.instances())
+            .find_map(|i| i.vpc_id().map(str::to_string)),
+        Err(_) => None,
+    };
+    let Some(vpc) = vpc else { return false };
+    let default = s
+        .ec2
+        .describe_security_groups()
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("vpc-id")
+                .values(&vpc)
+                .build(),
+        )
+        .filters(
+            aws_sdk_ec2::types::Filter::builder()
+                .name("group-name")
+                .values("default")
+                .build(),
+        )
+        .send()
+        .await
+        .ok()
+        .and_then(|out| {
+            out.security_groups()
+                .first()
+                .and_then(|g| g.group_id())
+                .map(str::to_string)
+        });
+    let Some(default) = default.filter(|d| d != group) else {
+        return false;
+    };
+    s.ec2
+        .modify_instance_attribute()
+        .instance_id(instance)
+        .groups(default)
+        .send()
+        .await
+        .is_ok()
 }

@@ -96,7 +96,8 @@ impl Step<State> for StepSecurityGroup {
             .send()
             .await
             .map_err(|e| api_err("AuthorizeSecurityGroupIngress", e))?;
-        s.security_groups = vec![id];
+        s.security_groups = vec![id.clone()];
+        s.temporary_security_group = Some(id);
         Ok(())
     }
 

@@ -56,6 +56,10 @@ pub fn no_progress() -> Progress<'static> {
     &|_, _| {}
 }
 
+/// A byte stream to a service, opened through a communicator.
+pub trait Tunnel: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin {}
+impl<T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Send + Unpin> Tunnel for T {}
+
 /// How a build talks to its machine.
 #[async_trait]
 pub trait Communicator: Send + Sync {
@@ -87,6 +91,14 @@ pub trait Communicator: Send + Sync {
         local: &Path,
         progress: Progress<'_>,
     ) -> Result<(), CommError>;
+    /// Opens a stream to `host:port` as the machine sees it (SSH's direct-tcpip), for tools
+    /// that must reach a service on it through this connection.
+    async fn tunnel(&self, _host: &str, _port: u16) -> Result<Box<dyn Tunnel>, CommError> {
+        Err(CommError::Unsupported(format!(
+            "the {} communicator cannot open tunnels",
+            self.kind()
+        )))
+    }
     /// Downloads `remote` to a local file, reporting progress (total 0 when unknown).
     async fn download(
         &self,
@@ -181,4 +193,41 @@ impl Communicator for NoneCommunicator {
     ) -> Result<(), CommError> {
         Err(none_error())
     }
+}
+
+/// A local port forwarded through a communicator's tunnels; closed when dropped.
+pub struct Forward {
+    /// The local port (on 127.0.0.1).
+    pub port: u16,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Forward {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// Listens on a free port of 127.0.0.1 and relays every connection to `host:port` as the
+/// machine sees it, through `comm`.
+pub async fn forward_local(
+    comm: std::sync::Arc<dyn Communicator>,
+    host: &str,
+    port: u16,
+) -> Result<Forward, CommError> {
+    let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+    let local = listener.local_addr()?.port();
+    let host = host.to_string();
+    let task = tokio::spawn(async move {
+        while let Ok((mut conn, _)) = listener.accept().await {
+            let comm = comm.clone();
+            let host = host.clone();
+            tokio::spawn(async move {
+                if let Ok(mut remote) = comm.tunnel(&host, port).await {
+                    let _ = tokio::io::copy_bidirectional(&mut conn, &mut remote).await;
+                }
+            });
+        }
+    });
+    Ok(Forward { port: local, task })
 }

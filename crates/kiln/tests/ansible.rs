@@ -286,3 +286,99 @@ fn remote_ansible_installs_galaxy_roles_and_collections_locally() {
         "from kiln.demo\n"
     );
 }
+
+#[test]
+fn remote_ansible_options_and_use_proxy_through_the_builds_connection() {
+    let t = SshTarget::start_with("-o LogLevel=DEBUG1");
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("probe.yml"),
+        "- hosts: web\n  gather_facts: false\n  become: true\n  tasks:\n    - copy:\n        \
+         content: \"{{ lookup('env', 'KILN_PROBE') }} {{ inventory_hostname }} {{ group_names | join(',') }}\\n\"\n        \
+         dest: /root/ansible-probe\n",
+    )
+    .unwrap();
+    let keep = dir.path().join("inventories");
+    std::fs::create_dir(&keep).unwrap();
+    let tpl = dir.path().join("t.json");
+    std::fs::write(
+        &tpl,
+        format!(
+            r#"{{"builders": [{}], "provisioners": [
+                {{"type": "ansible", "playbook_file": "probe.yml", "use_proxy": true,
+                  "groups": ["web", "extra"], "host_alias": "probe-host",
+                  "ansible_env_vars": ["KILN_PROBE=from-env-vars"],
+                  "ansible_ssh_extra_args": ["-o ServerAliveInterval=5"],
+                  "keep_inventory_file": true, "inventory_directory": "{}"}}]}}"#,
+            builder(&t),
+            keep.display()
+        ),
+    )
+    .unwrap();
+    let out = run_in(
+        dir.path(),
+        &["build", "-color=false", tpl.to_str().unwrap()],
+        &[],
+    );
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}\n{}", t.log());
+    assert_eq!(
+        std::fs::read_to_string(t.path("/root/ansible-probe")).unwrap(),
+        "from-env-vars probe-host extra,web\n"
+    );
+    // use_proxy: ansible went through a tunnel in kiln's own SSH connection.
+    assert!(
+        text.contains("ansible connects through the build's SSH connection"),
+        "{text}"
+    );
+    assert!(
+        t.log().contains("server_request_direct_tcpip"),
+        "{}",
+        t.log()
+    );
+    // The inventory was kept, the key copy was not.
+    let kept: Vec<_> = std::fs::read_dir(&keep).unwrap().flatten().collect();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    let inventory = std::fs::read_to_string(kept[0].path().join("inventory")).unwrap();
+    assert!(
+        inventory.contains("probe-host ansible_host='127.0.0.1'"),
+        "{inventory}"
+    );
+    assert!(inventory.contains("[web]\nprobe-host"), "{inventory}");
+    assert!(!kept[0].path().join("key").exists());
+}
+
+#[test]
+fn remote_ansible_failing_task_names_the_task_and_host() {
+    let t = SshTarget::start();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("fail.yml"),
+        "- hosts: all\n  gather_facts: false\n  tasks:\n    - name: refuse on purpose\n      \
+         fail:\n        msg: kiln remote failure\n",
+    )
+    .unwrap();
+    let tpl = dir.path().join("t.json");
+    std::fs::write(
+        &tpl,
+        format!(
+            r#"{{"builders": [{}], "provisioners": [{{"type": "ansible", "playbook_file": "fail.yml"}}]}}"#,
+            builder(&t)
+        ),
+    )
+    .unwrap();
+    let out = run_in(
+        dir.path(),
+        &["build", "-color=false", tpl.to_str().unwrap()],
+        &[],
+    );
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    let last = text
+        .lines()
+        .find(|l| l.starts_with("--> null:"))
+        .unwrap_or_else(|| panic!("no error line:\n{text}"));
+    assert!(last.contains("refuse on purpose"), "{last}");
+    assert!(last.contains("default"), "{last}");
+    assert!(last.contains("kiln remote failure"), "{last}");
+}

@@ -130,6 +130,21 @@ impl Communicator for SshCommunicator {
         transfer::download_dir(self, remote, local, progress).await
     }
 
+    async fn tunnel(&self, host: &str, port: u16) -> Result<Box<dyn crate::Tunnel>, CommError> {
+        let ch = self
+            .current()
+            .await?
+            .channel_open_direct_tcpip(host.to_string(), port as u32, "127.0.0.1", 0)
+            .await
+            .map_err(|e| {
+                failed(
+                    &format!("tunnel to {host}:{port} through {}", self.target),
+                    e,
+                )
+            })?;
+        Ok(Box::new(ch.into_stream()))
+    }
+
     async fn download(
         &self,
         remote: &str,

@@ -137,8 +137,9 @@ impl AnsibleLocal {
             };
             playbooks.push(remote);
         }
+        // As Packer: playbook_paths go under staging/playbooks/.
         for p in &c.playbook_paths {
-            self.upload_dir(cx, p, &format!("{staging}/{}", base(p)))
+            self.upload_dir(cx, p, &format!("{staging}/playbooks/{}", base(p)))
                 .await?;
         }
         for r in &c.role_paths {

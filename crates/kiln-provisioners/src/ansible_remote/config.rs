@@ -1,5 +1,6 @@
 //! `ansible` options, with Packer's names. kiln connects ansible straight to the machine with a
-//! generated inventory; Packer's SSH proxy adapter (`use_proxy`) is not needed for SSH builds.
+//! generated inventory, or through a tunnel in the build's own SSH connection when the machine
+//! is not reachable from here or `use_proxy` is true.
 
 use kiln_template::Diagnostic;
 use serde::Deserialize;
@@ -60,7 +61,8 @@ pub struct Config {
     /// Where galaxy collections go.
     #[serde(default)]
     pub collections_path: String,
-    /// Packer's SSH adapter; kiln supports only `false` (direct connection).
+    /// `true`: ansible connects through a tunnel in the build's SSH connection (what Packer's
+    /// proxy adapter is for); otherwise directly when the machine answers from here.
     #[serde(default)]
     pub use_proxy: Option<bool>,
     /// Accepted for compatibility; kiln does not run a proxy, so there is no local port.
@@ -94,11 +96,6 @@ impl Config {
                 "ansible: playbook_file: {} is invalid: no such file",
                 self.playbook_file
             )));
-        }
-        if self.use_proxy == Some(true) {
-            return Err(Diagnostic::new(
-                "ansible: use_proxy is not supported by kiln: ansible connects to the machine directly",
-            ));
         }
         for kv in &self.ansible_env_vars {
             if !kv.contains('=') {

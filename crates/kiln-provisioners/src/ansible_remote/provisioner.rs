@@ -29,16 +29,66 @@ fn inv(v: &str) -> String {
     format!("'{}'", v.replace('\\', "\\\\").replace('\'', "\\'"))
 }
 
+/// Where ansible-playbook connects: the machine itself, or a local port forwarded through
+/// kiln's own connection to it.
+struct Endpoint {
+    host: String,
+    port: String,
+    _forward: Option<kiln_comm::Forward>,
+}
+
 impl AnsibleRemote {
-    fn inventory(&self, cx: &ProvisionCx<'_>, dir: &std::path::Path) -> Result<std::path::PathBuf> {
-        let c = &self.config;
-        if !c.inventory_file.is_empty() {
-            return Ok(c.inventory_file.clone().into());
-        }
+    /// Direct when the machine's address answers from here and `use_proxy` is not true;
+    /// otherwise (a bastion, a private address, or `use_proxy: true`) a local port tunnelled
+    /// to the machine's sshd through the build's SSH connection, which serves what Packer's
+    /// proxy adapter does.
+    async fn endpoint(&self, cx: &ProvisionCx<'_>) -> Result<Endpoint> {
         let d = cx.data;
-        let host = d.get("Host").filter(|h| !h.is_empty()).ok_or_else(|| {
-            Error::msg("ansible: the builder did not report the machine's address (is the communicator ssh?)")
-        })?;
+        let host = d
+            .get("Host")
+            .filter(|h| !h.is_empty() && !kiln_core::plugin::is_placeholder(h))
+            .ok_or_else(|| {
+                Error::msg("ansible: the builder did not report the machine's address (is the communicator ssh?)")
+            })?
+            .clone();
+        let port = d.get("Port").cloned().unwrap_or_else(|| "22".into());
+        let direct = self.config.use_proxy != Some(true)
+            && tokio::time::timeout(
+                std::time::Duration::from_secs(2),
+                tokio::net::TcpStream::connect((host.as_str(), port.parse().unwrap_or(22))),
+            )
+            .await
+            .is_ok_and(|r| r.is_ok());
+        if direct {
+            return Ok(Endpoint {
+                host,
+                port,
+                _forward: None,
+            });
+        }
+        let forward =
+            kiln_comm::forward_local(cx.comm.clone(), "127.0.0.1", port.parse().unwrap_or(22))
+                .await?;
+        cx.ui.message(&format!(
+            "ansible connects through the build's SSH connection (local port {})",
+            forward.port
+        ));
+        Ok(Endpoint {
+            host: "127.0.0.1".into(),
+            port: forward.port.to_string(),
+            _forward: Some(forward),
+        })
+    }
+
+    fn inventory(
+        &self,
+        cx: &ProvisionCx<'_>,
+        dir: &std::path::Path,
+        at: &Endpoint,
+    ) -> Result<std::path::PathBuf> {
+        let c = &self.config;
+        let d = cx.data;
+        let host = &at.host;
         let alias = if c.host_alias.is_empty() {
             "default"
         } else {
@@ -52,7 +102,7 @@ impl AnsibleRemote {
         let mut line = format!(
             "{alias} ansible_host={} ansible_port={} ansible_user={}",
             inv(host),
-            d.get("Port").map(String::as_str).unwrap_or("22"),
+            at.port,
             inv(&user)
         );
         match d.get("SSHPrivateKey").filter(|k| !k.is_empty()) {
@@ -133,7 +183,14 @@ impl Provisioner for AnsibleRemote {
             _ => tempfile::Builder::new().prefix("kiln-ansible").tempdir()?,
         };
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700))?;
-        let inventory = self.inventory(cx, dir.path())?;
+        // Kept alive (with its forward, if any) until ansible-playbook is done.
+        let _endpoint;
+        let inventory = if c.inventory_file.is_empty() {
+            _endpoint = self.endpoint(cx).await?;
+            self.inventory(cx, dir.path(), &_endpoint)?
+        } else {
+            c.inventory_file.clone().into()
+        };
         if !c.galaxy_file.is_empty() {
             cx.ui.say("Executing Ansible Galaxy");
             let (has_roles, has_collections) = crate::ansible::galaxy_wants(&c.galaxy_file)?;
