@@ -382,3 +382,70 @@ fn remote_ansible_failing_task_names_the_task_and_host() {
     assert!(last.contains("default"), "{last}");
     assert!(last.contains("kiln remote failure"), "{last}");
 }
+
+#[test]
+fn ansible_local_options_shape_the_run() {
+    // playbook_dir with playbook_files, playbook_paths, group_vars, host_vars,
+    // inventory_groups, extra_arguments (one argument each, spaces kept), a custom command
+    // and staging_directory, through the managed runtime (no install step needed).
+    let t = SshTarget::start();
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let w = |p: &str, body: &str| {
+        let p = d.join(p);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, body).unwrap();
+    };
+    w(
+        "books/main.yml",
+        "- hosts: web\n  gather_facts: false\n  become: true\n  tasks:\n    - copy:\n        \
+         content: \"{{ from_group }} {{ from_host }} {{ greeting }} {{ group_names | join(',') }}\\n\"\n        \
+         dest: /root/options-probe\n",
+    );
+    w(
+        "books/second.yml",
+        "- hosts: all\n  gather_facts: false\n  become: true\n  tasks:\n    - copy:\n        \
+         content: \"second ran\\n\"\n        dest: /root/second-probe\n",
+    );
+    w(
+        "more/extra.yml",
+        "- hosts: all\n  gather_facts: false\n  tasks: []\n",
+    );
+    w("gv/web.yml", "from_group: group-vars\n");
+    w("hv/127.0.0.1.yml", "from_host: host-vars\n");
+    let tpl = d.join("t.json");
+    std::fs::write(
+        &tpl,
+        format!(
+            r#"{{"builders": [{}], "provisioners": [
+                {{"type": "ansible-local", "runtime": "managed", "runtime_version": "==2.15.*",
+                  "playbook_dir": "books", "playbook_files": ["books/main.yml", "books/second.yml"],
+                  "playbook_paths": ["more"], "group_vars": "gv", "host_vars": "hv",
+                  "inventory_groups": ["web", "db"],
+                  "extra_arguments": ["--extra-vars", "greeting='hello there'"],
+                  "staging_directory": "/tmp/kiln-custom-staging", "clean_staging_directory": false}}]}}"#,
+            builder(&t)
+        ),
+    )
+    .unwrap();
+    let out = run_in(d, &["build", "-color=false", tpl.to_str().unwrap()], &[]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}");
+    assert_eq!(
+        std::fs::read_to_string(t.path("/root/options-probe")).unwrap(),
+        "group-vars host-vars hello there db,web\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(t.path("/root/second-probe")).unwrap(),
+        "second ran\n"
+    );
+    // Kept (clean_staging_directory false), where asked, laid out as Packer lays it out.
+    for p in [
+        "/tmp/kiln-custom-staging/main.yml",
+        "/tmp/kiln-custom-staging/playbooks/more/extra.yml",
+        "/tmp/kiln-custom-staging/group_vars/web.yml",
+        "/tmp/kiln-custom-staging/host_vars/127.0.0.1.yml",
+    ] {
+        assert!(t.path(p).exists(), "{p} missing:\n{text}");
+    }
+}
