@@ -2,9 +2,11 @@
 
 use crate::client;
 use crate::config::Config;
-use crate::state::State;
+use crate::state::{RegionAmi, State};
+use crate::step_ami_regions::StepAmiRegionCopy;
 use crate::step_create_ami::{StepCreateAmi, StepMarkSuccess, StepStopInstance};
 use crate::step_key_pair::StepKeyPair;
+use crate::step_modify_ami::StepModifyAmiAttributes;
 use crate::step_run_instance::StepRunInstance;
 use crate::step_security_group::StepSecurityGroup;
 use crate::step_source_ami::StepSourceAmi;
@@ -94,13 +96,16 @@ impl Builder for AmazonEbs {
             comm: None,
             conn: None,
             ami_id: None,
+            amis: Default::default(),
             snapshot_ids: vec![],
             place: self.place(&region),
         };
         let wait = self.wait();
         let keep = Arc::new(AtomicBool::new(false));
         let mut steps: Vec<Box<dyn Step<State>>> = vec![
-            Box::new(StepSourceAmi),
+            Box::new(StepSourceAmi {
+                filter: self.config.source_ami_filter.clone(),
+            }),
             Box::new(StepKeyPair::new(self.comm.clone())),
             Box::new(StepSecurityGroup::new(
                 self.config.clone(),
@@ -119,64 +124,78 @@ impl Builder for AmazonEbs {
             }),
         ];
         if !self.config.skip_create_ami {
-            steps.push(Box::new(StepStopInstance { wait }));
+            steps.push(Box::new(StepStopInstance {
+                wait,
+                disable_stop: self.config.disable_stop_instance,
+                ena_support: self.config.ena_support,
+                sriov_support: self.config.sriov_support,
+            }));
             let mut config = self.config.clone();
             // As Packer: -force replaces an AMI of the same name.
             config.force_deregister |= cx.info.force;
             steps.push(Box::new(StepCreateAmi {
-                config,
+                config: config.clone(),
                 wait,
                 keep: keep.clone(),
             }));
+            steps.push(Box::new(StepAmiRegionCopy::new(
+                config.clone(),
+                wait,
+                keep.clone(),
+            )));
+            steps.push(Box::new(StepModifyAmiAttributes { config }));
         }
         steps.push(Box::new(StepMarkSuccess { keep }));
         run_steps(cx, &mut state, steps).await?;
-        let Some(ami) = state.ami_id.clone() else {
+        if state.amis.is_empty() {
             return Ok(None);
-        };
-        // Every temporary resource is cleaned up: the AMI is now the build's product, no
-        // longer to expire (its kiln:run and kiln:build tags stay, as provenance).
-        let mut products = vec![ami.clone()];
-        products.extend(state.snapshot_ids.iter().cloned());
-        if let Err(e) = state
-            .ec2
-            .delete_tags()
-            .set_resources(Some(products))
-            .tags(
-                aws_sdk_ec2::types::Tag::builder()
-                    .key("kiln:expires")
-                    .build(),
-            )
-            .send()
-            .await
-        {
-            cx.ui.error(&format!(
-                "Could not remove the kiln:expires tag from {ami}: {}",
-                crate::client::api_err("DeleteTags", e)
-            ));
         }
-        state.journal(
-            cx,
-            "ec2:image",
-            &self.config.ami_name,
-            &ami,
-            Event::Released,
-        );
+        // Every temporary resource is cleaned up: the AMIs are now the build's product, no
+        // longer to expire (their kiln:run and kiln:build tags stay, as provenance).
+        for (region, ami) in &state.amis {
+            let mut products = vec![ami.id.clone()];
+            products.extend(ami.snapshots.iter().cloned());
+            if let Err(e) = ami
+                .ec2
+                .delete_tags()
+                .set_resources(Some(products))
+                .tags(
+                    aws_sdk_ec2::types::Tag::builder()
+                        .key("kiln:expires")
+                        .build(),
+                )
+                .send()
+                .await
+            {
+                cx.ui.error(&format!(
+                    "Could not remove the kiln:expires tag from {}: {}",
+                    ami.id,
+                    crate::client::api_err("DeleteTags", e)
+                ));
+            }
+            let place: Vec<(&str, &str)> = vec![("region", region.as_str())];
+            cx.info.journal.record(
+                &cx.info.name,
+                "ec2:image",
+                &ami.key,
+                &ami.id,
+                &place,
+                Event::Released,
+            );
+        }
         Ok(Some(Arc::new(AmiArtifact {
-            region,
-            ami,
-            snapshots: state.snapshot_ids.clone(),
-            ec2: state.ec2.clone(),
+            amis: state
+                .amis
+                .iter()
+                .map(|(r, a)| (r.clone(), a.clone()))
+                .collect(),
         })))
     }
 }
 
-/// The AMI a build registered.
+/// The AMIs a build registered, by region.
 struct AmiArtifact {
-    region: String,
-    ami: String,
-    snapshots: Vec<String>,
-    ec2: aws_sdk_ec2::Client,
+    amis: Vec<(String, RegionAmi)>,
 }
 
 #[async_trait]
@@ -187,13 +206,25 @@ impl Artifact for AmiArtifact {
     fn files(&self) -> Vec<String> {
         vec![]
     }
+    /// Packer's form: `region:ami,region:ami`, sorted by region.
     fn id(&self) -> String {
-        format!("{}:{}", self.region, self.ami)
+        self.amis
+            .iter()
+            .map(|(r, a)| format!("{r}:{}", a.id))
+            .collect::<Vec<_>>()
+            .join(",")
     }
     fn description(&self) -> String {
-        format!("AMIs were created:\n{}: {}\n", self.region, self.ami)
+        let mut d = String::from("AMIs were created:\n");
+        for (r, a) in &self.amis {
+            d.push_str(&format!("{r}: {}\n", a.id));
+        }
+        d
     }
     async fn destroy(&self) -> Result<()> {
-        crate::step_create_ami::deregister(&self.ec2, &self.ami, &self.snapshots).await
+        for (_, a) in &self.amis {
+            crate::step_create_ami::deregister(&a.ec2, &a.id, &a.snapshots).await?;
+        }
+        Ok(())
     }
 }

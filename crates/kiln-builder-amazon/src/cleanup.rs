@@ -28,6 +28,17 @@ fn gone<E: aws_sdk_ec2::error::ProvideErrorMetadata, R>(
     code(e).is_some_and(|c| c.contains("NotFound"))
 }
 
+/// The AMI name in an image's journal key (`NAME@REGION`, `NAME@REGION@encrypted`; older
+/// journals: `NAME`).
+fn image_name(r: &Record) -> String {
+    let key = r.key.strip_suffix("@encrypted").unwrap_or(&r.key);
+    let region = r.place.get("region").map(String::as_str).unwrap_or("");
+    match key.rsplit_once('@') {
+        Some((name, at)) if at == region => name.to_string(),
+        _ => key.to_string(),
+    }
+}
+
 async fn clean(r: Record) -> Result<(), String> {
     let ec2 = client_for(&r).await;
     let err = |call: &str, e: String| format!("{call}: {e}");
@@ -84,7 +95,12 @@ async fn clean(r: Record) -> Result<(), String> {
             } else {
                 ec2.describe_images()
                     .owners("self")
-                    .filters(Filter::builder().name("name").values(&r.key).build())
+                    .filters(
+                        Filter::builder()
+                            .name("name")
+                            .values(image_name(&r))
+                            .build(),
+                    )
                     .send()
                     .await
             };

@@ -18,6 +18,60 @@ pub struct Polling {
     pub max_attempts: Option<u32>,
 }
 
+/// Packer's `source_ami_filter`.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct AmiFilter {
+    /// EC2 DescribeImages filters, name to value.
+    #[serde(default)]
+    pub filters: BTreeMap<String, String>,
+    /// Owner account ids, `self`, or aliases such as `amazon`.
+    #[serde(default)]
+    pub owners: Vec<String>,
+    /// Take the newest match instead of refusing several.
+    #[serde(default)]
+    pub most_recent: bool,
+}
+
+/// One of Packer's `launch_block_device_mappings` / `ami_block_device_mappings`.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct BlockDevice {
+    /// The device, e.g. `/dev/sda1`.
+    #[serde(default)]
+    pub device_name: String,
+    /// Delete the volume with the instance.
+    #[serde(default)]
+    pub delete_on_termination: bool,
+    /// Encrypt the volume (unset: the snapshot's or the account's default).
+    #[serde(default)]
+    pub encrypted: Option<bool>,
+    /// Provisioned IOPS.
+    #[serde(default)]
+    pub iops: Option<i32>,
+    /// Throughput (gp3), MiB/s.
+    #[serde(default)]
+    pub throughput: Option<i32>,
+    /// Suppress the device of the image.
+    #[serde(default)]
+    pub no_device: bool,
+    /// Create the volume from this snapshot.
+    #[serde(default)]
+    pub snapshot_id: String,
+    /// An instance store device (`ephemeral0`).
+    #[serde(default)]
+    pub virtual_name: String,
+    /// `gp2`, `gp3`, `io1`, `standard`, …
+    #[serde(default)]
+    pub volume_type: String,
+    /// Size in GiB.
+    #[serde(default)]
+    pub volume_size: Option<i32>,
+    /// KMS key for an encrypted volume.
+    #[serde(default)]
+    pub kms_key_id: String,
+}
+
 /// `amazon-ebs` configuration (the communicator's options are decoded beside it).
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -52,6 +106,45 @@ pub struct Config {
     /// The image to start from.
     #[serde(default)]
     pub source_ami: String,
+    /// Find the image to start from.
+    #[serde(default)]
+    pub source_ami_filter: Option<AmiFilter>,
+    /// Volumes of the build instance.
+    #[serde(default)]
+    pub launch_block_device_mappings: Vec<BlockDevice>,
+    /// Volumes recorded in the AMI.
+    #[serde(default)]
+    pub ami_block_device_mappings: Vec<BlockDevice>,
+    /// Copy the AMI to these regions too.
+    #[serde(default)]
+    pub ami_regions: Vec<String>,
+    /// KMS key per region for encrypted copies.
+    #[serde(default)]
+    pub region_kms_key_ids: BTreeMap<String, String>,
+    /// Encrypt the AMI's boot volume (made by an encrypted copy, as Packer does).
+    #[serde(default)]
+    pub encrypt_boot: Option<bool>,
+    /// KMS key for `encrypt_boot`.
+    #[serde(default)]
+    pub kms_key_id: String,
+    /// Accounts allowed to launch the AMI.
+    #[serde(default)]
+    pub ami_users: Vec<String>,
+    /// Groups allowed to launch the AMI (`all` makes it public).
+    #[serde(default)]
+    pub ami_groups: Vec<String>,
+    /// Accounts allowed to create volumes from its snapshots.
+    #[serde(default)]
+    pub snapshot_users: Vec<String>,
+    /// Groups allowed to create volumes from its snapshots.
+    #[serde(default)]
+    pub snapshot_groups: Vec<String>,
+    /// Do not stop the instance before imaging (it stops itself, e.g. Windows sysprep).
+    #[serde(default)]
+    pub disable_stop_instance: bool,
+    /// EBS-optimized instance.
+    #[serde(default)]
+    pub ebs_optimized: bool,
     /// Instance type.
     #[serde(default)]
     pub instance_type: String,
@@ -115,10 +208,10 @@ pub struct Config {
     /// Do not create an AMI (test runs).
     #[serde(default)]
     pub skip_create_ami: bool,
-    /// Enhanced networking (accepted; passed when creating the AMI is supported).
+    /// Enhanced networking (ENA), set on the instance before imaging when given.
     #[serde(default)]
     pub ena_support: Option<bool>,
-    /// SR-IOV networking (accepted).
+    /// SR-IOV networking, set on the instance before imaging.
     #[serde(default)]
     pub sriov_support: bool,
     /// Virtualization type of the AMI (accepted).
@@ -136,8 +229,12 @@ impl Config {
     /// Checks what Packer checks.
     pub fn validate(&self) -> Result<(), Diagnostic> {
         let mut missing = Vec::new();
-        if self.source_ami.is_empty() {
-            missing.push("source_ami");
+        let filtered = self
+            .source_ami_filter
+            .as_ref()
+            .is_some_and(|f| !f.filters.is_empty() || !f.owners.is_empty());
+        if self.source_ami.is_empty() && !filtered {
+            missing.push("source_ami or source_ami_filter");
         }
         if self.instance_type.is_empty() {
             missing.push("instance_type");
@@ -180,6 +277,29 @@ impl Config {
                 "amazon-ebs: user_data_file not found: {}",
                 self.user_data_file
             )));
+        }
+        if self.encrypt_boot == Some(false) && !self.kms_key_id.is_empty() {
+            return Err(Diagnostic::new(
+                "amazon-ebs: kms_key_id requires encrypt_boot to be true",
+            ));
+        }
+        for r in self.region_kms_key_ids.keys() {
+            if !self.ami_regions.contains(r) {
+                return Err(Diagnostic::new(format!(
+                    "amazon-ebs: region_kms_key_ids has {r}, which is not in ami_regions"
+                )));
+            }
+        }
+        for b in self
+            .launch_block_device_mappings
+            .iter()
+            .chain(&self.ami_block_device_mappings)
+        {
+            if b.device_name.is_empty() {
+                return Err(Diagnostic::new(
+                    "amazon-ebs: every block device mapping needs a device_name",
+                ));
+            }
         }
         Ok(())
     }

@@ -1,13 +1,16 @@
 //! The `amazon-ebs` builder on the official AWS SDK. Its own crate, because the EC2 SDK is
 //! heavy to compile: edits elsewhere do not rebuild it.
 
+pub mod block_devices;
 pub mod builder;
 pub mod cleanup;
 pub mod client;
 pub mod config;
 pub mod state;
+pub mod step_ami_regions;
 pub mod step_create_ami;
 pub mod step_key_pair;
+pub mod step_modify_ami;
 pub mod step_run_instance;
 pub mod step_security_group;
 pub mod step_source_ami;

@@ -37,10 +37,31 @@ pub struct State {
     pub conn: Option<ConnInfo>,
     /// The AMI created.
     pub ami_id: Option<String>,
+    /// Every AMI of the build by region (the first, its copies), as the artifact lists them.
+    pub amis: std::collections::BTreeMap<String, RegionAmi>,
     /// Its snapshots.
     pub snapshot_ids: Vec<String>,
     /// Where resources live, for the journal (region, endpoint, profile).
     pub place: Vec<(String, String)>,
+}
+
+/// An AMI in one region.
+#[derive(Debug, Clone)]
+pub struct RegionAmi {
+    /// Its id.
+    pub id: String,
+    /// Its snapshots.
+    pub snapshots: Vec<String>,
+    /// Its journal key.
+    pub key: String,
+    /// A client for its region.
+    pub ec2: Client,
+}
+
+/// The journal key of a build's AMI in a region: its name and the region, so copies in other
+/// regions are told apart (`kiln cleanup` finds one by name in that region).
+pub fn image_key(name: &str, region: &str) -> String {
+    format!("{name}@{region}")
 }
 
 /// How long a temporary resource may live before a reaper may delete it (`kiln:expires`).

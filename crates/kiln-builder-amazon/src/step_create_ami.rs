@@ -5,7 +5,7 @@
 
 use crate::client::{api_err, throttled};
 use crate::config::Config;
-use crate::state::State;
+use crate::state::{image_key, RegionAmi, State};
 use crate::step_run_instance::wait_for;
 use crate::wait::{self, Poll, Wait};
 use async_trait::async_trait;
@@ -37,6 +37,12 @@ impl Step<State> for StepMarkSuccess {
 pub struct StepStopInstance {
     /// Waiting policy.
     pub wait: Wait,
+    /// `disable_stop_instance`: the instance stops itself (e.g. Windows sysprep); only wait.
+    pub disable_stop: bool,
+    /// `ena_support`, set on the stopped instance when given.
+    pub ena_support: Option<bool>,
+    /// `sriov_support`.
+    pub sriov_support: bool,
 }
 
 #[async_trait]
@@ -47,15 +53,52 @@ impl Step<State> for StepStopInstance {
 
     async fn run(&mut self, cx: &BuildCx, s: &mut State) -> Result<()> {
         let id = s.instance_id.clone().expect("instance launched");
-        cx.ui.say("Stopping the source instance...");
-        s.ec2
-            .stop_instances()
-            .instance_ids(&id)
-            .send()
-            .await
-            .map_err(|e| api_err("StopInstances", e))?;
+        if self.disable_stop {
+            cx.ui
+                .say("Automatic instance stop disabled. Please stop instance manually.");
+        } else {
+            cx.ui.say("Stopping the source instance...");
+            s.ec2
+                .stop_instances()
+                .instance_ids(&id)
+                .send()
+                .await
+                .map_err(|e| api_err("StopInstances", e))?;
+        }
         cx.ui.say("Waiting for the instance to stop...");
         wait_for(s, &id, InstanceStateName::Stopped, self.wait, &cx.cancel).await?;
+        // Packer's StepModifyEBSBackedInstance: enhanced networking for the image.
+        if let Some(ena) = self.ena_support {
+            cx.ui.say(&format!(
+                "{} enhanced networking (ENA)",
+                if ena { "Enabling" } else { "Disabling" }
+            ));
+            s.ec2
+                .modify_instance_attribute()
+                .instance_id(&id)
+                .ena_support(
+                    aws_sdk_ec2::types::AttributeBooleanValue::builder()
+                        .value(ena)
+                        .build(),
+                )
+                .send()
+                .await
+                .map_err(|e| api_err("ModifyInstanceAttribute", e))?;
+        }
+        if self.sriov_support {
+            cx.ui.say("Enabling Enhanced Networking (SR-IOV)...");
+            s.ec2
+                .modify_instance_attribute()
+                .instance_id(&id)
+                .sriov_net_support(
+                    aws_sdk_ec2::types::AttributeValue::builder()
+                        .value("simple")
+                        .build(),
+                )
+                .send()
+                .await
+                .map_err(|e| api_err("ModifyInstanceAttribute", e))?;
+        }
         Ok(())
     }
 }
@@ -73,6 +116,47 @@ pub struct StepCreateAmi {
 fn tag_list(m: &std::collections::BTreeMap<String, String>) -> Vec<Tag> {
     m.iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
+        .collect()
+}
+
+/// Waits until the AMI `ami` is available; fails if EC2 says it failed.
+pub(crate) async fn wait_available(
+    ec2: &aws_sdk_ec2::Client,
+    ami: &str,
+    w: Wait,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> Result<aws_sdk_ec2::types::Image> {
+    wait::until(&format!("AMI {ami} to be available"), w, cancel, || async {
+        let out = match ec2.describe_images().image_ids(ami).send().await {
+            Ok(o) => o,
+            Err(e) if throttled(&e) => return Ok(Poll::Throttled),
+            Err(e) => return Err(api_err("DescribeImages", e)),
+        };
+        let Some(img) = out.images().first() else {
+            return Ok(Poll::Pending("not visible yet".into()));
+        };
+        Ok(match img.state() {
+            Some(ImageState::Available) => Poll::Ready(img.clone()),
+            Some(ImageState::Failed) | Some(ImageState::Error) => {
+                return Err(Error::msg(format!(
+                    "AMI {ami} failed: {}",
+                    img.state_reason()
+                        .and_then(|r| r.message())
+                        .unwrap_or("no reason given")
+                )))
+            }
+            other => Poll::Pending(other.map(|s| s.as_str().to_string()).unwrap_or_default()),
+        })
+    })
+    .await
+}
+
+/// The snapshot ids an image lists.
+pub(crate) fn snapshots_of(image: &aws_sdk_ec2::types::Image) -> Vec<String> {
+    image
+        .block_device_mappings()
+        .iter()
+        .filter_map(|m| m.ebs().and_then(|e| e.snapshot_id()).map(str::to_string))
         .collect()
 }
 
@@ -194,51 +278,22 @@ impl Step<State> for StepCreateAmi {
         if !c.ami_description.is_empty() {
             req = req.description(&c.ami_description);
         }
-        s.journal(cx, "ec2:image", &c.ami_name, "", Event::Intent);
+        req = req.set_block_device_mappings(crate::block_devices::mappings(
+            &c.ami_block_device_mappings,
+        ));
+        let key = image_key(&c.ami_name, &s.region);
+        s.journal(cx, "ec2:image", &key, "", Event::Intent);
         let out = req.send().await.map_err(|e| {
-            s.refused(cx, "ec2:image", &c.ami_name, &e);
+            s.refused(cx, "ec2:image", &key, &e);
             api_err("CreateImage", e)
         })?;
         let ami = out.image_id().unwrap_or_default().to_string();
-        s.journal(cx, "ec2:image", &c.ami_name, &ami, Event::Created);
+        s.journal(cx, "ec2:image", &key, &ami, Event::Created);
         s.ami_id = Some(ami.clone());
         cx.ui.message(&format!("AMI: {ami}"));
         cx.ui.say("Waiting for AMI to become ready...");
-        let image = wait::until(
-            &format!("AMI {ami} to be available"),
-            self.wait,
-            &cx.cancel,
-            || async {
-                let out = match s.ec2.describe_images().image_ids(&ami).send().await {
-                    Ok(o) => o,
-                    Err(e) if throttled(&e) => return Ok(Poll::Throttled),
-                    Err(e) => return Err(api_err("DescribeImages", e)),
-                };
-                let Some(img) = out.images().first() else {
-                    return Ok(Poll::Pending("not visible yet".into()));
-                };
-                Ok(match img.state() {
-                    Some(ImageState::Available) => Poll::Ready(img.clone()),
-                    Some(ImageState::Failed) | Some(ImageState::Error) => {
-                        return Err(Error::msg(format!(
-                            "AMI {ami} failed: {}",
-                            img.state_reason()
-                                .and_then(|r| r.message())
-                                .unwrap_or("no reason given")
-                        )))
-                    }
-                    other => {
-                        Poll::Pending(other.map(|s| s.as_str().to_string()).unwrap_or_default())
-                    }
-                })
-            },
-        )
-        .await?;
-        s.snapshot_ids = image
-            .block_device_mappings()
-            .iter()
-            .filter_map(|m| m.ebs().and_then(|e| e.snapshot_id()).map(str::to_string))
-            .collect();
+        let image = wait_available(&s.ec2, &ami, self.wait, &cx.cancel).await?;
+        s.snapshot_ids = snapshots_of(&image);
         if !c.tags.is_empty() {
             cx.ui.say(&format!("Adding tags to AMI ({ami})..."));
             let mut resources = vec![ami.clone()];
@@ -262,6 +317,15 @@ impl Step<State> for StepCreateAmi {
                 .await
                 .map_err(|e| api_err("CreateTags", e))?;
         }
+        s.amis.insert(
+            s.region.clone(),
+            RegionAmi {
+                id: ami,
+                snapshots: s.snapshot_ids.clone(),
+                key,
+                ec2: s.ec2.clone(),
+            },
+        );
         Ok(())
     }
 
@@ -276,8 +340,10 @@ impl Step<State> for StepCreateAmi {
         cx.ui.say(&format!(
             "Deregistering the AMI {ami} and deleting its snapshots because the build failed..."
         ));
+        s.amis.remove(&s.region);
+        let key = image_key(&self.config.ami_name, &s.region);
         match deregister(&s.ec2, &ami, &s.snapshot_ids).await {
-            Ok(()) => s.journal(cx, "ec2:image", &self.config.ami_name, &ami, Event::Deleted),
+            Ok(()) => s.journal(cx, "ec2:image", &key, &ami, Event::Deleted),
             Err(e) => cx.ui.error(&format!("Error cleaning up AMI {ami}: {e}")),
         }
     }

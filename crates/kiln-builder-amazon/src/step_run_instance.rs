@@ -128,6 +128,12 @@ impl Step<State> for StepRunInstance {
         if let Some(k) = &s.key_name {
             req = req.key_name(k);
         }
+        req = req.set_block_device_mappings(crate::block_devices::mappings(
+            &c.launch_block_device_mappings,
+        ));
+        if c.ebs_optimized {
+            req = req.ebs_optimized(true);
+        }
         if !c.subnet_id.is_empty() {
             req = req.subnet_id(&c.subnet_id);
         }

@@ -1,7 +1,8 @@
 //! amazon-ebs under faults, against moto behind scripts/ec2-proxy.py (which holds each state
 //! transition like EC2 and fails a chosen call): a failure at each API call in turn, SIGINT at
-//! random moments, kill -9 at random moments followed by `kiln cleanup`. Every time, nothing
-//! temporary is left in the cloud.
+//! random moments, kill -9 at random moments followed by `kiln cleanup`. The build copies its
+//! AMI to a second region and shares it, so those steps are in the way too. Every time,
+//! nothing temporary is left in the cloud, in either region.
 //!
 //! The random moments come from KILN_TEST_SEED when set (the seed is printed on failure).
 
@@ -30,7 +31,7 @@ struct Rig {
 
 impl Rig {
     fn new(lag: f64) -> Rig {
-        let moto = Moto::start();
+        let moto = Moto::start_multi_region();
         let proxy = Proxy::start(&moto, lag);
         let target = SshTarget::start_with(
             "-o AuthorizedKeysCommand=/usr/local/bin/kiln-ec2-keys -o AuthorizedKeysCommandUser=root",
@@ -46,6 +47,7 @@ impl Rig {
                 r#"{{"builders": [{{"type": "amazon-ebs", "region": "us-east-1", "source_ami": "ami-af4333cf",
                      "instance_type": "t2.micro", "ssh_username": "centos",
                      "ami_name": "faults-{{{{timestamp}}}}-{{{{uuid}}}}", "tags": {{"Purpose": "faults"}},
+                     "ami_regions": ["us-west-2"], "ami_users": ["111122223333"],
                      "ssh_host": "127.0.0.1", "ssh_port": {}}}],
                    "provisioners": [{{"type": "shell", "inline": ["sleep 0.3"]}}]}}"#,
                 target.port

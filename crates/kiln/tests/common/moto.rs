@@ -8,25 +8,57 @@ use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The regions the tests copy AMIs to (with us-east-1, where they build).
+pub const COPY_REGIONS: [&str; 3] = ["us-east-1", "us-west-2", "eu-west-1"];
+
 /// A running moto server.
 pub struct Moto {
     child: Child,
     /// Its port.
     pub port: u16,
+    /// The regions it is checked in.
+    regions: Vec<&'static str>,
     /// The snapshots of the fixture AMIs, there from the start.
     base_snapshots: Vec<String>,
+    _amis: Option<tempfile::NamedTempFile>,
 }
 
 impl Moto {
-    /// Starts moto and waits until it answers.
+    /// Starts moto for builds in us-east-1 and waits until it answers.
     pub fn start() -> Moto {
+        Self::start_in(&["us-east-1"])
+    }
+
+    /// Starts moto for builds that also copy AMIs to other regions. (moto 5.2 fails every
+    /// region after the first when its AMI list has creation dates, so these get the list
+    /// without them.)
+    pub fn start_multi_region() -> Moto {
+        Self::start_in(&COPY_REGIONS)
+    }
+
+    fn start_in(regions: &[&'static str]) -> Moto {
         let port = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
             .local_addr()
             .unwrap()
             .port();
-        let amis = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("tests/fixtures/amazon/amis.json");
+        let mut undated = None;
+        let amis = if regions.len() > 1 {
+            let mut list: Vec<serde_json::Value> =
+                serde_json::from_str(&std::fs::read_to_string(&fixture).unwrap()).unwrap();
+            for ami in &mut list {
+                ami.as_object_mut().unwrap().remove("creation_date");
+            }
+            let f = tempfile::NamedTempFile::new().unwrap();
+            std::fs::write(f.path(), serde_json::to_string(&list).unwrap()).unwrap();
+            let path = f.path().to_path_buf();
+            undated = Some(f);
+            path
+        } else {
+            fixture
+        };
         let child = Command::new("moto_server")
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .env("MOTO_AMIS_PATH", amis)
@@ -37,14 +69,16 @@ impl Moto {
         let mut m = Moto {
             child,
             port,
+            regions: regions.to_vec(),
             base_snapshots: vec![],
+            _amis: undated,
         };
         let deadline = Instant::now() + Duration::from_secs(30);
         while m.try_query("Action=DescribeRegions").is_err() {
             assert!(Instant::now() < deadline, "moto did not start");
             std::thread::sleep(Duration::from_millis(100));
         }
-        m.base_snapshots = m.snapshots();
+        m.base_snapshots = m.regions.iter().flat_map(|r| m.snapshots(r)).collect();
         m
     }
 
@@ -54,12 +88,17 @@ impl Moto {
     }
 
     fn try_query(&self, query: &str) -> std::io::Result<String> {
+        self.try_query_in("us-east-1", query)
+    }
+
+    fn try_query_in(&self, region: &str, query: &str) -> std::io::Result<String> {
         let mut s = TcpStream::connect(("127.0.0.1", self.port))?;
         s.set_read_timeout(Some(Duration::from_secs(10)))?;
+        // moto tells regions apart by the credential scope of the signature.
         write!(
             s,
             "GET /?{query}&Version=2016-11-15 HTTP/1.0\r\nHost: 127.0.0.1\r\n\
-             Authorization: AWS4-HMAC-SHA256 Credential=test/20200101/us-east-1/ec2/aws4_request, SignedHeaders=host, Signature=00\r\n\r\n"
+             Authorization: AWS4-HMAC-SHA256 Credential=test/20200101/{region}/ec2/aws4_request, SignedHeaders=host, Signature=00\r\n\r\n"
         )?;
         let mut out = String::new();
         s.read_to_string(&mut out)?;
@@ -73,6 +112,12 @@ impl Moto {
     pub fn query(&self, query: &str) -> String {
         self.try_query(query)
             .unwrap_or_else(|e| panic!("{query}: {e}"))
+    }
+
+    /// An EC2 query in `region`.
+    pub fn query_in(&self, region: &str, query: &str) -> String {
+        self.try_query_in(region, query)
+            .unwrap_or_else(|e| panic!("{region} {query}: {e}"))
     }
 
     /// Every value of an XML element in a response.
@@ -212,30 +257,39 @@ impl Moto {
                 .into_iter()
                 .map(|i| format!("instance in state {i}")),
         );
-        for id in Self::values(&self.query("Action=DescribeImages&Owner.1=self"), "imageId") {
-            left.push(format!("image {id}"));
-        }
-        for id in self.snapshots() {
-            if !self.base_snapshots.contains(&id) {
-                left.push(format!("snapshot {id}"));
+        for region in self.regions.clone() {
+            let images = self.query_in(region, "Action=DescribeImages&Owner.1=self");
+            for id in Self::values(&images, "imageId") {
+                left.push(format!("image {id} in {region}"));
+            }
+            for id in self.snapshots(region) {
+                if !self.base_snapshots.contains(&id) {
+                    left.push(format!("snapshot {id} in {region}"));
+                }
             }
         }
         left
     }
 
-    fn snapshots(&self) -> Vec<String> {
-        Self::values(&self.query("Action=DescribeSnapshots"), "snapshotId")
+    fn snapshots(&self, region: &str) -> Vec<String> {
+        Self::values(
+            &self.query_in(region, "Action=DescribeSnapshots"),
+            "snapshotId",
+        )
     }
 
     /// Deregisters every image of the account and deletes every snapshot (a build's product,
     /// removed so the next check starts from nothing).
     pub fn remove_products(&self) {
-        for id in Self::values(&self.query("Action=DescribeImages&Owner.1=self"), "imageId") {
-            self.query(&format!("Action=DeregisterImage&ImageId={id}"));
-        }
-        for id in self.snapshots() {
-            if !self.base_snapshots.contains(&id) {
-                self.query(&format!("Action=DeleteSnapshot&SnapshotId={id}"));
+        for region in self.regions.clone() {
+            let images = self.query_in(region, "Action=DescribeImages&Owner.1=self");
+            for id in Self::values(&images, "imageId") {
+                self.query_in(region, &format!("Action=DeregisterImage&ImageId={id}"));
+            }
+            for id in self.snapshots(region) {
+                if !self.base_snapshots.contains(&id) {
+                    self.query_in(region, &format!("Action=DeleteSnapshot&SnapshotId={id}"));
+                }
             }
         }
     }
