@@ -7,6 +7,7 @@ use crate::step_ami_regions::StepAmiRegionCopy;
 use crate::step_create_ami::{StepCreateAmi, StepMarkSuccess, StepStopInstance};
 use crate::step_key_pair::StepKeyPair;
 use crate::step_modify_ami::StepModifyAmiAttributes;
+use crate::step_network_info::StepNetworkInfo;
 use crate::step_run_instance::StepRunInstance;
 use crate::step_security_group::StepSecurityGroup;
 use crate::step_source_ami::StepSourceAmi;
@@ -89,6 +90,9 @@ impl Builder for AmazonEbs {
             key_name: None,
             private_key: None,
             public_key: None,
+            vpc_id: String::new(),
+            subnet_id: String::new(),
+            availability_zone: String::new(),
             security_groups: vec![],
             temporary_security_group: None,
             instance_id: None,
@@ -105,6 +109,9 @@ impl Builder for AmazonEbs {
         let mut steps: Vec<Box<dyn Step<State>>> = vec![
             Box::new(StepSourceAmi {
                 filter: self.config.source_ami_filter.clone(),
+            }),
+            Box::new(StepNetworkInfo {
+                config: self.config.clone(),
             }),
             Box::new(StepKeyPair::new(self.comm.clone())),
             Box::new(StepSecurityGroup::new(

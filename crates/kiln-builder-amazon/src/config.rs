@@ -33,6 +33,30 @@ pub struct AmiFilter {
     pub most_recent: bool,
 }
 
+/// Packer's `vpc_filter` / `security_group_filter`: EC2 filters.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct Filters {
+    /// Filter name to value.
+    #[serde(default)]
+    pub filters: BTreeMap<String, String>,
+}
+
+/// Packer's `subnet_filter`.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct SubnetFilter {
+    /// Filter name to value.
+    #[serde(default)]
+    pub filters: BTreeMap<String, String>,
+    /// Take the subnet with the most free addresses when several match.
+    #[serde(default)]
+    pub most_free: bool,
+    /// Take any one of several matches.
+    #[serde(default)]
+    pub random: bool,
+}
+
 /// One of Packer's `launch_block_device_mappings` / `ami_block_device_mappings`.
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -172,6 +196,15 @@ pub struct Config {
     /// VPC for the temporary security group.
     #[serde(default)]
     pub vpc_id: String,
+    /// Find the VPC.
+    #[serde(default)]
+    pub vpc_filter: Option<Filters>,
+    /// Find the subnet.
+    #[serde(default)]
+    pub subnet_filter: Option<SubnetFilter>,
+    /// Find existing security groups.
+    #[serde(default)]
+    pub security_group_filter: Option<Filters>,
     /// Existing security group.
     #[serde(default)]
     pub security_group_id: String,

@@ -11,6 +11,7 @@ pub mod step_ami_regions;
 pub mod step_create_ami;
 pub mod step_key_pair;
 pub mod step_modify_ami;
+pub mod step_network_info;
 pub mod step_run_instance;
 pub mod step_security_group;
 pub mod step_source_ami;

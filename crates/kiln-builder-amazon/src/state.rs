@@ -23,6 +23,12 @@ pub struct State {
     pub private_key: Option<String>,
     /// The temporary key's public line, to remove from authorized_keys before capture.
     pub public_key: Option<String>,
+    /// The VPC (given, found by filter, or the subnet's).
+    pub vpc_id: String,
+    /// The subnet (given or found by filter).
+    pub subnet_id: String,
+    /// The availability zone (given, or the subnet's).
+    pub availability_zone: String,
     /// Security groups for the instance.
     pub security_groups: Vec<String>,
     /// The temporary security group kiln made, if it did (deleted at cleanup).

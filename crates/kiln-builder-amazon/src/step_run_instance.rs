@@ -134,8 +134,22 @@ impl Step<State> for StepRunInstance {
         if c.ebs_optimized {
             req = req.ebs_optimized(true);
         }
-        if !c.subnet_id.is_empty() {
-            req = req.subnet_id(&c.subnet_id);
+        // associate_public_ip_address needs the network interface spelled out (it then
+        // carries the subnet and groups), as Packer does.
+        if let Some(public) = c.associate_public_ip_address {
+            let mut nic = aws_sdk_ec2::types::InstanceNetworkInterfaceSpecification::builder()
+                .device_index(0)
+                .associate_public_ip_address(public)
+                .delete_on_termination(true)
+                .set_groups(Some(s.security_groups.clone()));
+            if !s.subnet_id.is_empty() {
+                nic = nic.subnet_id(&s.subnet_id);
+            }
+            req = req
+                .set_security_group_ids(None)
+                .network_interfaces(nic.build());
+        } else if !s.subnet_id.is_empty() {
+            req = req.subnet_id(&s.subnet_id);
         }
         if !c.iam_instance_profile.is_empty() {
             req = req.iam_instance_profile(
@@ -155,10 +169,10 @@ impl Step<State> for StepRunInstance {
         if c.shutdown_behavior == "terminate" {
             req = req.instance_initiated_shutdown_behavior(ShutdownBehavior::Terminate);
         }
-        if !c.availability_zone.is_empty() {
+        if !s.availability_zone.is_empty() {
             req = req.placement(
                 aws_sdk_ec2::types::Placement::builder()
-                    .availability_zone(&c.availability_zone)
+                    .availability_zone(&s.availability_zone)
                     .build(),
             );
         }

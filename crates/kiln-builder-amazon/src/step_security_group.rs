@@ -44,6 +44,47 @@ impl Step<State> for StepSecurityGroup {
         if !self.config.security_group_id.is_empty() {
             given.push(self.config.security_group_id.clone());
         }
+        if let Some(f) = self
+            .config
+            .security_group_filter
+            .as_ref()
+            .filter(|f| !f.filters.is_empty() && given.is_empty())
+        {
+            let mut req = s.ec2.describe_security_groups();
+            for (k, v) in &f.filters {
+                req = req.filters(
+                    aws_sdk_ec2::types::Filter::builder()
+                        .name(k)
+                        .values(v)
+                        .build(),
+                );
+            }
+            if !s.vpc_id.is_empty() {
+                req = req.filters(
+                    aws_sdk_ec2::types::Filter::builder()
+                        .name("vpc-id")
+                        .values(&s.vpc_id)
+                        .build(),
+                );
+            }
+            let out = req
+                .send()
+                .await
+                .map_err(|e| api_err("DescribeSecurityGroups", e))?;
+            given = out
+                .security_groups()
+                .iter()
+                .filter_map(|g| g.group_id())
+                .map(str::to_string)
+                .collect();
+            if given.is_empty() {
+                return Err(kiln_core::Error::msg(
+                    "No Security Groups were found matching security_group_filter",
+                ));
+            }
+            cx.ui
+                .message(&format!("Found Security Group(s): {}", given.join(", ")));
+        }
         if !given.is_empty() {
             s.security_groups = given;
             return Ok(());
@@ -60,8 +101,8 @@ impl Step<State> for StepSecurityGroup {
             .tag_specifications(
                 s.kiln_tag_spec(cx, aws_sdk_ec2::types::ResourceType::SecurityGroup),
             );
-        if !self.config.vpc_id.is_empty() {
-            req = req.vpc_id(&self.config.vpc_id);
+        if !s.vpc_id.is_empty() {
+            req = req.vpc_id(&s.vpc_id);
         }
         s.journal(cx, "ec2:security-group", &name, "", Event::Intent);
         let out = req.send().await.map_err(|e| {

@@ -186,3 +186,84 @@ fn copies_encryption_sharing_and_block_devices() {
     m.remove_products();
     assert_eq!(m.everything_left(), Vec::<String>::new());
 }
+
+#[test]
+fn vpc_subnet_and_security_group_filters() {
+    let m = Moto::start();
+    let t = ec2_target(&m);
+    let dir = tempfile::tempdir().unwrap();
+    let vpc = Moto::values(
+        &m.query("Action=CreateVpc&CidrBlock=10.99.0.0%2F16"),
+        "vpcId",
+    )[0]
+    .clone();
+    m.query(&format!(
+        "Action=CreateTags&ResourceId.1={vpc}&Tag.1.Key=Name&Tag.1.Value=kiln-vpc"
+    ));
+    let mut subnets = Vec::new();
+    for (cidr, name) in [
+        ("10.99.1.0%2F24", "kiln-big"),
+        ("10.99.2.0%2F26", "kiln-small"),
+    ] {
+        let id = Moto::values(
+            &m.query(&format!(
+                "Action=CreateSubnet&VpcId={vpc}&CidrBlock={cidr}&AvailabilityZone=us-east-1b"
+            )),
+            "subnetId",
+        )[0]
+        .clone();
+        m.query(&format!(
+            "Action=CreateTags&ResourceId.1={id}&Tag.1.Key=Name&Tag.1.Value={name}"
+        ));
+        subnets.push(id);
+    }
+    let group = Moto::values(
+        &m.query(&format!(
+            "Action=CreateSecurityGroup&GroupName=kiln-ssh&GroupDescription=ssh&VpcId={vpc}"
+        )),
+        "groupId",
+    )[0]
+    .clone();
+    let common = format!(
+        r#""type": "amazon-ebs", "region": "us-east-1", "source_ami": "ami-af4333cf", "instance_type": "t2.micro",
+           "ssh_username": "centos", "ssh_host": "127.0.0.1", "ssh_port": {}, "skip_create_ami": true,
+           "associate_public_ip_address": true,
+           "vpc_filter": {{"filters": {{"tag:Name": "kiln-vpc"}}}},
+           "security_group_filter": {{"filters": {{"group-name": "kiln-ssh"}}}}"#,
+        t.port
+    );
+    let (code, text) = build(
+        &m,
+        dir.path(),
+        &format!(
+            r#"{{{common}, "subnet_filter": {{"filters": {{"tag:Name": "kiln-*"}}, "most_free": true}}}}"#
+        ),
+    );
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains(&format!("Found VPC ID: {vpc}")), "{text}");
+    assert!(
+        text.contains(&format!("Found Subnet ID: {}", subnets[0])),
+        "{text}"
+    );
+    assert!(
+        text.contains(&format!("Found Security Group(s): {group}")),
+        "{text}"
+    );
+    assert!(
+        !text.contains("Creating temporary security group"),
+        "{text}"
+    );
+    let instances = m.query("Action=DescribeInstances");
+    assert!(
+        Moto::values(&instances, "subnetId").contains(&subnets[0]),
+        "{instances}"
+    );
+    // Two matches without most_free or random: refused, as Packer refuses.
+    let (code, text) = build(
+        &m,
+        dir.path(),
+        &format!(r#"{{{common}, "subnet_filter": {{"filters": {{"tag:Name": "kiln-*"}}}}}}"#),
+    );
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("Your filter matched 2 Subnets"), "{text}");
+}
