@@ -9,7 +9,8 @@ DescribeImages answer. It can also fail one call on purpose (a 400 error the SDK
 retry), to test what a build leaves behind when any call fails.
 
 Control (JSON over HTTP, on the proxy's own port):
-  POST /__proxy/config  {"lag": seconds, "fail_at": n or null}   resets the call log
+  POST /__proxy/config  {"lag": seconds, "fail_at": n or null, "fail_code": code}
+                        resets the call log; the failure says fail_code (InjectedFault)
   GET  /__proxy/calls   the actions called since the last config, in order
 
 Usage: ec2-proxy.py --upstream http://127.0.0.1:MOTO_PORT [--port 0] [--lag 0]
@@ -27,7 +28,7 @@ import urllib.parse
 import urllib.request
 
 LOCK = threading.Lock()
-STATE = {"lag": 0.0, "fail_at": None, "calls": []}
+STATE = {"lag": 0.0, "fail_at": None, "fail_code": "InjectedFault", "calls": []}
 # resource id -> (state name, code or None, until)
 HELD = {}
 
@@ -117,6 +118,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             with LOCK:
                 STATE["lag"] = float(cfg.get("lag", STATE["lag"]))
                 STATE["fail_at"] = cfg.get("fail_at")
+                STATE["fail_code"] = cfg.get("fail_code") or "InjectedFault"
                 STATE["calls"] = []
             return self.reply(200, "{}", "application/json")
         if self.path == "/__proxy/calls":
@@ -135,11 +137,12 @@ class Handler(http.server.BaseHTTPRequestHandler):
             STATE["calls"].append(action)
             n = len(STATE["calls"])
             fail = STATE["fail_at"] == n
+            fail_code = STATE["fail_code"]
             lag = STATE["lag"]
         if fail:
             return self.reply(400, (
                 '<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error>'
-                f"<Code>InjectedFault</Code><Message>fault injected at call {n} ({action})</Message>"
+                f"<Code>{fail_code}</Code><Message>fault injected at call {n} ({action})</Message>"
                 "</Error></Errors><RequestID>injected</RequestID></Response>"))
         headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
         req = urllib.request.Request(self.upstream + self.path, data=body if body else None,
@@ -162,6 +165,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
 class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+
+    def handle_error(self, request, client_address):
+        # A client killed mid-request (the tests kill kiln on purpose) is not an error here.
+        pass
 
 
 def main():

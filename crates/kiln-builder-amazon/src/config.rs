@@ -172,6 +172,19 @@ pub struct Config {
     /// Instance type.
     #[serde(default)]
     pub instance_type: String,
+    /// Launch a spot instance at most at this hourly price (`auto`: up to the on-demand
+    /// price).
+    #[serde(default)]
+    pub spot_price: String,
+    /// Spot instance types to try in order (instead of `instance_type`).
+    #[serde(default)]
+    pub spot_instance_types: Vec<String>,
+    /// Tags for the spot request.
+    #[serde(default)]
+    pub spot_tags: BTreeMap<String, String>,
+    /// A spot block of this many minutes (60 to 360).
+    #[serde(default)]
+    pub block_duration_minutes: Option<i32>,
     /// Name of the AMI to create.
     #[serde(default)]
     pub ami_name: String,
@@ -269,8 +282,8 @@ impl Config {
         if self.source_ami.is_empty() && !filtered {
             missing.push("source_ami or source_ami_filter");
         }
-        if self.instance_type.is_empty() {
-            missing.push("instance_type");
+        if self.instance_type.is_empty() && self.spot_instance_types.is_empty() {
+            missing.push("instance_type or spot_instance_types");
         }
         if self.ami_name.is_empty() && !self.skip_create_ami {
             missing.push("ami_name");
@@ -310,6 +323,11 @@ impl Config {
                 "amazon-ebs: user_data_file not found: {}",
                 self.user_data_file
             )));
+        }
+        if !self.spot_instance_types.is_empty() && self.spot_price.is_empty() {
+            return Err(Diagnostic::new(
+                "amazon-ebs: spot_instance_types requires spot_price to be set",
+            ));
         }
         if self.encrypt_boot == Some(false) && !self.kms_key_id.is_empty() {
             return Err(Diagnostic::new(

@@ -94,12 +94,16 @@ impl Step<State> for StepRunInstance {
 
     async fn run(&mut self, cx: &BuildCx, s: &mut State) -> Result<()> {
         let c = &self.config;
-        cx.ui.say("Launching a source AWS instance...");
+        let spot = !c.spot_price.is_empty();
+        cx.ui.say(if spot {
+            "Launching a spot AWS instance..."
+        } else {
+            "Launching a source AWS instance..."
+        });
         let mut req = s
             .ec2
             .run_instances()
             .image_id(&s.source_ami)
-            .instance_type(InstanceType::from(c.instance_type.as_str()))
             .min_count(1)
             .max_count(1)
             .set_security_group_ids(Some(s.security_groups.clone()))
@@ -176,15 +180,83 @@ impl Step<State> for StepRunInstance {
                     .build(),
             );
         }
-        // The client token finds the instance even if kiln dies before RunInstances answers.
-        let token = uuid::Uuid::new_v4().to_string();
-        req = req.client_token(&token);
-        s.journal(cx, "ec2:instance", &token, "", Event::Intent);
-        self.token = token.clone();
-        let out = req.send().await.map_err(|e| {
-            s.refused(cx, "ec2:instance", &token, &e);
-            api_err("RunInstances", e)
-        })?;
+        if spot {
+            // A one-time spot request made with the instance (no launch template or fleet to
+            // clean up): it closes when the instance goes.
+            let mut opts = aws_sdk_ec2::types::SpotMarketOptions::builder()
+                .spot_instance_type(aws_sdk_ec2::types::SpotInstanceType::OneTime);
+            if c.spot_price != "auto" {
+                opts = opts.max_price(&c.spot_price);
+            }
+            if let Some(m) = c.block_duration_minutes {
+                opts = opts.block_duration_minutes(m);
+            }
+            req = req.instance_market_options(
+                aws_sdk_ec2::types::InstanceMarketOptionsRequest::builder()
+                    .market_type(aws_sdk_ec2::types::MarketType::Spot)
+                    .spot_options(opts.build())
+                    .build(),
+            );
+            if !c.spot_tags.is_empty() {
+                req = req.tag_specifications(
+                    TagSpecification::builder()
+                        .resource_type(ResourceType::SpotInstancesRequest)
+                        .set_tags(Some(tags(&c.spot_tags, false)))
+                        .build(),
+                );
+            }
+        }
+        // Spot: each type in turn while EC2 has no capacity for it (or the price is too low).
+        let types: Vec<String> = if spot && !c.spot_instance_types.is_empty() {
+            c.spot_instance_types.clone()
+        } else {
+            vec![c.instance_type.clone()]
+        };
+        let mut out = None;
+        let mut last_err = None;
+        for (i, kind) in types.iter().enumerate() {
+            // The client token finds the instance even if kiln dies before RunInstances
+            // answers.
+            let token = uuid::Uuid::new_v4().to_string();
+            s.journal(cx, "ec2:instance", &token, "", Event::Intent);
+            self.token = token.clone();
+            let attempt = req
+                .clone()
+                .instance_type(InstanceType::from(kind.as_str()))
+                .client_token(&token)
+                .send()
+                .await;
+            match attempt {
+                Ok(o) => {
+                    out = Some(o);
+                    break;
+                }
+                Err(e) => {
+                    s.refused(cx, "ec2:instance", &token, &e);
+                    let next = i + 1 < types.len()
+                        && crate::client::code(&e).is_some_and(|code| {
+                            matches!(
+                                code.as_str(),
+                                "InsufficientInstanceCapacity"
+                                    | "SpotMaxPriceTooLow"
+                                    | "Unsupported"
+                                    | "InstanceLimitExceeded"
+                                    | "MaxSpotInstanceCountExceeded"
+                            )
+                        });
+                    let err = api_err("RunInstances", e);
+                    if !next {
+                        return Err(err);
+                    }
+                    cx.ui
+                        .message(&format!("{kind}: {err}; trying the next type"));
+                    last_err = Some(err);
+                }
+            }
+        }
+        let out = out
+            .ok_or_else(|| last_err.unwrap_or_else(|| Error::msg("no instance type to launch")))?;
+        let token = self.token.clone();
         let id = out
             .instances()
             .first()

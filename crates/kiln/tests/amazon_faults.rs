@@ -341,3 +341,52 @@ fn kiln_cleanup_leaves_a_running_build_alone() {
     rig.moto.remove_products();
     assert_eq!(rig.moto.everything_left(), Vec::<String>::new());
 }
+
+#[test]
+fn spot_tries_the_next_instance_type_when_ec2_has_no_capacity() {
+    let rig = Rig::new(0.0);
+    std::fs::write(
+        &rig.template,
+        std::fs::read_to_string(&rig.template).unwrap().replace(
+            r#""instance_type": "t2.micro","#,
+            r#""spot_price": "auto", "spot_instance_types": ["c5.large", "t3.micro"],
+               "spot_tags": {"Purpose": "spot"},"#,
+        ),
+    )
+    .unwrap();
+    // Learn where RunInstances falls, then refuse that call for lack of capacity.
+    rig.proxy.configure(0.0, None);
+    let (code, text) = rig.build();
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("Launching a spot AWS instance"), "{text}");
+    rig.moto.remove_products();
+    let n = rig
+        .proxy
+        .calls()
+        .iter()
+        .position(|c| c == "RunInstances")
+        .expect("RunInstances called")
+        + 1;
+    rig.proxy
+        .configure_fault(0.0, Some(n), "InsufficientInstanceCapacity");
+    let (code, text) = rig.build();
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains("c5.large: EC2 RunInstances failed: InsufficientInstanceCapacity"),
+        "{text}"
+    );
+    let calls = rig.proxy.calls();
+    assert_eq!(
+        calls.iter().filter(|c| *c == "RunInstances").count(),
+        2,
+        "{calls:?}"
+    );
+    let instances = rig.moto.query("Action=DescribeInstances");
+    assert!(
+        Moto::values(&instances, "instanceType").contains(&"t3.micro".to_string()),
+        "{instances}"
+    );
+    rig.moto.remove_products();
+    assert_eq!(rig.moto.everything_left(), Vec::<String>::new());
+    assert!(rig.journal_empty());
+}

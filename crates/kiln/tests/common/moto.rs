@@ -224,11 +224,16 @@ impl Proxy {
 
     /// Sets the lag and the call to fail (counting from 1; None: none), and clears the log.
     pub fn configure(&self, lag: f64, fail_at: Option<usize>) {
+        self.configure_fault(lag, fail_at, "InjectedFault");
+    }
+
+    /// [`Proxy::configure`], the failure answering with the EC2 error `code`.
+    pub fn configure_fault(&self, lag: f64, fail_at: Option<usize>, code: &str) {
         let fail = fail_at.map_or("null".to_string(), |n| n.to_string());
         self.control(
             "POST",
             "/__proxy/config",
-            &format!(r#"{{"lag": {lag}, "fail_at": {fail}}}"#),
+            &format!(r#"{{"lag": {lag}, "fail_at": {fail}, "fail_code": "{code}"}}"#),
         );
     }
 
