@@ -9,8 +9,10 @@ DescribeImages answer. It can also fail one call on purpose (a 400 error the SDK
 retry), to test what a build leaves behind when any call fails.
 
 Control (JSON over HTTP, on the proxy's own port):
-  POST /__proxy/config  {"lag": seconds, "fail_at": n or null, "fail_code": code}
-                        resets the call log; the failure says fail_code (InjectedFault)
+  POST /__proxy/config  {"lag": seconds, "fail_at": n or null, "fail_code": code,
+                         "delay": seconds}
+                        resets the call log; the failure says fail_code (InjectedFault);
+                        every call answers after `delay` (a slow API)
   GET  /__proxy/calls   the actions called since the last config, in order
 
 Usage: ec2-proxy.py --upstream http://127.0.0.1:MOTO_PORT [--port 0] [--lag 0]
@@ -28,7 +30,7 @@ import urllib.parse
 import urllib.request
 
 LOCK = threading.Lock()
-STATE = {"lag": 0.0, "fail_at": None, "fail_code": "InjectedFault", "calls": []}
+STATE = {"lag": 0.0, "delay": 0.0, "fail_at": None, "fail_code": "InjectedFault", "calls": []}
 # resource id -> (state name, code or None, until)
 HELD = {}
 
@@ -119,6 +121,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 STATE["lag"] = float(cfg.get("lag", STATE["lag"]))
                 STATE["fail_at"] = cfg.get("fail_at")
                 STATE["fail_code"] = cfg.get("fail_code") or "InjectedFault"
+                STATE["delay"] = float(cfg.get("delay", 0.0))
                 STATE["calls"] = []
             return self.reply(200, "{}", "application/json")
         if self.path == "/__proxy/calls":
@@ -139,6 +142,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             fail = STATE["fail_at"] == n
             fail_code = STATE["fail_code"]
             lag = STATE["lag"]
+            delay = STATE["delay"]
+        if delay:
+            time.sleep(delay)
         if fail:
             return self.reply(400, (
                 '<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error>'

@@ -390,3 +390,49 @@ fn spot_tries_the_next_instance_type_when_ec2_has_no_capacity() {
     assert_eq!(rig.moto.everything_left(), Vec::<String>::new());
     assert!(rig.journal_empty());
 }
+
+#[test]
+fn a_second_interrupt_stops_waiting_and_says_what_is_left() {
+    let rig = Rig::new(0.0);
+    std::fs::write(
+        &rig.template,
+        std::fs::read_to_string(&rig.template)
+            .unwrap()
+            .replace("sleep 0.3", "touch /tmp/kiln-provisioning; sleep 30"),
+    )
+    .unwrap();
+    let mut child = rig.spawn_build();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !rig.target.path("/tmp/kiln-provisioning").exists() {
+        assert!(Instant::now() < deadline, "the build never provisioned");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // A slow API: the cleanup the first interrupt starts takes seconds, so the second one
+    // lands in it.
+    rig.proxy.configure_slow(0.7);
+    // SAFETY: signalling the kiln process this test started.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    std::thread::sleep(Duration::from_millis(400));
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = wait_within(&mut child, Duration::from_secs(20));
+    let text = stdout_of(&child.wait_with_output().unwrap());
+    assert_eq!(status.code(), Some(1), "{text}");
+    assert!(
+        text.contains("Second interrupt received: exiting without waiting for cleanup."),
+        "{text}"
+    );
+    assert!(
+        text.contains("These resources created by this run were not deleted:"),
+        "{text}"
+    );
+    assert!(text.contains("run `kiln cleanup` to delete them"), "{text}");
+    // What it listed is what is there, and kiln cleanup removes it.
+    assert!(!rig.moto.everything_left().is_empty());
+    let cleaned = rig.cleanup();
+    assert_eq!(
+        rig.moto.everything_left(),
+        Vec::<String>::new(),
+        "{cleaned}\n{text}"
+    );
+    assert!(rig.journal_empty());
+}

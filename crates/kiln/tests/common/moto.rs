@@ -237,6 +237,15 @@ impl Proxy {
         );
     }
 
+    /// Makes every call answer `delay` seconds late (a slow API), nothing failing.
+    pub fn configure_slow(&self, delay: f64) {
+        self.control(
+            "POST",
+            "/__proxy/config",
+            &format!(r#"{{"lag": 0, "fail_at": null, "delay": {delay}}}"#),
+        );
+    }
+
     /// The actions called since the last configure, in order.
     pub fn calls(&self) -> Vec<String> {
         serde_json::from_str(&self.control("GET", "/__proxy/calls", "")).unwrap()
