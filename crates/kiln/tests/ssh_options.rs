@@ -374,3 +374,88 @@ fn secrets_never_appear_in_remote_command_lines() {
         "14\n"
     );
 }
+
+/// A TCP server on loopback that answers each connection with `greeting` (maybe nothing) and
+/// then holds it open without a word more.
+fn mute_server(greeting: &'static [u8]) -> u16 {
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for mut c in l.incoming().flatten() {
+            use std::io::Write;
+            let _ = c.write_all(greeting);
+            held.push(c);
+        }
+    });
+    port
+}
+
+#[test]
+fn banner_and_key_exchange_failures_name_their_phase_within_the_budget() {
+    let dir = tempfile::tempdir().unwrap();
+    let key = dir.path().join("k");
+    std::fs::write(&key, "not used").unwrap();
+    for (greeting, phase) in [
+        (&b""[..], "SSH banner"),
+        (&b"SSH-2.0-mute\r\n"[..], "key exchange"),
+    ] {
+        let port = mute_server(greeting);
+        let tpl = template(
+            dir.path(),
+            &format!(
+                r#"{{"builders": [{{"type": "null", "communicator": "ssh", "ssh_host": "127.0.0.1",
+                     "ssh_port": {port}, "ssh_username": "root", "ssh_password": "x",
+                     "ssh_timeout": "4s", "pause_before_connecting": "1s"}}]}}"#
+            ),
+        );
+        let start = Instant::now();
+        let out = run_in(dir.path(), &["build", "-color=false", &tpl], &[]);
+        let text = stdout(&out);
+        assert_eq!(out.status.code(), Some(1), "{text}");
+        assert!(text.contains("Pausing 1s before connecting..."), "{text}");
+        assert!(
+            text.contains(&format!(
+                "SSH to root@127.0.0.1:{port} failed in phase \"{phase}\""
+            )),
+            "{phase}: {text}"
+        );
+        // The pause, then one budget of 4s.
+        assert!(
+            start.elapsed() < Duration::from_secs(9),
+            "{:?}",
+            start.elapsed()
+        );
+    }
+}
+
+#[test]
+fn bastion_with_agent_auth() {
+    let bastion = SshTarget::start();
+    let t = SshTarget::start();
+    let agent = Agent::with_key(&bastion.key);
+    let dir = tempfile::tempdir().unwrap();
+    let tpl = template(
+        dir.path(),
+        &format!(
+            r#"{{"builders": [{{"type": "null", {},
+                 "ssh_bastion_host": "127.0.0.1", "ssh_bastion_port": {}, "ssh_bastion_username": "kiln",
+                 "ssh_bastion_agent_auth": true}}],
+               "provisioners": [{{"type": "shell", "inline": ["touch /root/via-agent-bastion"]}}]}}"#,
+            t.comm_json("root"),
+            bastion.port,
+        ),
+    );
+    let out = run_in(
+        dir.path(),
+        &["build", "-color=false", &tpl],
+        &[("SSH_AUTH_SOCK", agent.sock.to_str().unwrap())],
+    );
+    assert!(out.status.success(), "{}\n{}", stdout(&out), bastion.log());
+    assert!(t.path("/root/via-agent-bastion").exists());
+    assert!(
+        bastion.log().contains("Accepted publickey for kiln"),
+        "{}",
+        bastion.log()
+    );
+}
