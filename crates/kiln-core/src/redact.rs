@@ -40,8 +40,8 @@ impl Redactor {
             needles.push(s.replace('\'', "'\"'\"'"));
             needles.push(shell_double_quoted(s));
             // The template functions that transform text: urlquery, html.
-            needles.push(url_escaped(s));
-            needles.push(html_escaped(s));
+            needles.push(kiln_template::interp::query_escape(s));
+            needles.push(kiln_template::interp::html_escape(s));
             // base64 of the secret inside a larger text depends on its alignment: cover all
             // three, keeping only the characters made of the secret's bits alone; in both
             // the standard and the URL-safe alphabets.
@@ -93,30 +93,6 @@ fn shell_double_quoted(s: &str) -> String {
         out.push(c);
     }
     out
-}
-
-/// Percent-encoding as Go's `url.QueryEscape` (the `urlquery` function) writes it.
-fn url_escaped(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                out.push(b as char)
-            }
-            b' ' => out.push('+'),
-            b => out.push_str(&format!("%{b:02X}")),
-        }
-    }
-    out
-}
-
-/// HTML escaping as Go's `html` template function writes it.
-fn html_escaped(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('\'', "&#39;")
-        .replace('"', "&#34;")
 }
 
 #[cfg(test)]

@@ -8,20 +8,7 @@ mod moto;
 mod target;
 
 use common::*;
-use moto::Moto;
-use std::os::unix::fs::PermissionsExt;
-use target::SshTarget;
-
-/// A target whose sshd asks moto for the keys to accept.
-fn ec2_target(m: &Moto) -> SshTarget {
-    let t = SshTarget::start_with(
-        "-o AuthorizedKeysCommand=/usr/local/bin/kiln-ec2-keys -o AuthorizedKeysCommandUser=root",
-    );
-    let script = t.path("/usr/local/bin/kiln-ec2-keys");
-    std::fs::write(&script, m.authorized_keys_command()).unwrap();
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    t
-}
+use moto::{ec2_target, Moto};
 
 /// The seed's template as written (its missing comma fixed), with ssh_host/ssh_port added for
 /// the rig and the yum lines replaced by the target's package manager and local package cache.

@@ -14,7 +14,6 @@ mod target;
 
 use common::*;
 use moto::{Moto, Proxy};
-use std::os::unix::fs::PermissionsExt;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 use target::SshTarget;
@@ -33,12 +32,7 @@ impl Rig {
     fn new(lag: f64) -> Rig {
         let moto = Moto::start_multi_region();
         let proxy = Proxy::start(&moto, lag);
-        let target = SshTarget::start_with(
-            "-o AuthorizedKeysCommand=/usr/local/bin/kiln-ec2-keys -o AuthorizedKeysCommandUser=root",
-        );
-        let script = target.path("/usr/local/bin/kiln-ec2-keys");
-        std::fs::write(&script, moto.authorized_keys_command()).unwrap();
-        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let target = moto::ec2_target(&moto);
         let dir = tempfile::tempdir().unwrap();
         let template = dir.path().join("t.json").display().to_string();
         std::fs::write(

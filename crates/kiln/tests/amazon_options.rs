@@ -8,19 +8,7 @@ mod moto;
 mod target;
 
 use common::*;
-use moto::Moto;
-use std::os::unix::fs::PermissionsExt;
-use target::SshTarget;
-
-fn ec2_target(m: &Moto) -> SshTarget {
-    let t = SshTarget::start_with(
-        "-o AuthorizedKeysCommand=/usr/local/bin/kiln-ec2-keys -o AuthorizedKeysCommandUser=root",
-    );
-    let script = t.path("/usr/local/bin/kiln-ec2-keys");
-    std::fs::write(&script, m.authorized_keys_command()).unwrap();
-    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
-    t
-}
+use moto::{ec2_target, Moto};
 
 fn build(m: &Moto, dir: &std::path::Path, builder_json: &str) -> (i32, String) {
     let tpl = dir.join("t.json");

@@ -330,32 +330,8 @@ fn agent_certificate_and_algorithm_options() {
     let dir = tempfile::tempdir().unwrap();
 
     // ssh_agent_auth: the key lives only in a local ssh-agent.
-    let agent_dir = tempfile::tempdir().unwrap();
-    let sock = agent_dir.path().join("agent.sock");
-    let mut agent = std::process::Command::new("ssh-agent")
-        .arg("-D")
-        .arg("-a")
-        .arg(&sock)
-        .spawn()
-        .expect("ssh-agent (openssh-client)");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !sock.exists() {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "ssh-agent did not start"
-        );
-        std::thread::sleep(std::time::Duration::from_millis(20));
-    }
-    let added = std::process::Command::new("ssh-add")
-        .arg(&t.key)
-        .env("SSH_AUTH_SOCK", &sock)
-        .output()
-        .unwrap();
-    assert!(
-        added.status.success(),
-        "{}",
-        String::from_utf8_lossy(&added.stderr)
-    );
+    let agent = Agent::with_key(&t.key);
+    let sock = agent.sock.clone();
     let tpl = template(
         dir.path(),
         &format!(
@@ -371,8 +347,7 @@ fn agent_certificate_and_algorithm_options() {
         &["build", "-color=false", &tpl],
         &[("SSH_AUTH_SOCK", sock.to_str().unwrap())],
     );
-    let _ = agent.kill();
-    let _ = agent.wait();
+    drop(agent);
     assert!(out.status.success(), "{}\n{}", stdout(&out), t.log());
     assert!(t.path("/root/agent-ok").exists());
     let log = t.log();

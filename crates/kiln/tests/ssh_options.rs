@@ -17,50 +17,6 @@ fn template(dir: &Path, body: &str) -> String {
     p.display().to_string()
 }
 
-/// A local ssh-agent holding `key`; killed on drop.
-struct Agent {
-    child: std::process::Child,
-    sock: std::path::PathBuf,
-    _dir: tempfile::TempDir,
-}
-
-impl Agent {
-    fn with_key(key: &Path) -> Agent {
-        let dir = tempfile::tempdir().unwrap();
-        let sock = dir.path().join("agent.sock");
-        let child = std::process::Command::new("ssh-agent")
-            .arg("-D")
-            .arg("-a")
-            .arg(&sock)
-            .stdout(std::process::Stdio::null())
-            .spawn()
-            .expect("ssh-agent (openssh-client)");
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while !sock.exists() {
-            assert!(Instant::now() < deadline, "ssh-agent did not start");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        let added = std::process::Command::new("ssh-add")
-            .arg(key)
-            .env("SSH_AUTH_SOCK", &sock)
-            .output()
-            .unwrap();
-        assert!(added.status.success(), "{added:?}");
-        Agent {
-            child,
-            sock,
-            _dir: dir,
-        }
-    }
-}
-
-impl Drop for Agent {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn the_local_agent_is_forwarded_unless_disabled() {
     let t = SshTarget::start_with("-o LogLevel=DEBUG1");

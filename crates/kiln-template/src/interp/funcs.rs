@@ -357,8 +357,8 @@ fn builtin(name: &str, args: Vec<TVal>) -> Result<TVal, CallError> {
     }
 }
 
-/// Go's `template.HTMLEscapeString`.
-fn html_escape(s: &str) -> String {
+/// Go's `template.HTMLEscapeString` (the `html` function).
+pub fn html_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -395,8 +395,8 @@ fn js_escape(s: &str) -> String {
     out
 }
 
-/// Go's `url.QueryEscape`.
-fn query_escape(s: &str) -> String {
+/// Go's `url.QueryEscape` (the `urlquery` function).
+pub fn query_escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for b in s.bytes() {
         match b {

@@ -11,6 +11,7 @@ pub mod parse;
 pub mod timefmt;
 
 pub use eval::TVal;
+pub use funcs::{html_escape, query_escape};
 
 use chrono::{DateTime, Utc};
 use std::collections::BTreeMap;

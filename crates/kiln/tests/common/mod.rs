@@ -127,3 +127,52 @@ pub fn listing(dir: &Path) -> String {
     v.sort();
     v.into_iter().map(|l| l + "\n").collect()
 }
+
+/// A local ssh-agent holding `key`; killed on drop.
+pub struct Agent {
+    child: std::process::Child,
+    /// Its socket, for `SSH_AUTH_SOCK`.
+    pub sock: std::path::PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl Agent {
+    /// Starts an agent and adds `key` to it.
+    pub fn with_key(key: &Path) -> Agent {
+        let dir = tempfile::tempdir().unwrap();
+        let sock = dir.path().join("agent.sock");
+        let child = std::process::Command::new("ssh-agent")
+            .arg("-D")
+            .arg("-a")
+            .arg(&sock)
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("ssh-agent (openssh-client)");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !sock.exists() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "ssh-agent did not start"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        let added = std::process::Command::new("ssh-add")
+            .arg(key)
+            .env("SSH_AUTH_SOCK", &sock)
+            .output()
+            .unwrap();
+        assert!(added.status.success(), "{added:?}");
+        Agent {
+            child,
+            sock,
+            _dir: dir,
+        }
+    }
+}
+
+impl Drop for Agent {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

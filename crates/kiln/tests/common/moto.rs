@@ -308,3 +308,16 @@ impl Moto {
         }
     }
 }
+
+/// An sshd target that accepts the key pair of whichever instance is running in `m` (through
+/// its AuthorizedKeysCommand), as EC2's metadata and cloud-init make a real instance do.
+pub fn ec2_target(m: &Moto) -> super::target::SshTarget {
+    use std::os::unix::fs::PermissionsExt;
+    let t = super::target::SshTarget::start_with(
+        "-o AuthorizedKeysCommand=/usr/local/bin/kiln-ec2-keys -o AuthorizedKeysCommandUser=root",
+    );
+    let script = t.path("/usr/local/bin/kiln-ec2-keys");
+    std::fs::write(&script, m.authorized_keys_command()).unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    t
+}
