@@ -15,7 +15,7 @@ Control (JSON over HTTP, on the proxy's own port):
                         every call answers after `delay` (a slow API)
   GET  /__proxy/calls   the actions called since the last config, in order
 
-Usage: ec2-proxy.py --upstream http://127.0.0.1:MOTO_PORT [--port 0] [--lag 0]
+Usage: ec2-proxy.py --upstream http://127.0.0.1:MOTO_PORT [--port 0] [--lag 0] [--trace FILE]
 Prints "listening on PORT" once ready.
 """
 import argparse
@@ -30,6 +30,7 @@ import urllib.parse
 import urllib.request
 
 LOCK = threading.Lock()
+TRACE = ""
 STATE = {"lag": 0.0, "delay": 0.0, "fail_at": None, "fail_code": "InjectedFault", "calls": []}
 # resource id -> (state name, code or None, until)
 HELD = {}
@@ -102,6 +103,9 @@ def record(action, params, xml, lag):
 class Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     upstream = ""
+    # Headers and body go out in two writes: with Nagle on, the body waits for the client's
+    # delayed ACK (40 ms a call on loopback), a stall EC2 does not have.
+    disable_nagle_algorithm = True
 
     def log_message(self, *args):
         pass
@@ -136,6 +140,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
         if self.path.startswith("/__proxy/"):
             return self.control(body)
         action, params = action_of(self.path, body)
+        started = time.time()
         with LOCK:
             STATE["calls"].append(action)
             n = len(STATE["calls"])
@@ -163,6 +168,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if code == 200:
                 record(action, params, text, lag)
                 text = rewrite(action, text)
+        if TRACE:
+            with LOCK, open(TRACE, "a") as f:
+                f.write(f"{started:.3f} {time.time():.3f} {action} {code}\n")
         return self.reply(code, text, ctype)
 
     do_GET = do_POST = handle_any
@@ -182,7 +190,10 @@ def main():
     ap.add_argument("--upstream", required=True)
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--lag", type=float, default=0.0)
+    ap.add_argument("--trace", default="", help="append 'start end action status' per call to this file")
     a = ap.parse_args()
+    global TRACE
+    TRACE = a.trace
     STATE["lag"] = a.lag
     Handler.upstream = a.upstream.rstrip("/")
     srv = Server(("127.0.0.1", a.port), Handler)
