@@ -9,16 +9,24 @@ DescribeImages answer. It can also fail one call on purpose (a 400 error the SDK
 retry), to test what a build leaves behind when any call fails.
 
 Control (JSON over HTTP, on the proxy's own port):
-  POST /__proxy/config  {"lag": seconds, "fail_at": n or null, "fail_code": code,
-                         "delay": seconds}
-                        resets the call log; the failure says fail_code (InjectedFault);
+  POST /__proxy/config  {"lag": seconds, "fail_at": n or null, "fail_count": 1,
+                         "fail_code": code, "fail_message": text, "delay": seconds}
+                        resets the call log; calls fail_at .. fail_at+fail_count-1 fail
+                        with fail_code (InjectedFault) and fail_message;
                         every call answers after `delay` (a slow API)
   GET  /__proxy/calls   the actions called since the last config, in order
+  GET  /__proxy/requests  the same calls with their parameters and the access key id that
+                        signed them: [{"action", "params": {name: value}, "key"}]
+
+STS's DecodeAuthorizationMessage, which moto lacks, is answered here: the decoded message is
+{"allowed": false, "encoded": ENCODED} (the faults above stand in for EC2's encoded
+authorization failures).
 
 Usage: ec2-proxy.py --upstream http://127.0.0.1:MOTO_PORT [--port 0] [--lag 0] [--trace FILE]
 Prints "listening on PORT" once ready.
 """
 import argparse
+import html
 import http.server
 import json
 import re
@@ -31,7 +39,7 @@ import urllib.request
 
 LOCK = threading.Lock()
 TRACE = ""
-STATE = {"lag": 0.0, "delay": 0.0, "fail_at": None, "fail_code": "InjectedFault", "calls": []}
+STATE = {"lag": 0.0, "delay": 0.0, "fail_at": None, "fail_code": "InjectedFault", "fail_count": 1, "fail_message": "", "calls": [], "requests": []}
 # resource id -> (state name, code or None, until)
 HELD = {}
 
@@ -125,13 +133,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 STATE["lag"] = float(cfg.get("lag", STATE["lag"]))
                 STATE["fail_at"] = cfg.get("fail_at")
                 STATE["fail_code"] = cfg.get("fail_code") or "InjectedFault"
+                STATE["fail_count"] = int(cfg.get("fail_count") or 1)
+                STATE["fail_message"] = cfg.get("fail_message") or ""
                 STATE["delay"] = float(cfg.get("delay", 0.0))
                 STATE["calls"] = []
+                STATE["requests"] = []
             return self.reply(200, "{}", "application/json")
         if self.path == "/__proxy/calls":
             with LOCK:
                 calls = list(STATE["calls"])
             return self.reply(200, json.dumps(calls), "application/json")
+        if self.path == "/__proxy/requests":
+            with LOCK:
+                requests = list(STATE["requests"])
+            return self.reply(200, json.dumps(requests), "application/json")
         return self.reply(404, "not a proxy control path", "text/plain")
 
     def handle_any(self):
@@ -143,17 +158,38 @@ class Handler(http.server.BaseHTTPRequestHandler):
         started = time.time()
         with LOCK:
             STATE["calls"].append(action)
+            signer = re.search(r"Credential=([^/,]+)/", self.headers.get("Authorization", ""))
+            STATE["requests"].append({"action": action,
+                                      "params": {k: v[0] for k, v in params.items()},
+                                      "key": signer.group(1) if signer else ""})
             n = len(STATE["calls"])
-            fail = STATE["fail_at"] == n
+            at = STATE["fail_at"]
+            fail = at is not None and at <= n < at + STATE["fail_count"]
             fail_code = STATE["fail_code"]
+            fail_message = STATE["fail_message"] or f"fault injected at call {n} ({action})"
             lag = STATE["lag"]
             delay = STATE["delay"]
         if delay:
             time.sleep(delay)
+        if action == "DecodeAuthorizationMessage" and not fail:
+            decoded = json.dumps({"allowed": False, "encoded": params.get("EncodedMessage", [""])[0]})
+            return self.reply(200, (
+                '<DecodeAuthorizationMessageResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/">'
+                f"<DecodeAuthorizationMessageResult><DecodedMessage>{html.escape(decoded)}</DecodedMessage>"
+                "</DecodeAuthorizationMessageResult><ResponseMetadata><RequestId>proxy</RequestId>"
+                "</ResponseMetadata></DecodeAuthorizationMessageResponse>"))
         if fail:
+            message = html.escape(fail_message)
+            scope = re.search(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/", self.headers.get("Authorization", ""))
+            if scope and scope.group(1) != "ec2":
+                # IAM and STS answer errors in the awsQuery form.
+                return self.reply(400, (
+                    '<ErrorResponse><Error><Type>Sender</Type>'
+                    f"<Code>{fail_code}</Code><Message>{message}</Message></Error>"
+                    "<RequestId>injected</RequestId></ErrorResponse>"))
             return self.reply(400, (
                 '<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error>'
-                f"<Code>{fail_code}</Code><Message>fault injected at call {n} ({action})</Message>"
+                f"<Code>{fail_code}</Code><Message>{message}</Message>"
                 "</Error></Errors><RequestID>injected</RequestID></Response>"))
         headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
         req = urllib.request.Request(self.upstream + self.path, data=body if body else None,

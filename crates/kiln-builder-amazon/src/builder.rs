@@ -5,6 +5,7 @@ use crate::config::Config;
 use crate::state::{RegionAmi, State};
 use crate::step_ami_regions::StepAmiRegionCopy;
 use crate::step_create_ami::{StepCreateAmi, StepMarkSuccess, StepStopInstance};
+use crate::step_iam_profile::StepIamInstanceProfile;
 use crate::step_key_pair::StepKeyPair;
 use crate::step_modify_ami::StepModifyAmiAttributes;
 use crate::step_network_info::StepNetworkInfo;
@@ -31,9 +32,16 @@ pub const BUILDER_ID: &str = "mitchellh.amazonebs";
 
 /// Makes an `amazon-ebs` builder.
 pub fn new(config: &Value, _cx: &PrepareCx) -> Result<Box<dyn Builder>, Diagnostic> {
-    let (c, comm): (Config, CommConfig) = decode_split(config)?;
+    let (mut c, comm): (Config, CommConfig) = decode_split(config)?;
+    c.normalize();
     c.validate()?;
+    c.validate_comm(&comm)?;
     comm.validate(false)?;
+    if !c.spot_price_auto_product.is_empty() {
+        kiln_core::log::log(format_args!(
+            "[WARN] amazon-ebs: spot_price_auto_product is deprecated and no longer needed; kiln ignores it"
+        ));
+    }
     Ok(Box::new(AmazonEbs { config: c, comm }))
 }
 
@@ -77,6 +85,7 @@ impl AmazonEbs {
 impl Builder for AmazonEbs {
     async fn run(&self, cx: &BuildCx) -> Result<Option<ArtifactRef>> {
         let ec2 = client::ec2(&self.config).await;
+        let iam = client::iam(&self.config).await;
         let region = ec2
             .config()
             .region()
@@ -100,15 +109,22 @@ impl Builder for AmazonEbs {
             comm: None,
             conn: None,
             ami_id: None,
+            ami_key: String::new(),
             amis: Default::default(),
             snapshot_ids: vec![],
             place: self.place(&region),
+            source_image: None,
+            rendered: Default::default(),
+            iam,
+            instance_profile: None,
+            temporary_instance_profile: false,
         };
         let wait = self.wait();
         let keep = Arc::new(AtomicBool::new(false));
         let mut steps: Vec<Box<dyn Step<State>>> = vec![
             Box::new(StepSourceAmi {
                 filter: self.config.source_ami_filter.clone(),
+                config: self.config.clone(),
             }),
             Box::new(StepNetworkInfo {
                 config: self.config.clone(),
@@ -118,6 +134,7 @@ impl Builder for AmazonEbs {
                 self.config.clone(),
                 self.comm.port(),
             )),
+            Box::new(StepIamInstanceProfile::new(self.config.clone(), wait)),
             Box::new(StepRunInstance {
                 config: self.config.clone(),
                 comm: self.comm.clone(),
@@ -153,7 +170,19 @@ impl Builder for AmazonEbs {
             steps.push(Box::new(StepModifyAmiAttributes { config }));
         }
         steps.push(Box::new(StepMarkSuccess { keep }));
-        run_steps(cx, &mut state, steps).await?;
+        if let Err(e) = run_steps(cx, &mut state, steps).await {
+            if self.config.decode_authorization_messages
+                && !matches!(e, kiln_core::Error::Cancelled)
+            {
+                let text = e.to_string();
+                if let Some(decoded) = client::decode_authorization(&self.config, &text).await {
+                    return Err(kiln_core::Error::msg(format!(
+                        "{text}\nDecoded authorization failure message: {decoded}"
+                    )));
+                }
+            }
+            return Err(e);
+        }
         if state.amis.is_empty() {
             return Ok(None);
         }

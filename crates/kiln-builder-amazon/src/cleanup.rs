@@ -10,7 +10,7 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
-async fn client_for(r: &Record) -> aws_sdk_ec2::Client {
+fn config_for(r: &Record) -> Config {
     let mut c: Config =
         kiln_template::decode::decode(&kiln_template::Value::from_json(&serde_json::json!({
             "source_ami": "-", "instance_type": "-", "ami_name": "cleanup"
@@ -19,7 +19,7 @@ async fn client_for(r: &Record) -> aws_sdk_ec2::Client {
     c.region = r.place.get("region").cloned().unwrap_or_default();
     c.custom_endpoint_ec2 = r.place.get("endpoint").cloned().unwrap_or_default();
     c.profile = r.place.get("profile").cloned().unwrap_or_default();
-    client::ec2(&c).await
+    c
 }
 
 fn gone<E: aws_sdk_ec2::error::ProvideErrorMetadata, R>(
@@ -40,7 +40,11 @@ fn image_name(r: &Record) -> String {
 }
 
 async fn clean(r: Record) -> Result<(), String> {
-    let ec2 = client_for(&r).await;
+    if r.kind.starts_with("iam:") {
+        let iam = client::iam(&config_for(&r)).await;
+        return crate::step_iam_profile::clean(&iam, &r.kind, &r.key).await;
+    }
+    let ec2 = client::ec2(&config_for(&r)).await;
     let err = |call: &str, e: String| format!("{call}: {e}");
     match r.kind.as_str() {
         "ec2:instance" => {

@@ -1,13 +1,30 @@
 //! The EC2 client: the standard AWS configuration chain (environment, profiles, SSO, IMDS,
 //! `AWS_ENDPOINT_URL(_EC2)`), overridden by Packer's options; one TLS stack (rustls on ring).
 
-use super::config::Config;
+use super::config::{AssumeRole, Config};
 use aws_config::BehaviorVersion;
 use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use kiln_core::Error;
 
 /// Builds the client for a build.
 pub async fn ec2(c: &Config) -> aws_sdk_ec2::Client {
+    let shared = sdk_config(c).await;
+    let mut conf = aws_sdk_ec2::config::Builder::from(&shared);
+    // Only EC2 goes to custom_endpoint_ec2 (STS, for assume_role, keeps its own).
+    if !c.custom_endpoint_ec2.is_empty() {
+        conf = conf.endpoint_url(&c.custom_endpoint_ec2);
+    }
+    aws_sdk_ec2::Client::from_conf(conf.build())
+}
+
+/// The IAM client (temporary instance profiles); IAM's endpoint comes from the standard
+/// chain (AWS_ENDPOINT_URL_IAM, AWS_ENDPOINT_URL), never custom_endpoint_ec2.
+pub async fn iam(c: &Config) -> aws_sdk_iam::Client {
+    aws_sdk_iam::Client::new(&sdk_config(c).await)
+}
+
+/// The shared AWS configuration: the standard chain with Packer's overrides.
+pub async fn sdk_config(c: &Config) -> aws_config::SdkConfig {
     let http = aws_smithy_http_client::Builder::new()
         .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
             aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
@@ -20,6 +37,21 @@ pub async fn ec2(c: &Config) -> aws_sdk_ec2::Client {
     if !c.profile.is_empty() {
         loader = loader.profile_name(&c.profile);
     }
+    if !c.shared_credentials_file.is_empty() {
+        use aws_runtime::env_config::file::{EnvConfigFileKind, EnvConfigFiles};
+        loader = loader.profile_files(
+            EnvConfigFiles::builder()
+                .include_default_config_file(true)
+                .with_file(EnvConfigFileKind::Credentials, &c.shared_credentials_file)
+                .build(),
+        );
+    }
+    if let Some(n) = c.max_retries.filter(|n| *n > 0) {
+        // Packer counts retries; the SDK counts attempts (the first one included).
+        loader = loader.retry_config(
+            aws_config::retry::RetryConfig::standard().with_max_attempts(n.saturating_add(1)),
+        );
+    }
     if !c.access_key.is_empty() {
         let token = (!c.token.is_empty()).then(|| c.token.clone());
         loader = loader.credentials_provider(aws_credential_types::Credentials::new(
@@ -30,11 +62,130 @@ pub async fn ec2(c: &Config) -> aws_sdk_ec2::Client {
             "template",
         ));
     }
-    if !c.custom_endpoint_ec2.is_empty() {
-        loader = loader.endpoint_url(&c.custom_endpoint_ec2);
-    }
     let shared = loader.load().await;
-    aws_sdk_ec2::Client::new(&shared)
+    match &c.assume_role {
+        Some(role) => {
+            let provider = AssumedRole {
+                sts: aws_sdk_sts::Client::new(&shared),
+                role: role.clone(),
+            };
+            shared
+                .into_builder()
+                .credentials_provider(
+                    aws_credential_types::provider::SharedCredentialsProvider::new(provider),
+                )
+                .build()
+        }
+        None => shared,
+    }
+}
+
+/// Packer's `assume_role`: credentials of a role, from STS with the base credentials (the
+/// SDK's identity cache asks again before they expire).
+#[derive(Debug)]
+struct AssumedRole {
+    sts: aws_sdk_sts::Client,
+    role: AssumeRole,
+}
+
+impl AssumedRole {
+    async fn assume(&self) -> aws_credential_types::provider::Result {
+        use aws_credential_types::provider::error::CredentialsError;
+        let r = &self.role;
+        let name = if r.session_name.is_empty() {
+            format!("kiln-{}", chrono::Utc::now().timestamp())
+        } else {
+            r.session_name.clone()
+        };
+        let mut req = self
+            .sts
+            .assume_role()
+            .role_arn(&r.role_arn)
+            .role_session_name(name)
+            .set_external_id((!r.external_id.is_empty()).then(|| r.external_id.clone()))
+            .set_policy((!r.policy.is_empty()).then(|| r.policy.clone()))
+            .set_duration_seconds(r.duration_seconds.map(|d| d as i32));
+        for arn in &r.policy_arns {
+            req = req.policy_arns(
+                aws_sdk_sts::types::PolicyDescriptorType::builder()
+                    .arn(arn)
+                    .build(),
+            );
+        }
+        for (k, v) in &r.tags {
+            let tag = aws_sdk_sts::types::Tag::builder()
+                .key(k)
+                .value(v)
+                .build()
+                .map_err(CredentialsError::invalid_configuration)?;
+            req = req.tags(tag);
+        }
+        for k in &r.transitive_tag_keys {
+            req = req.transitive_tag_keys(k);
+        }
+        let out = req.send().await.map_err(|e| {
+            CredentialsError::provider_error(format!(
+                "assume_role {}: {}",
+                r.role_arn,
+                DisplayErrorContext(&e)
+            ))
+        })?;
+        let c = out.credentials().ok_or_else(|| {
+            CredentialsError::unhandled(format!(
+                "STS AssumeRole of {} returned no credentials",
+                r.role_arn
+            ))
+        })?;
+        let expires = std::time::SystemTime::try_from(*c.expiration()).ok();
+        Ok(aws_credential_types::Credentials::new(
+            c.access_key_id(),
+            c.secret_access_key(),
+            Some(c.session_token().to_string()),
+            expires,
+            "assume_role",
+        ))
+    }
+}
+
+impl aws_credential_types::provider::ProvideCredentials for AssumedRole {
+    fn provide_credentials<'a>(
+        &'a self,
+    ) -> aws_credential_types::provider::future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        aws_credential_types::provider::future::ProvideCredentials::new(self.assume())
+    }
+}
+
+/// With `decode_authorization_messages`: EC2's encoded reason for an authorization failure in
+/// `error`, decoded by STS (None when there is none or STS cannot decode it).
+pub async fn decode_authorization(c: &Config, error: &str) -> Option<String> {
+    const MARK: &str = "Encoded authorization failure message: ";
+    let at = error.find(MARK)? + MARK.len();
+    let encoded: String = error[at..]
+        .chars()
+        .take_while(|ch| !ch.is_whitespace())
+        .collect();
+    if encoded.is_empty() {
+        return None;
+    }
+    let sts = aws_sdk_sts::Client::new(&sdk_config(c).await);
+    match sts
+        .decode_authorization_message()
+        .encoded_message(&encoded)
+        .send()
+        .await
+    {
+        Ok(out) => out.decoded_message().map(str::to_string),
+        Err(e) => {
+            kiln_core::log::log(format_args!(
+                "[WARN] could not decode the authorization failure message: {}",
+                DisplayErrorContext(&e)
+            ));
+            None
+        }
+    }
 }
 
 /// True when the error is EC2 throttling (slow down and retry).

@@ -18,6 +18,84 @@ pub struct Polling {
     pub max_attempts: Option<u32>,
 }
 
+/// One `{"key": …, "value": …}` of Packer's singular tag blocks (`tag`, `run_tag`, …), merged
+/// into the matching map.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct KeyValue {
+    /// The tag's key.
+    #[serde(default, alias = "Key")]
+    pub key: String,
+    /// Its value.
+    #[serde(default, alias = "Value")]
+    pub value: String,
+}
+
+/// Merges singular `{key, value}` blocks into a map, as Packer does (a block wins).
+fn merge(into: &mut BTreeMap<String, String>, from: &[KeyValue]) {
+    for kv in from {
+        into.insert(kv.key.clone(), kv.value.clone());
+    }
+}
+
+/// Packer's `assume_role` block: credentials of a role assumed through STS.
+#[derive(Debug, Clone, Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+pub struct AssumeRole {
+    /// The role to assume.
+    #[serde(default)]
+    pub role_arn: String,
+    /// Session length in seconds.
+    #[serde(default)]
+    pub duration_seconds: Option<u64>,
+    /// The external id the role's trust policy asks for.
+    #[serde(default)]
+    pub external_id: String,
+    /// A session policy (JSON) narrowing the role's permissions.
+    #[serde(default)]
+    pub policy: String,
+    /// Managed policies narrowing them.
+    #[serde(default)]
+    pub policy_arns: Vec<String>,
+    /// Session name (default: one kiln makes).
+    #[serde(default)]
+    pub session_name: String,
+    /// Session tags.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
+    /// Session tags passed on to roles assumed from this one.
+    #[serde(default)]
+    pub transitive_tag_keys: Vec<String>,
+}
+
+/// Packer's `temporary_iam_instance_profile_policy_document`: an IAM policy for a temporary
+/// role and instance profile that live as long as the build.
+#[derive(Debug, Clone, Deserialize, Default, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyDocument {
+    /// Policy language version (`2012-10-17`).
+    #[serde(default, rename = "Version")]
+    pub version: String,
+    /// Its statements.
+    #[serde(default, rename = "Statement")]
+    pub statement: Vec<PolicyStatement>,
+}
+
+/// One statement of a [`PolicyDocument`].
+#[derive(Debug, Clone, Deserialize, Default, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct PolicyStatement {
+    /// `Allow` or `Deny`.
+    #[serde(default, rename = "Effect")]
+    pub effect: String,
+    /// Actions, e.g. `s3:GetObject`.
+    #[serde(default, rename = "Action")]
+    pub action: Vec<String>,
+    /// Resources (ARNs or `*`).
+    #[serde(default, rename = "Resource")]
+    pub resource: Vec<String>,
+}
+
 /// Packer's `source_ami_filter`.
 #[derive(Debug, Clone, Deserialize, Default)]
 #[serde(deny_unknown_fields)]
@@ -25,6 +103,9 @@ pub struct AmiFilter {
     /// EC2 DescribeImages filters, name to value.
     #[serde(default)]
     pub filters: BTreeMap<String, String>,
+    /// The same as `{key, value}` blocks.
+    #[serde(default)]
+    pub filter: Vec<KeyValue>,
     /// Owner account ids, `self`, or aliases such as `amazon`.
     #[serde(default)]
     pub owners: Vec<String>,
@@ -40,6 +121,9 @@ pub struct Filters {
     /// Filter name to value.
     #[serde(default)]
     pub filters: BTreeMap<String, String>,
+    /// The same as `{key, value}` blocks.
+    #[serde(default)]
+    pub filter: Vec<KeyValue>,
 }
 
 /// Packer's `subnet_filter`.
@@ -49,6 +133,9 @@ pub struct SubnetFilter {
     /// Filter name to value.
     #[serde(default)]
     pub filters: BTreeMap<String, String>,
+    /// The same as `{key, value}` blocks.
+    #[serde(default)]
+    pub filter: Vec<KeyValue>,
     /// Take the subnet with the most free addresses when several match.
     #[serde(default)]
     pub most_free: bool,
@@ -127,6 +214,27 @@ pub struct Config {
     /// Accepted for compatibility.
     #[serde(default)]
     pub skip_metadata_api_check: bool,
+    /// A credentials file instead of ~/.aws/credentials.
+    #[serde(default)]
+    pub shared_credentials_file: String,
+    /// Assume this role (through STS) for every call.
+    #[serde(default)]
+    pub assume_role: Option<AssumeRole>,
+    /// Most retries of a throttled or failed API call (0: the SDK's default, 3).
+    #[serde(default)]
+    pub max_retries: Option<u32>,
+    /// Decode EC2's encoded authorization failures through STS, in the error.
+    #[serde(default)]
+    pub decode_authorization_messages: bool,
+    /// Accept any TLS certificate from the endpoints.
+    #[serde(default)]
+    pub insecure_skip_tls_verify: bool,
+    /// An MFA code for a profile whose role needs one (not supported yet).
+    #[serde(default)]
+    pub mfa_code: String,
+    /// Credentials from Vault's AWS engine (not supported yet).
+    #[serde(default)]
+    pub vault_aws_engine: Option<serde_json::Value>,
     /// The image to start from.
     #[serde(default)]
     pub source_ami: String,
@@ -194,15 +302,63 @@ pub struct Config {
     /// Tags for the AMI and its snapshots.
     #[serde(default)]
     pub tags: BTreeMap<String, String>,
+    /// `tags` as `{key, value}` blocks.
+    #[serde(default)]
+    pub tag: Vec<KeyValue>,
     /// Tags for the snapshots only.
     #[serde(default)]
     pub snapshot_tags: BTreeMap<String, String>,
+    /// `snapshot_tags` as blocks.
+    #[serde(default)]
+    pub snapshot_tag: Vec<KeyValue>,
     /// Tags for the build instance.
     #[serde(default)]
     pub run_tags: BTreeMap<String, String>,
+    /// `run_tags` as blocks.
+    #[serde(default)]
+    pub run_tag: Vec<KeyValue>,
     /// Tags for the build instance's volumes.
     #[serde(default)]
     pub run_volume_tags: BTreeMap<String, String>,
+    /// `run_volume_tags` as blocks.
+    #[serde(default)]
+    pub run_volume_tag: Vec<KeyValue>,
+    /// Marketplace product codes for the AMI.
+    #[serde(default)]
+    pub ami_product_codes: Vec<String>,
+    /// Register no AMI in the build region: only its copies in `ami_regions` remain.
+    #[serde(default)]
+    pub skip_save_build_region: bool,
+    /// Instance tenancy: `default`, `dedicated` or `host`.
+    #[serde(default)]
+    pub tenancy: String,
+    /// T2 Unlimited CPU credits (t2 types, not spot).
+    #[serde(default)]
+    pub enable_t2_unlimited: bool,
+    /// Do not look the instance profile up before launching (kiln never does).
+    #[serde(default)]
+    pub skip_profile_validation: bool,
+    /// A policy for a temporary role and instance profile for the build instance.
+    #[serde(default)]
+    pub temporary_iam_instance_profile_policy_document: Option<PolicyDocument>,
+    /// Deprecated by Packer, accepted and ignored with a warning.
+    #[serde(default)]
+    pub spot_price_auto_product: String,
+    /// `spot_tags` as blocks.
+    #[serde(default)]
+    pub spot_tag: Vec<KeyValue>,
+    /// Hide the instance store devices from the instance (`no_device` for ephemeral0..).
+    #[serde(default)]
+    pub no_ephemeral: bool,
+    /// For the WinRM communicator's password (accepted; kiln has no WinRM yet).
+    #[serde(default)]
+    pub windows_password_timeout: Option<GoDuration>,
+    /// Session Manager options (not supported yet).
+    #[serde(default)]
+    pub pause_before_ssm: Option<GoDuration>,
+    /// Session Manager's local port (not supported yet).
+    #[serde(default)]
+    pub session_manager_port: Option<u16>,
     /// Subnet to launch in.
     #[serde(default)]
     pub subnet_id: String,
@@ -272,8 +428,204 @@ pub struct Config {
 }
 
 impl Config {
+    /// Folds Packer's singular `{key, value}` blocks into their maps, as Packer does before
+    /// validating.
+    pub fn normalize(&mut self) {
+        let tag = std::mem::take(&mut self.tag);
+        merge(&mut self.tags, &tag);
+        let tag = std::mem::take(&mut self.snapshot_tag);
+        merge(&mut self.snapshot_tags, &tag);
+        let tag = std::mem::take(&mut self.run_tag);
+        merge(&mut self.run_tags, &tag);
+        let tag = std::mem::take(&mut self.run_volume_tag);
+        merge(&mut self.run_volume_tags, &tag);
+        let tag = std::mem::take(&mut self.spot_tag);
+        merge(&mut self.spot_tags, &tag);
+        if let Some(f) = &mut self.source_ami_filter {
+            let blocks = std::mem::take(&mut f.filter);
+            merge(&mut f.filters, &blocks);
+        }
+        if let Some(f) = &mut self.subnet_filter {
+            let blocks = std::mem::take(&mut f.filter);
+            merge(&mut f.filters, &blocks);
+        }
+        for f in [&mut self.vpc_filter, &mut self.security_group_filter]
+            .into_iter()
+            .flatten()
+        {
+            let blocks = std::mem::take(&mut f.filter);
+            merge(&mut f.filters, &blocks);
+        }
+        if !self.security_group_id.is_empty() && self.security_group_ids.is_empty() {
+            self.security_group_ids = vec![std::mem::take(&mut self.security_group_id)];
+        }
+    }
+
+    /// Checks what Packer checks against the communicator's options.
+    pub fn validate_comm(&self, comm: &kiln_comm::config::CommConfig) -> Result<(), Diagnostic> {
+        match comm.ssh_interface.as_str() {
+            "" | "public_ip" | "private_ip" | "public_dns" | "private_dns" => {}
+            "session_manager" => {
+                return Err(Diagnostic::new(
+                    "amazon-ebs: ssh_interface \"session_manager\" (AWS Session Manager) is not supported by kiln yet",
+                )
+                .with_hint("connect over the network: ssh_interface public_ip, private_ip, public_dns or private_dns"))
+            }
+            other => {
+                return Err(Diagnostic::new(format!(
+                    "amazon-ebs: Unknown interface type: {other}"
+                ))
+                .with_hint("ssh_interface is one of public_ip, private_ip, public_dns, private_dns"))
+            }
+        }
+        if !comm.ssh_keypair_name.is_empty()
+            && comm.ssh_private_key_file.is_empty()
+            && !comm.ssh_agent_auth
+        {
+            return Err(Diagnostic::new(
+                "amazon-ebs: ssh_private_key_file must be provided or ssh_agent_auth enabled when ssh_keypair_name is specified.",
+            ));
+        }
+        Ok(())
+    }
+
     /// Checks what Packer checks.
     pub fn validate(&self) -> Result<(), Diagnostic> {
+        let unsupported = |what: &str, hint: &str| {
+            Err(
+                Diagnostic::new(format!("amazon-ebs: {what} is not supported by kiln yet"))
+                    .with_hint(hint),
+            )
+        };
+        if !self.mfa_code.is_empty() {
+            return unsupported(
+                "mfa_code",
+                "get session credentials first (aws sts get-session-token --serial-number … --token-code …) and pass them as AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN",
+            );
+        }
+        if self.vault_aws_engine.is_some() {
+            return unsupported(
+                "vault_aws_engine",
+                "read the credentials from Vault before the build (vault read aws/creds/ROLE) and pass them as AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
+            );
+        }
+        if self.insecure_skip_tls_verify {
+            return Err(Diagnostic::new(
+                "amazon-ebs: insecure_skip_tls_verify is refused: kiln always verifies the endpoints' TLS certificates",
+            )
+            .with_hint("use an endpoint with a certificate this machine trusts, or a plain http:// custom_endpoint_ec2 on a trusted network"));
+        }
+        if self.pause_before_ssm.is_some() || self.session_manager_port.is_some() {
+            return unsupported(
+                "Session Manager (pause_before_ssm, session_manager_port)",
+                "connect over the network: ssh_interface public_ip, private_ip, public_dns or private_dns",
+            );
+        }
+        if let Some(r) = &self.assume_role {
+            if r.role_arn.is_empty() {
+                return Err(Diagnostic::new("amazon-ebs: assume_role needs a role_arn"));
+            }
+            if let Some(d) = r.duration_seconds {
+                if !(900..=43200).contains(&d) {
+                    return Err(Diagnostic::new(format!(
+                        "amazon-ebs: assume_role duration_seconds must be between 900 and 43200, not {d}"
+                    )));
+                }
+            }
+        }
+        if !self.shared_credentials_file.is_empty()
+            && !std::path::Path::new(&self.shared_credentials_file).is_file()
+        {
+            return Err(Diagnostic::new(format!(
+                "amazon-ebs: shared_credentials_file not found: {}",
+                self.shared_credentials_file
+            )));
+        }
+        if let Some(f) = &self.source_ami_filter {
+            if self.source_ami.is_empty() && !f.filters.is_empty() && f.owners.is_empty() {
+                return Err(Diagnostic::new(
+                    "amazon-ebs: For security reasons, your source AMI filter must declare an owner.",
+                )
+                .with_hint("add \"owners\": [\"self\"], an account id, or an alias such as \"amazon\""));
+            }
+        }
+        if !self.instance_type.is_empty() && !self.spot_instance_types.is_empty() {
+            return Err(Diagnostic::new(
+                "amazon-ebs: either instance_type or spot_instance_types must be specified, not both",
+            ));
+        }
+        if let Some(m) = self.block_duration_minutes {
+            if m % 60 != 0 {
+                return Err(Diagnostic::new(
+                    "amazon-ebs: block_duration_minutes must be multiple of 60",
+                ));
+            }
+        }
+        if !self.spot_tags.is_empty() && (self.spot_price.is_empty() || self.spot_price == "0") {
+            return Err(Diagnostic::new(
+                "amazon-ebs: spot_tags should not be set when not requesting a spot instance",
+            ));
+        }
+        if !self.security_group_id.is_empty() && !self.security_group_ids.is_empty() {
+            return Err(Diagnostic::new(
+                "amazon-ebs: Only one of security_group_id or security_group_ids can be specified.",
+            ));
+        }
+        for cidr in &self.temporary_security_group_source_cidrs {
+            if !valid_cidr(cidr) {
+                return Err(Diagnostic::new(format!(
+                    "amazon-ebs: Error parsing CIDR in temporary_security_group_source_cidrs: invalid CIDR address: {cidr}"
+                )));
+            }
+        }
+        if self.enable_t2_unlimited {
+            if !self.spot_price.is_empty() {
+                return Err(Diagnostic::new(
+                    "amazon-ebs: T2 Unlimited cannot be used in conjunction with Spot Instances",
+                ));
+            }
+            match self.instance_type.split_once('.') {
+                None => {
+                    return Err(Diagnostic::new(format!(
+                        "amazon-ebs: Error determining main Instance Type from: {}",
+                        self.instance_type
+                    )))
+                }
+                Some((family, _)) if family != "t2" => {
+                    return Err(Diagnostic::new(format!(
+                        "amazon-ebs: T2 Unlimited enabled with a non-T2 Instance Type: {}",
+                        self.instance_type
+                    )))
+                }
+                Some(_) => {}
+            }
+        }
+        match self.tenancy.as_str() {
+            "" | "default" | "dedicated" | "host" => {}
+            other => {
+                return Err(
+                    Diagnostic::new(format!("amazon-ebs: Unknown tenancy type {other}"))
+                        .with_hint("tenancy is one of default, dedicated, host"),
+                )
+            }
+        }
+        if self.skip_save_build_region && self.ami_regions.iter().all(|r| *r == self.region) {
+            return Err(Diagnostic::new(
+                "amazon-ebs: skip_save_build_region needs at least one other region in ami_regions, or the build would keep no AMI",
+            ));
+        }
+        if let Some(doc) = &self.temporary_iam_instance_profile_policy_document {
+            if !self.iam_instance_profile.is_empty() {
+                return Err(Diagnostic::new(
+                    "amazon-ebs: iam_instance_profile and temporary_iam_instance_profile_policy_document cannot both be set",
+                ));
+            }
+            if doc.statement.is_empty() {
+                return Err(Diagnostic::new(
+                    "amazon-ebs: temporary_iam_instance_profile_policy_document needs at least one Statement",
+                ));
+            }
+        }
         let mut missing = Vec::new();
         let filtered = self
             .source_ami_filter
@@ -329,16 +681,74 @@ impl Config {
                 "amazon-ebs: spot_instance_types requires spot_price to be set",
             ));
         }
-        if self.encrypt_boot == Some(false) && !self.kms_key_id.is_empty() {
-            return Err(Diagnostic::new(
-                "amazon-ebs: kms_key_id requires encrypt_boot to be true",
-            ));
-        }
         for r in self.region_kms_key_ids.keys() {
             if !self.ami_regions.contains(r) {
                 return Err(Diagnostic::new(format!(
-                    "amazon-ebs: region_kms_key_ids has {r}, which is not in ami_regions"
+                    "amazon-ebs: Region {r} is in region_kms_key_ids but not in ami_regions"
                 )));
+            }
+        }
+        if !self.region_kms_key_ids.is_empty() {
+            for r in self.ami_regions.iter().filter(|r| **r != self.region) {
+                if !self.region_kms_key_ids.contains_key(r) {
+                    return Err(Diagnostic::new(format!(
+                        "amazon-ebs: Region {r} is in ami_regions but not in region_kms_key_ids"
+                    )));
+                }
+            }
+        }
+        let encrypted = self.encrypt_boot == Some(true);
+        let default_key_elsewhere = self.region_kms_key_ids.values().any(String::is_empty);
+        if !self.ami_users.is_empty() {
+            if self.kms_key_id.is_empty() && encrypted {
+                return Err(Diagnostic::new(
+                    "amazon-ebs: Cannot share AMI encrypted with default KMS key",
+                ));
+            }
+            if default_key_elsewhere {
+                return Err(Diagnostic::new(
+                    "amazon-ebs: Cannot share AMI encrypted with default KMS key for other regions",
+                ));
+            }
+        }
+        let keys: Vec<&String> = std::iter::once(&self.kms_key_id)
+            .chain(self.region_kms_key_ids.values())
+            .filter(|k| !k.is_empty())
+            .collect();
+        if !keys.is_empty() && !encrypted {
+            return Err(Diagnostic::new(
+                "amazon-ebs: If you have set either region_kms_key_ids or kms_key_id, encrypt_boot must also be true.",
+            ));
+        }
+        for k in keys {
+            if !valid_kms_key(k) {
+                return Err(Diagnostic::new(format!(
+                    "amazon-ebs: \"{k}\" is not a valid KMS Key Id."
+                )));
+            }
+        }
+        if !self.snapshot_users.is_empty() {
+            if self.kms_key_id.is_empty() && self.region_kms_key_ids.is_empty() && encrypted {
+                return Err(Diagnostic::new(
+                    "amazon-ebs: Cannot share snapshot encrypted with default KMS key",
+                )
+                .with_hint(
+                    "give a kms_key_id (and region_kms_key_ids) the other accounts may use",
+                ));
+            }
+            if default_key_elsewhere {
+                return Err(Diagnostic::new(
+                    "amazon-ebs: Cannot share snapshot encrypted with default KMS key",
+                ));
+            }
+        }
+        if !self.skip_create_ami {
+            if let Some(c) = self.ami_name.chars().find(|c| !ami_name_char(*c)) {
+                return Err(Diagnostic::new(format!(
+                    "amazon-ebs: ami_name \"{}\" has {c:?}: AMIName should only contain alphanumeric characters, parentheses (()), square brackets ([]), spaces ( ), periods (.), slashes (/), dashes (-), single quotes ('), at-signs (@), or underscores(_).",
+                    self.ami_name
+                ))
+                .with_hint("the clean_resource_name template function replaces the others: {{ isotime | clean_resource_name }}"));
             }
         }
         for b in self
@@ -353,5 +763,122 @@ impl Config {
             }
         }
         Ok(())
+    }
+}
+
+/// An IPv4 or IPv6 CIDR block (`addr/len`).
+fn valid_cidr(cidr: &str) -> bool {
+    let Some((addr, len)) = cidr.split_once('/') else {
+        return false;
+    };
+    let Ok(len) = len.parse::<u8>() else {
+        return false;
+    };
+    match addr.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V4(_)) => len <= 32,
+        Ok(std::net::IpAddr::V6(_)) => len <= 128,
+        Err(_) => false,
+    }
+}
+
+/// A character EC2 allows in an AMI name (what Packer's `clean_resource_name` keeps).
+fn ami_name_char(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "()[] ./-'@_".contains(c)
+}
+
+/// A KMS key id, alias, or the ARN of either, as Packer accepts them.
+fn valid_kms_key(k: &str) -> bool {
+    let id = |s: &str| {
+        !s.is_empty()
+            && s.bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b) || b == b'-')
+    };
+    let alias = |s: &str| {
+        s.strip_prefix("alias/").is_some_and(|a| {
+            !a.is_empty()
+                && a.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b":/_-".contains(&b))
+        })
+    };
+    if id(k) || alias(k) {
+        return true;
+    }
+    // arn:aws[-us-gov]:kms:[region]:account:(key/id | alias/name)
+    let Some(rest) = k
+        .strip_prefix("arn:aws:kms:")
+        .or_else(|| k.strip_prefix("arn:aws-us-gov:kms:"))
+    else {
+        return false;
+    };
+    let mut parts = rest.splitn(3, ':');
+    let (Some(_region), Some(account), Some(resource)) = (parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    account.len() == 12
+        && account.bytes().all(|b| b.is_ascii_digit())
+        && (resource.strip_prefix("key/").is_some_and(id) || alias(resource))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kms_keys_as_packer_accepts_them() {
+        for ok in [
+            "1234abcd-12ab-34cd-56ef-1234567890ab",
+            "alias/images",
+            "alias/team/images_2",
+            "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+            "arn:aws-us-gov:kms:us-gov-west-1:123456789012:alias/images",
+            "arn:aws:kms::123456789012:alias/images",
+        ] {
+            assert!(valid_kms_key(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "alias/",
+            "not a key",
+            "ABCDEF",
+            "arn:aws:kms:us-east-1:1234:key/abc",
+            "arn:aws:kms:us-east-1:123456789012:key/XYZ",
+            "arn:aws:s3:us-east-1:123456789012:alias/images",
+        ] {
+            assert!(!valid_kms_key(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn cidrs() {
+        for ok in ["0.0.0.0/0", "10.1.2.3/32", "::/0", "2001:db8::/48"] {
+            assert!(valid_cidr(ok), "{ok}");
+        }
+        for bad in ["10.0.0.0", "10.0.0.0/33", "::/129", "host/8", "10.0.0.0/x"] {
+            assert!(!valid_cidr(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn singular_blocks_merge_into_their_maps() {
+        let v = kiln_template::Value::from_json(&serde_json::json!({
+            "tags": {"a": "1"}, "tag": [{"key": "b", "value": "2"}, {"key": "a", "value": "3"}],
+            "run_tag": [{"Key": "r", "Value": "x"}], "security_group_id": "sg-1",
+            "vpc_filter": {"filter": [{"key": "tag:Name", "value": "main"}]}
+        }));
+        let mut c: Config = kiln_template::decode::decode(&v).unwrap();
+        c.normalize();
+        assert_eq!(c.tags.get("a").map(String::as_str), Some("3"));
+        assert_eq!(c.tags.get("b").map(String::as_str), Some("2"));
+        assert_eq!(c.run_tags.get("r").map(String::as_str), Some("x"));
+        assert_eq!(c.security_group_ids, vec!["sg-1".to_string()]);
+        assert_eq!(
+            c.vpc_filter
+                .unwrap()
+                .filters
+                .get("tag:Name")
+                .map(String::as_str),
+            Some("main")
+        );
     }
 }

@@ -9,6 +9,7 @@ pub mod config;
 pub mod state;
 pub mod step_ami_regions;
 pub mod step_create_ami;
+pub mod step_iam_profile;
 pub mod step_key_pair;
 pub mod step_modify_ami;
 pub mod step_network_info;
@@ -23,4 +24,5 @@ use kiln_core::plugin::Registry;
 pub fn register(r: &mut Registry) {
     r.builder("amazon-ebs", builder::new);
     r.cleaner("ec2:", cleanup::cleaner);
+    r.cleaner("iam:", cleanup::cleaner);
 }

@@ -5,6 +5,8 @@ use kiln_comm::Communicator;
 use kiln_core::connect::{ConnInfo, ConnectState};
 use kiln_core::plugin::GeneratedData;
 use kiln_core::step::ProvisionState;
+use kiln_template::interp::TVal;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// The build's typed state.
@@ -43,12 +45,44 @@ pub struct State {
     pub conn: Option<ConnInfo>,
     /// The AMI created.
     pub ami_id: Option<String>,
+    /// Its journal key.
+    pub ami_key: String,
     /// Every AMI of the build by region (the first, its copies), as the artifact lists them.
     pub amis: std::collections::BTreeMap<String, RegionAmi>,
     /// Its snapshots.
     pub snapshot_ids: Vec<String>,
     /// Where resources live, for the journal (region, endpoint, profile).
     pub place: Vec<(String, String)>,
+    /// The source image, once found.
+    pub source_image: Option<aws_sdk_ec2::types::Image>,
+    /// The template's description and tags, rendered with the source image's build info.
+    pub rendered: Rendered,
+    /// IAM (instance profiles).
+    pub iam: aws_sdk_iam::Client,
+    /// The instance profile for the instance (the template's, or a temporary one).
+    pub instance_profile: Option<String>,
+    /// Whether kiln made that profile (IAM may need a moment before EC2 accepts it).
+    pub temporary_instance_profile: bool,
+}
+
+/// Packer renders the AMI's description and every tag map at build time, with the build
+/// info: `{{ .BuildRegion }}`, `{{ .SourceAMI }}`, `{{ .SourceAMIName }}`,
+/// `{{ .SourceAMIOwner }}`, `{{ .SourceAMIOwnerName }}`, `{{ .SourceAMICreationDate }}`,
+/// `{{ .SourceAMITags.Key }}`.
+#[derive(Debug, Clone, Default)]
+pub struct Rendered {
+    /// `ami_description`.
+    pub ami_description: String,
+    /// `tags`.
+    pub tags: BTreeMap<String, String>,
+    /// `snapshot_tags`.
+    pub snapshot_tags: BTreeMap<String, String>,
+    /// `run_tags`.
+    pub run_tags: BTreeMap<String, String>,
+    /// `run_volume_tags`.
+    pub run_volume_tags: BTreeMap<String, String>,
+    /// `spot_tags`.
+    pub spot_tags: BTreeMap<String, String>,
 }
 
 /// An AMI in one region.
@@ -74,6 +108,66 @@ pub fn image_key(name: &str, region: &str) -> String {
 pub const TEMPORARY_TTL_HOURS: i64 = 24;
 
 impl State {
+    /// The build info Packer renders tags with (its `BuildInfoTemplate`).
+    pub fn build_info(&self) -> Vec<(&'static str, TVal)> {
+        let img = self.source_image.as_ref();
+        let text = |v: Option<&str>| TVal::Str(v.unwrap_or_default().to_string());
+        let tags: BTreeMap<String, TVal> = img
+            .map(|i| i.tags())
+            .unwrap_or_default()
+            .iter()
+            .map(|t| {
+                (
+                    t.key().unwrap_or_default().to_string(),
+                    TVal::Str(t.value().unwrap_or_default().to_string()),
+                )
+            })
+            .collect();
+        vec![
+            ("BuildRegion", TVal::Str(self.region.clone())),
+            ("SourceAMI", text(img.and_then(|i| i.image_id()))),
+            (
+                "SourceAMICreationDate",
+                text(img.and_then(|i| i.creation_date())),
+            ),
+            ("SourceAMIName", text(img.and_then(|i| i.name()))),
+            ("SourceAMIOwner", text(img.and_then(|i| i.owner_id()))),
+            (
+                "SourceAMIOwnerName",
+                text(img.and_then(|i| i.image_owner_alias())),
+            ),
+            ("SourceAMITags", TVal::Map(tags)),
+        ]
+    }
+
+    /// Renders the template's description and tag maps (keys and values) with the build
+    /// info, once the source image is known.
+    pub fn render_tags(
+        &mut self,
+        cx: &kiln_core::plugin::BuildCx,
+        c: &crate::config::Config,
+    ) -> kiln_core::Result<()> {
+        let data = cx.info.interp.with_data(self.build_info());
+        let one = |what: &str, text: &str| {
+            kiln_template::interp::render(text, &data)
+                .map_err(|e| kiln_core::Error::msg(format!("{what}: {}", e.message)))
+        };
+        let map = |what: &str, m: &BTreeMap<String, String>| {
+            m.iter()
+                .map(|(k, v)| Ok((one(what, k)?, one(what, v)?)))
+                .collect::<kiln_core::Result<BTreeMap<_, _>>>()
+        };
+        self.rendered = Rendered {
+            ami_description: one("ami_description", &c.ami_description)?,
+            tags: map("tags", &c.tags)?,
+            snapshot_tags: map("snapshot_tags", &c.snapshot_tags)?,
+            run_tags: map("run_tags", &c.run_tags)?,
+            run_volume_tags: map("run_volume_tags", &c.run_volume_tags)?,
+            spot_tags: map("spot_tags", &c.spot_tags)?,
+        };
+        Ok(())
+    }
+
     /// The tags every temporary resource carries: the kiln run and build that made it, and
     /// when it may be reaped if nothing deleted it.
     pub fn kiln_tags(&self, cx: &kiln_core::plugin::BuildCx) -> Vec<aws_sdk_ec2::types::Tag> {
@@ -145,9 +239,13 @@ impl ProvisionState for State {
     fn generated_data(&self) -> GeneratedData {
         let mut d = self.conn.as_ref().map(ConnInfo::data).unwrap_or_default();
         d.insert("PackerRunUUID".into(), self.run_uuid.clone());
+        for (k, v) in self.build_info() {
+            if let TVal::Str(v) = v {
+                d.insert(k.into(), v);
+            }
+        }
         d.insert("SourceAMI".into(), self.source_ami.clone());
         d.insert("ID".into(), self.instance_id.clone().unwrap_or_default());
-        d.insert("BuildRegion".into(), self.region.clone());
         d
     }
 }

@@ -52,15 +52,17 @@ pub fn targets(c: &Config, build_region: &str) -> Vec<String> {
             out.push(r.clone());
         }
     }
-    if c.encrypt_boot == Some(true) {
+    if c.encrypt_boot == Some(true) && !c.skip_save_build_region {
         out.insert(0, build_region.to_string());
     }
     out
 }
 
-fn kiln_and_user_tags(c: &Config, kiln: Vec<Tag>) -> Vec<Tag> {
-    c.tags
-        .iter()
+fn kiln_and_user_tags(
+    tags: &std::collections::BTreeMap<String, String>,
+    kiln: Vec<Tag>,
+) -> Vec<Tag> {
+    tags.iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
         .chain(kiln)
         .collect()
@@ -136,8 +138,8 @@ impl Step<State> for StepAmiRegionCopy {
                 .source_region(&s.region)
                 .name(&c.ami_name)
                 .client_token(uuid::Uuid::new_v4().to_string());
-            if !c.ami_description.is_empty() {
-                req = req.description(&c.ami_description);
+            if !s.rendered.ami_description.is_empty() {
+                req = req.description(&s.rendered.ami_description);
             }
             if encrypt || kms.is_some() {
                 req = req.encrypted(true);
@@ -189,6 +191,8 @@ impl Step<State> for StepAmiRegionCopy {
             let image = wait_available(ec2, id, w, cancel).await?;
             Ok::<_, Error>((region.clone(), snapshots_of(&image)))
         });
+        let image_tags = kiln_and_user_tags(&s.rendered.tags, s.kiln_tags(cx));
+        let snapshot_tags = kiln_and_user_tags(&s.rendered.snapshot_tags, vec![]);
         for result in futures_join_all(waits).await {
             let (region, snapshots) = result?;
             let copy = s.amis.get_mut(&region).expect("recorded above");
@@ -198,24 +202,41 @@ impl Step<State> for StepAmiRegionCopy {
             copy.ec2
                 .create_tags()
                 .set_resources(Some(resources))
-                .set_tags(Some(kiln_and_user_tags(c, s.kiln_tags(cx))))
+                .set_tags(Some(image_tags.clone()))
                 .send()
                 .await
                 .map_err(|e| api_err("CreateTags", e))?;
+            // As in the build region, snapshot_tags go on the copy's snapshots too.
+            if !snapshot_tags.is_empty() && !copy.snapshots.is_empty() {
+                copy.ec2
+                    .create_tags()
+                    .set_resources(Some(copy.snapshots.clone()))
+                    .set_tags(Some(snapshot_tags.clone()))
+                    .send()
+                    .await
+                    .map_err(|e| api_err("CreateTags", e))?;
+            }
         }
-        if encrypt {
+        if c.skip_save_build_region {
+            // Only the copies are kept: the build region's intermediary AMI goes.
+            cx.ui.say(&format!(
+                "Deregistering the intermediary AMI {source} (skip_save_build_region)..."
+            ));
+            deregister(&s.ec2, &source, &s.snapshot_ids).await?;
+            let key = s.ami_key.clone();
+            s.journal(cx, "ec2:image", &key, &source, Event::Deleted);
+            s.amis.remove(&s.region);
+            s.ami_id = None;
+            s.snapshot_ids.clear();
+        }
+        if encrypt && !c.skip_save_build_region {
             // The encrypted copy replaces the first, unencrypted AMI, which goes.
             cx.ui.say(&format!(
                 "Deregistering the unencrypted AMI {source} and deleting its snapshots..."
             ));
             deregister(&s.ec2, &source, &s.snapshot_ids).await?;
-            s.journal(
-                cx,
-                "ec2:image",
-                &image_key(&c.ami_name, &s.region),
-                &source,
-                Event::Deleted,
-            );
+            let key = s.ami_key.clone();
+            s.journal(cx, "ec2:image", &key, &source, Event::Deleted);
             // From here this step owns the build region's AMI (its cleanup, its release).
             s.ami_id = None;
             s.snapshot_ids = s

@@ -234,15 +234,27 @@ impl Step<State> for StepCreateAmi {
 
     async fn run(&mut self, cx: &BuildCx, s: &mut State) -> Result<()> {
         let c = &self.config;
-        let existing = s
-            .ec2
-            .describe_images()
-            .owners("self")
-            .filters(Filter::builder().name("name").values(&c.ami_name).build())
-            .send()
-            .await
-            .map_err(|e| api_err("DescribeImages", e))?;
-        for img in existing.images() {
+        // skip_save_build_region: the build region's AMI is only the source of the copies,
+        // under a name of its own (no name check here), deregistered once they exist.
+        let name = if c.skip_save_build_region {
+            format!("packer-{}", uuid::Uuid::new_v4())
+        } else {
+            c.ami_name.clone()
+        };
+        let existing = if c.skip_save_build_region {
+            vec![]
+        } else {
+            s.ec2
+                .describe_images()
+                .owners("self")
+                .filters(Filter::builder().name("name").values(&c.ami_name).build())
+                .send()
+                .await
+                .map_err(|e| api_err("DescribeImages", e))?
+                .images()
+                .to_vec()
+        };
+        for img in &existing {
             let id = img.image_id().unwrap_or_default().to_string();
             if !c.force_deregister {
                 return Err(Error::msg(format!(
@@ -263,25 +275,24 @@ impl Step<State> for StepCreateAmi {
             deregister(&s.ec2, &id, &snaps).await?;
         }
         let instance = s.instance_id.clone().expect("instance launched");
-        cx.ui.say(&format!(
-            "Creating AMI {} from instance {instance}",
-            c.ami_name
-        ));
+        cx.ui
+            .say(&format!("Creating AMI {name} from instance {instance}"));
         let mut req = s
             .ec2
             .create_image()
             .instance_id(&instance)
-            .name(&c.ami_name)
+            .name(&name)
             // Temporary until the build succeeds: tagged like every temporary resource (its
             // snapshots once they are known, below).
             .tag_specifications(s.kiln_tag_spec(cx, aws_sdk_ec2::types::ResourceType::Image));
-        if !c.ami_description.is_empty() {
-            req = req.description(&c.ami_description);
+        if !s.rendered.ami_description.is_empty() {
+            req = req.description(&s.rendered.ami_description);
         }
         req = req.set_block_device_mappings(crate::block_devices::mappings(
             &c.ami_block_device_mappings,
         ));
-        let key = image_key(&c.ami_name, &s.region);
+        let key = image_key(&name, &s.region);
+        s.ami_key = key.clone();
         s.journal(cx, "ec2:image", &key, "", Event::Intent);
         let out = req.send().await.map_err(|e| {
             s.refused(cx, "ec2:image", &key, &e);
@@ -294,20 +305,20 @@ impl Step<State> for StepCreateAmi {
         cx.ui.say("Waiting for AMI to become ready...");
         let image = wait_available(&s.ec2, &ami, self.wait, &cx.cancel).await?;
         s.snapshot_ids = snapshots_of(&image);
-        if !c.tags.is_empty() {
+        if !s.rendered.tags.is_empty() {
             cx.ui.say(&format!("Adding tags to AMI ({ami})..."));
             let mut resources = vec![ami.clone()];
             resources.extend(s.snapshot_ids.iter().cloned());
             s.ec2
                 .create_tags()
                 .set_resources(Some(resources))
-                .set_tags(Some(tag_list(&c.tags)))
+                .set_tags(Some(tag_list(&s.rendered.tags)))
                 .send()
                 .await
                 .map_err(|e| api_err("CreateTags", e))?;
         }
         if !s.snapshot_ids.is_empty() {
-            let mut tags = tag_list(&c.snapshot_tags);
+            let mut tags = tag_list(&s.rendered.snapshot_tags);
             tags.extend(s.kiln_tags(cx));
             s.ec2
                 .create_tags()
@@ -341,7 +352,7 @@ impl Step<State> for StepCreateAmi {
             "Deregistering the AMI {ami} and deleting its snapshots because the build failed..."
         ));
         s.amis.remove(&s.region);
-        let key = image_key(&self.config.ami_name, &s.region);
+        let key = s.ami_key.clone();
         match deregister(&s.ec2, &ami, &s.snapshot_ids).await {
             Ok(()) => s.journal(cx, "ec2:image", &key, &ami, Event::Deleted),
             Err(e) => cx.ui.error(&format!("Error cleaning up AMI {ami}: {e}")),

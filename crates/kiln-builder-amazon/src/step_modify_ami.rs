@@ -1,5 +1,6 @@
 //! Shares the AMIs (in every region) and their snapshots: `ami_users`, `ami_groups`,
-//! `snapshot_users`, `snapshot_groups`, as Packer's StepModifyAMIAttributes.
+//! `snapshot_users`, `snapshot_groups`, and sets `ami_product_codes`, as Packer's
+//! StepModifyAMIAttributes.
 
 use crate::client::api_err;
 use crate::config::Config;
@@ -29,10 +30,22 @@ impl Step<State> for StepModifyAmiAttributes {
         let c = &self.config;
         let share_image = !c.ami_users.is_empty() || !c.ami_groups.is_empty();
         let share_snaps = !c.snapshot_users.is_empty() || !c.snapshot_groups.is_empty();
-        if !share_image && !share_snaps {
+        let codes = !c.ami_product_codes.is_empty();
+        if !share_image && !share_snaps && !codes {
             return Ok(());
         }
         for (region, ami) in &s.amis {
+            if codes {
+                cx.ui
+                    .say(&format!("Modifying attributes on AMI ({})...", ami.id));
+                ami.ec2
+                    .modify_image_attribute()
+                    .image_id(&ami.id)
+                    .set_product_codes(Some(c.ami_product_codes.clone()))
+                    .send()
+                    .await
+                    .map_err(|e| api_err(&format!("ModifyImageAttribute ({region})"), e))?;
+            }
             if share_image {
                 cx.ui
                     .say(&format!("Modifying attributes on AMI ({})...", ami.id));

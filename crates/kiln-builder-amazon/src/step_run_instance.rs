@@ -18,6 +18,9 @@ use kiln_core::step::Step;
 use kiln_core::{Error, Result};
 use tokio_util::sync::CancellationToken;
 
+/// How long RunInstances is retried while a new instance profile propagates through IAM.
+const PROFILE_PROPAGATION: std::time::Duration = std::time::Duration::from_secs(120);
+
 /// Runs the instance.
 pub struct StepRunInstance {
     /// Builder options.
@@ -111,7 +114,7 @@ impl Step<State> for StepRunInstance {
                 TagSpecification::builder()
                     .resource_type(ResourceType::Instance)
                     .set_tags(Some(
-                        tags(&c.run_tags, true)
+                        tags(&s.rendered.run_tags, true)
                             .into_iter()
                             .chain(s.kiln_tags(cx))
                             .collect(),
@@ -122,7 +125,7 @@ impl Step<State> for StepRunInstance {
                 TagSpecification::builder()
                     .resource_type(ResourceType::Volume)
                     .set_tags(Some(
-                        tags(&c.run_volume_tags, false)
+                        tags(&s.rendered.run_volume_tags, false)
                             .into_iter()
                             .chain(s.kiln_tags(cx))
                             .collect(),
@@ -132,9 +135,27 @@ impl Step<State> for StepRunInstance {
         if let Some(k) = &s.key_name {
             req = req.key_name(k);
         }
-        req = req.set_block_device_mappings(crate::block_devices::mappings(
-            &c.launch_block_device_mappings,
-        ));
+        let mut devices =
+            crate::block_devices::mappings(&c.launch_block_device_mappings).unwrap_or_default();
+        if c.no_ephemeral {
+            // Instance store drives take xvdca..xvdcz unless mapped to nothing (as Packer).
+            for letter in 'a'..='z' {
+                devices.push(
+                    aws_sdk_ec2::types::BlockDeviceMapping::builder()
+                        .device_name(format!("xvdc{letter}"))
+                        .no_device("")
+                        .build(),
+                );
+            }
+        }
+        req = req.set_block_device_mappings((!devices.is_empty()).then_some(devices));
+        if c.enable_t2_unlimited {
+            req = req.credit_specification(
+                aws_sdk_ec2::types::CreditSpecificationRequest::builder()
+                    .cpu_credits("unlimited")
+                    .build(),
+            );
+        }
         if c.ebs_optimized {
             req = req.ebs_optimized(true);
         }
@@ -155,10 +176,14 @@ impl Step<State> for StepRunInstance {
         } else if !s.subnet_id.is_empty() {
             req = req.subnet_id(&s.subnet_id);
         }
-        if !c.iam_instance_profile.is_empty() {
+        let profile = s
+            .instance_profile
+            .clone()
+            .unwrap_or_else(|| c.iam_instance_profile.clone());
+        if !profile.is_empty() {
             req = req.iam_instance_profile(
                 IamInstanceProfileSpecification::builder()
-                    .name(&c.iam_instance_profile)
+                    .name(profile)
                     .build(),
             );
         }
@@ -173,12 +198,16 @@ impl Step<State> for StepRunInstance {
         if c.shutdown_behavior == "terminate" {
             req = req.instance_initiated_shutdown_behavior(ShutdownBehavior::Terminate);
         }
-        if !s.availability_zone.is_empty() {
-            req = req.placement(
-                aws_sdk_ec2::types::Placement::builder()
-                    .availability_zone(&s.availability_zone)
-                    .build(),
-            );
+        if !s.availability_zone.is_empty() || !c.tenancy.is_empty() {
+            let mut placement = aws_sdk_ec2::types::Placement::builder();
+            if !s.availability_zone.is_empty() {
+                placement = placement.availability_zone(&s.availability_zone);
+            }
+            if !c.tenancy.is_empty() {
+                placement =
+                    placement.tenancy(aws_sdk_ec2::types::Tenancy::from(c.tenancy.as_str()));
+            }
+            req = req.placement(placement.build());
         }
         if spot {
             // A one-time spot request made with the instance (no launch template or fleet to
@@ -197,11 +226,11 @@ impl Step<State> for StepRunInstance {
                     .spot_options(opts.build())
                     .build(),
             );
-            if !c.spot_tags.is_empty() {
+            if !s.rendered.spot_tags.is_empty() {
                 req = req.tag_specifications(
                     TagSpecification::builder()
                         .resource_type(ResourceType::SpotInstancesRequest)
-                        .set_tags(Some(tags(&c.spot_tags, false)))
+                        .set_tags(Some(tags(&s.rendered.spot_tags, false)))
                         .build(),
                 );
             }
@@ -220,12 +249,35 @@ impl Step<State> for StepRunInstance {
             let token = uuid::Uuid::new_v4().to_string();
             s.journal(cx, "ec2:instance", &token, "", Event::Intent);
             self.token = token.clone();
-            let attempt = req
-                .clone()
-                .instance_type(InstanceType::from(kind.as_str()))
-                .client_token(&token)
-                .send()
-                .await;
+            let started = std::time::Instant::now();
+            let attempt = loop {
+                let r = req
+                    .clone()
+                    .instance_type(InstanceType::from(kind.as_str()))
+                    .client_token(&token)
+                    .send()
+                    .await;
+                // A new instance profile takes IAM a few seconds to reach EC2.
+                let unseen = r.as_ref().err().is_some_and(|e| {
+                    crate::client::code(e).as_deref() == Some("InvalidParameterValue")
+                        && e.as_service_error()
+                            .and_then(aws_sdk_ec2::error::ProvideErrorMetadata::message)
+                            .is_some_and(|m| m.contains("iamInstanceProfile"))
+                });
+                if unseen && s.temporary_instance_profile && started.elapsed() < PROFILE_PROPAGATION
+                {
+                    cx.ui
+                        .message("EC2 does not see the new instance profile yet; trying again...");
+                    tokio::select! {
+                        _ = tokio::time::sleep(std::time::Duration::from_secs(2)) => continue,
+                        _ = cx.cancel.cancelled() => {
+                            s.journal(cx, "ec2:instance", &token, "", Event::Deleted);
+                            return Err(Error::Cancelled);
+                        }
+                    }
+                }
+                break r;
+            };
             match attempt {
                 Ok(o) => {
                     out = Some(o);

@@ -2,7 +2,7 @@
 //! most_recent), as Packer does, and checks that it is available.
 
 use crate::client::api_err;
-use crate::config::AmiFilter;
+use crate::config::{AmiFilter, Config};
 use crate::state::State;
 use async_trait::async_trait;
 use aws_sdk_ec2::types::Filter;
@@ -14,6 +14,8 @@ use kiln_core::{Error, Result};
 pub struct StepSourceAmi {
     /// `source_ami_filter`, if any.
     pub filter: Option<AmiFilter>,
+    /// The options whose tags and description are rendered with the source image's info.
+    pub config: Config,
 }
 
 /// The filters as a readable list, for messages.
@@ -86,6 +88,7 @@ impl Step<State> for StepSourceAmi {
             )));
         }
         s.source_ami = id;
-        Ok(())
+        s.source_image = Some(image);
+        s.render_tags(cx, &self.config)
     }
 }

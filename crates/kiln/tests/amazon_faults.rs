@@ -1,8 +1,9 @@
 //! amazon-ebs under faults, against moto behind scripts/ec2-proxy.py (which holds each state
 //! transition like EC2 and fails a chosen call): a failure at each API call in turn, SIGINT at
 //! random moments, kill -9 at random moments followed by `kiln cleanup`. The build copies its
-//! AMI to a second region and shares it, so those steps are in the way too. Every time,
-//! nothing temporary is left in the cloud, in either region.
+//! AMI to a second region and shares it, and makes a temporary IAM instance profile, so those
+//! steps are in the way too. Every time, nothing temporary is left in the cloud, in either
+//! region or in IAM.
 //!
 //! The random moments come from KILN_TEST_SEED when set (the seed is printed on failure).
 
@@ -42,6 +43,8 @@ impl Rig {
                      "instance_type": "t2.micro", "ssh_username": "centos",
                      "ami_name": "faults-{{{{timestamp}}}}-{{{{uuid}}}}", "tags": {{"Purpose": "faults"}},
                      "ami_regions": ["us-west-2"], "ami_users": ["111122223333"],
+                     "temporary_iam_instance_profile_policy_document": {{"Statement": [
+                         {{"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ["*"]}}]}},
                      "ssh_host": "127.0.0.1", "ssh_port": {}}}],
                    "provisioners": [{{"type": "shell", "inline": ["sleep 0.3"]}}]}}"#,
                 target.port

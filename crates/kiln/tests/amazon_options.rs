@@ -8,9 +8,46 @@ mod moto;
 mod target;
 
 use common::*;
-use moto::{ec2_target, Moto};
+use moto::{ec2_target, Moto, Proxy};
+use std::collections::BTreeMap;
+
+/// The tags of an EC2 resource, key to value.
+fn tags_of(m: &Moto, region: &str, id: &str) -> BTreeMap<String, String> {
+    let xml = m.query_in(
+        region,
+        &format!("Action=DescribeTags&Filter.1.Name=resource-id&Filter.1.Value.1={id}"),
+    );
+    Moto::values(&xml, "key")
+        .into_iter()
+        .zip(Moto::values(&xml, "value"))
+        .collect()
+}
+
+/// The snapshots of the account's image in `region`.
+fn image_and_snapshots(m: &Moto, region: &str) -> (String, String, Vec<String>) {
+    let xml = m.query_in(region, "Action=DescribeImages&Owner.1=self");
+    let ids = Moto::values(&xml, "imageId");
+    assert_eq!(ids.len(), 1, "{region}: {xml}");
+    let description = Moto::values(&xml, "description").pop().unwrap_or_default();
+    (
+        ids[0].clone(),
+        description,
+        Moto::values(&xml, "snapshotId"),
+    )
+}
 
 fn build(m: &Moto, dir: &std::path::Path, builder_json: &str) -> (i32, String) {
+    build_at(&m.url(), dir, builder_json, &[])
+}
+
+/// A build against the EC2 API at `url` (moto, or the proxy in front of it), with more
+/// environment.
+fn build_at(
+    url: &str,
+    dir: &std::path::Path,
+    builder_json: &str,
+    env: &[(&str, &str)],
+) -> (i32, String) {
     let tpl = dir.join("t.json");
     std::fs::write(
         &tpl,
@@ -19,7 +56,14 @@ fn build(m: &Moto, dir: &std::path::Path, builder_json: &str) -> (i32, String) {
         ),
     )
     .unwrap();
-    let url = m.url();
+    let mut envs = vec![
+        ("AWS_ACCESS_KEY_ID", "dummy-access"),
+        ("AWS_SECRET_ACCESS_KEY", "dummy-secret"),
+        ("AWS_DEFAULT_REGION", "us-east-1"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+        ("AWS_ENDPOINT_URL", url),
+    ];
+    envs.extend_from_slice(env);
     let out = run_in(
         dir,
         &[
@@ -28,13 +72,7 @@ fn build(m: &Moto, dir: &std::path::Path, builder_json: &str) -> (i32, String) {
             "-machine-readable",
             tpl.to_str().unwrap(),
         ],
-        &[
-            ("AWS_ACCESS_KEY_ID", "dummy-access"),
-            ("AWS_SECRET_ACCESS_KEY", "dummy-secret"),
-            ("AWS_DEFAULT_REGION", "us-east-1"),
-            ("AWS_EC2_METADATA_DISABLED", "true"),
-            ("AWS_ENDPOINT_URL", url.as_str()),
-        ],
+        &envs,
     );
     (out.status.code().unwrap_or(-1), stdout(&out))
 }
@@ -84,12 +122,12 @@ fn source_ami_filter_finds_the_newest_match_or_refuses_several() {
         &m,
         dir.path(),
         &format!(
-            r#"{{{common}, "source_ami_filter": {{"filters": {{"name": "no such image*"}}}}}}"#
+            r#"{{{common}, "source_ami_filter": {{"filters": {{"name": "no such image*"}}, "owners": ["self"]}}}}"#
         ),
     );
     assert_eq!(code, 1, "{text}");
     assert!(
-        text.contains("No AMI was found matching name=no such image*"),
+        text.contains("No AMI was found matching name=no such image*%!(PACKER_COMMA) owners self"),
         "{text}"
     );
 }
@@ -107,6 +145,8 @@ fn copies_encryption_sharing_and_block_devices() {
                 "instance_type": "t2.micro", "ssh_username": "centos", "ssh_host": "127.0.0.1",
                 "ssh_port": {}, "ami_name": "copied-{{{{timestamp}}}}",
                 "ami_regions": ["us-west-2", "eu-west-1", "us-west-2"], "encrypt_boot": true,
+                "kms_key_id": "alias/images",
+                "region_kms_key_ids": {{"us-west-2": "alias/images-west", "eu-west-1": "alias/images-eu"}},
                 "ami_users": ["111122223333"], "snapshot_users": ["111122223333"],
                 "tags": {{"Team": "images"}}, "ena_support": true,
                 "launch_block_device_mappings": [{{"device_name": "/dev/sdb", "volume_size": 5,
@@ -254,4 +294,491 @@ fn vpc_subnet_and_security_group_filters() {
     );
     assert_eq!(code, 1, "{text}");
     assert!(text.contains("Your filter matched 2 Subnets"), "{text}");
+}
+
+#[test]
+fn tags_render_build_info_in_every_region_and_launch_options_reach_ec2() {
+    let m = Moto::start_multi_region();
+    let proxy = Proxy::start(&m, 0.0);
+    let t = ec2_target(&m);
+    let dir = tempfile::tempdir().unwrap();
+    let (code, text) = build_at(
+        &proxy.url(),
+        dir.path(),
+        &format!(
+            r#"{{"type": "amazon-ebs", "region": "us-east-1", "source_ami": "ami-af4333cf",
+                "instance_type": "t2.micro", "ssh_username": "centos", "ssh_host": "127.0.0.1",
+                "ssh_port": {}, "ami_name": "info-{{{{timestamp}}}}", "ami_regions": ["us-west-2"],
+                "ami_description": "from {{{{ .SourceAMIName }}}}",
+                "tags": {{"Base": "{{{{ .SourceAMIName }}}}", "Region": "{{{{ .BuildRegion }}}}"}},
+                "tag": [{{"key": "Block", "value": "yes"}}],
+                "snapshot_tags": {{"Snap": "{{{{ .SourceAMI }}}}"}},
+                "snapshot_tag": [{{"key": "SnapBlock", "value": "1"}}],
+                "run_tag": [{{"key": "Owner", "value": "{{{{ .SourceAMIOwner }}}}"}}],
+                "tenancy": "dedicated", "enable_t2_unlimited": true, "no_ephemeral": true,
+                "ami_product_codes": ["kilnprod1"], "max_retries": 5}}"#,
+            t.port
+        ),
+        &[],
+    );
+    assert_eq!(code, 0, "{text}\n{}", t.log());
+    for region in ["us-east-1", "us-west-2"] {
+        let (ami, description, snapshots) = image_and_snapshots(&m, region);
+        // Rendered with the source image's info, the build region's in both regions.
+        assert_eq!(description, "from CentOS 7 (kiln test)", "{region}");
+        let tags = tags_of(&m, region, &ami);
+        assert_eq!(
+            tags.get("Base").map(String::as_str),
+            Some("CentOS 7 (kiln test)"),
+            "{region}: {tags:?}"
+        );
+        assert_eq!(
+            tags.get("Region").map(String::as_str),
+            Some("us-east-1"),
+            "{region}: {tags:?}"
+        );
+        assert_eq!(
+            tags.get("Block").map(String::as_str),
+            Some("yes"),
+            "{region}: {tags:?}"
+        );
+        assert!(!snapshots.is_empty(), "{region}");
+        for snap in &snapshots {
+            let tags = tags_of(&m, region, snap);
+            assert_eq!(
+                tags.get("Snap").map(String::as_str),
+                Some("ami-af4333cf"),
+                "{region} {snap}: {tags:?}"
+            );
+            assert_eq!(
+                tags.get("SnapBlock").map(String::as_str),
+                Some("1"),
+                "{region} {snap}: {tags:?}"
+            );
+            assert_eq!(
+                tags.get("Base").map(String::as_str),
+                Some("CentOS 7 (kiln test)"),
+                "{region} {snap}: {tags:?}"
+            );
+        }
+    }
+    // The instance (terminated, still listed) carried the rendered run tag.
+    let instances = m.query("Action=DescribeInstances");
+    let instance = Moto::values(&instances, "instanceId").pop().unwrap();
+    assert_eq!(
+        tags_of(&m, "us-east-1", &instance)
+            .get("Owner")
+            .map(String::as_str),
+        Some("679593333241")
+    );
+    // What RunInstances and ModifyImageAttribute were asked, over the wire.
+    let requests = proxy.requests();
+    let run = &requests
+        .iter()
+        .find(|r| r.0 == "RunInstances")
+        .expect("RunInstances")
+        .1;
+    assert_eq!(
+        run.get("Placement.Tenancy").map(String::as_str),
+        Some("dedicated"),
+        "{run:?}"
+    );
+    assert_eq!(
+        run.get("CreditSpecification.CpuCredits")
+            .map(String::as_str),
+        Some("unlimited"),
+        "{run:?}"
+    );
+    let hidden: Vec<&String> = run
+        .iter()
+        .filter(|(k, v)| {
+            k.starts_with("BlockDeviceMapping.")
+                && k.ends_with(".DeviceName")
+                && v.starts_with("xvdc")
+        })
+        .map(|(_, v)| v)
+        .collect();
+    assert_eq!(hidden.len(), 26, "{run:?}");
+    let codes: Vec<&BTreeMap<String, String>> = requests
+        .iter()
+        .filter(|r| r.0 == "ModifyImageAttribute" && r.1.contains_key("ProductCode.1"))
+        .map(|r| &r.1)
+        .collect();
+    assert_eq!(codes.len(), 2, "one per region: {codes:?}");
+    assert!(
+        codes.iter().all(|c| c["ProductCode.1"] == "kilnprod1"),
+        "{codes:?}"
+    );
+    m.remove_products();
+    assert_eq!(m.everything_left(), Vec::<String>::new());
+}
+
+#[test]
+fn a_temporary_instance_profile_lives_as_long_as_the_build() {
+    let m = Moto::start();
+    let proxy = Proxy::start(&m, 0.0);
+    let t = ec2_target(&m);
+    let dir = tempfile::tempdir().unwrap();
+    let (code, text) = build_at(
+        &proxy.url(),
+        dir.path(),
+        &format!(
+            r#"{{"type": "amazon-ebs", "region": "us-east-1", "source_ami": "ami-af4333cf",
+                "instance_type": "t2.micro", "ssh_username": "centos", "ssh_host": "127.0.0.1",
+                "ssh_port": {}, "ami_name": "profile-{{{{timestamp}}}}",
+                "temporary_iam_instance_profile_policy_document": {{
+                    "Version": "2012-10-17",
+                    "Statement": [{{"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ["*"]}}]}}}}"#,
+            t.port
+        ),
+        &[],
+    );
+    assert_eq!(code, 0, "{text}\n{}", t.log());
+    let requests = proxy.requests();
+    let profile = &requests
+        .iter()
+        .find(|r| r.0 == "CreateInstanceProfile")
+        .expect("a profile was made")
+        .1["InstanceProfileName"];
+    assert!(profile.starts_with("packer-"), "{profile}");
+    let policy = &requests
+        .iter()
+        .find(|r| r.0 == "PutRolePolicy")
+        .expect("PutRolePolicy")
+        .1;
+    let doc: serde_json::Value = serde_json::from_str(&policy["PolicyDocument"]).unwrap();
+    assert_eq!(doc["Statement"][0]["Action"][0], "s3:GetObject", "{doc}");
+    let run = &requests
+        .iter()
+        .find(|r| r.0 == "RunInstances")
+        .expect("RunInstances")
+        .1;
+    assert_eq!(run.get("IamInstanceProfile.Name"), Some(profile), "{run:?}");
+    // Made before the instance, deleted after it, in Packer's order.
+    let order: Vec<&str> = requests.iter().map(|r| r.0.as_str()).collect();
+    let at = |a: &str| {
+        order
+            .iter()
+            .position(|x| *x == a)
+            .unwrap_or_else(|| panic!("{a}: {order:?}"))
+    };
+    assert!(
+        at("AddRoleToInstanceProfile") < at("RunInstances"),
+        "{order:?}"
+    );
+    assert!(
+        at("TerminateInstances") < at("DeleteInstanceProfile"),
+        "{order:?}"
+    );
+    for said in [
+        "Creating temporary instance profile for this instance: packer-",
+        "Deleting temporary role...",
+        "Deleting temporary instance profile...",
+    ] {
+        assert!(text.contains(said), "{said}\n{text}");
+    }
+    m.remove_products();
+    assert_eq!(m.everything_left(), Vec::<String>::new());
+
+    // A template's own profile is looked up first (unless skip_profile_validation).
+    let (code, text) = build_at(
+        &proxy.url(),
+        dir.path(),
+        r#"{"type": "amazon-ebs", "region": "us-east-1", "source_ami": "ami-af4333cf",
+            "instance_type": "t2.micro", "ssh_username": "centos", "ami_name": "missing-profile",
+            "iam_instance_profile": "no-such-profile"}"#,
+        &[],
+    );
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("Couldn't find specified instance profile no-such-profile"),
+        "{text}"
+    );
+    assert_eq!(m.everything_left(), Vec::<String>::new());
+}
+
+#[test]
+fn assume_role_shared_credentials_file_and_decoded_authorization_failures() {
+    let m = Moto::start();
+    let proxy = Proxy::start(&m, 0.0);
+    let t = ec2_target(&m);
+    let dir = tempfile::tempdir().unwrap();
+    let creds = dir.path().join("credentials");
+    std::fs::write(
+        &creds,
+        "[builds]\naws_access_key_id = AKIAFROMFILE0000\naws_secret_access_key = file-secret\n",
+    )
+    .unwrap();
+    let builder = format!(
+        r#"{{"type": "amazon-ebs", "region": "us-east-1", "source_ami": "ami-af4333cf",
+            "instance_type": "t2.micro", "ssh_username": "centos", "ssh_host": "127.0.0.1",
+            "ssh_port": {}, "ami_name": "assumed-{{{{timestamp}}}}",
+            "shared_credentials_file": "{}", "profile": "builds",
+            "assume_role": {{"role_arn": "arn:aws:iam::123456789012:role/image-builder",
+                             "session_name": "kiln-test", "external_id": "ext-1",
+                             "tags": {{"Team": "images"}}, "transitive_tag_keys": ["Team"]}},
+            "decode_authorization_messages": true}}"#,
+        t.port,
+        creds.display()
+    );
+    // The file's profile, not the environment's keys.
+    let env = [("AWS_ACCESS_KEY_ID", ""), ("AWS_SECRET_ACCESS_KEY", "")];
+    let (code, text) = build_at(&proxy.url(), dir.path(), &builder, &env);
+    assert_eq!(code, 0, "{text}\n{}", t.log());
+    let requests = proxy.requests();
+    let (_, assume, base_key) = requests
+        .iter()
+        .find(|r| r.0 == "AssumeRole")
+        .expect("the role was assumed");
+    assert_eq!(base_key, "AKIAFROMFILE0000");
+    assert_eq!(
+        assume["RoleArn"],
+        "arn:aws:iam::123456789012:role/image-builder"
+    );
+    assert_eq!(assume["RoleSessionName"], "kiln-test");
+    assert_eq!(assume["ExternalId"], "ext-1");
+    assert_eq!(assume["Tags.member.1.Key"], "Team");
+    assert_eq!(assume["TransitiveTagKeys.member.1"], "Team");
+    // Every EC2 call is signed with the role's credentials.
+    let ec2_keys: Vec<&String> = requests
+        .iter()
+        .filter(|r| r.0 != "AssumeRole")
+        .map(|r| &r.2)
+        .collect();
+    assert!(!ec2_keys.is_empty());
+    assert!(
+        ec2_keys
+            .iter()
+            .all(|k| k.as_str() != "AKIAFROMFILE0000" && !k.is_empty()),
+        "{ec2_keys:?}"
+    );
+    m.remove_products();
+    assert_eq!(m.everything_left(), Vec::<String>::new());
+
+    // EC2's encoded reason for a refusal is decoded through STS into the error. (moto has
+    // no encoded failures: the proxy refuses RunInstances as EC2 does, and decodes.)
+    let calls_before_run = requests.iter().position(|r| r.0 == "RunInstances").unwrap();
+    proxy.configure_failure(
+        calls_before_run + 1,
+        1,
+        "UnauthorizedOperation",
+        "You are not authorized to perform this operation. Encoded authorization failure message: ZW5jb2RlZA",
+    );
+    let (code, text) = build_at(&proxy.url(), dir.path(), &builder, &env);
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        // (Machine-readable output writes commas as %!(PACKER_COMMA).)
+        text.contains(r#"Decoded authorization failure message: {"allowed": false%!(PACKER_COMMA) "encoded": "ZW5jb2RlZA"}"#),
+        "{text}"
+    );
+    assert_eq!(m.everything_left(), Vec::<String>::new());
+}
+
+#[test]
+fn max_retries_bounds_retries_of_throttled_calls() {
+    let m = Moto::start();
+    let proxy = Proxy::start(&m, 0.0);
+    let t = ec2_target(&m);
+    let dir = tempfile::tempdir().unwrap();
+    let builder = |retries: u32| {
+        format!(
+            r#"{{"type": "amazon-ebs", "region": "us-east-1", "source_ami": "ami-af4333cf",
+                "instance_type": "t2.micro", "ssh_username": "centos", "ami_name": "retries",
+                "ssh_host": "127.0.0.1", "ssh_port": {}, "skip_create_ami": true,
+                "max_retries": {retries}}}"#,
+            t.port
+        )
+    };
+    // The first call (DescribeImages) throttled twice: two retries get through, one does not.
+    proxy.configure_failure(1, 2, "RequestLimitExceeded", "Request limit exceeded.");
+    let (code, text) = build_at(&proxy.url(), dir.path(), &builder(1), &[]);
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("RequestLimitExceeded"), "{text}");
+    let calls = proxy.calls();
+    assert_eq!(
+        calls.iter().filter(|c| *c == "DescribeImages").count(),
+        2,
+        "{calls:?}"
+    );
+
+    proxy.configure_failure(1, 2, "RequestLimitExceeded", "Request limit exceeded.");
+    let (code, text) = build_at(&proxy.url(), dir.path(), &builder(2), &[]);
+    assert_eq!(code, 0, "{text}");
+    let calls = proxy.calls();
+    assert!(
+        calls.iter().take(3).all(|c| c == "DescribeImages"),
+        "{calls:?}"
+    );
+    assert_eq!(m.everything_left(), Vec::<String>::new());
+}
+
+#[test]
+fn packer_option_checks() {
+    let dir = tempfile::tempdir().unwrap();
+    // Each case's options over a valid base (a case may replace a base option).
+    let template = |extra: &str| {
+        let mut b: serde_json::Map<String, serde_json::Value> = serde_json::from_str(
+            r#"{"type": "amazon-ebs", "region": "us-east-1", "source_ami": "ami-af4333cf",
+                "instance_type": "t2.micro", "ssh_username": "centos", "ami_name": "checks"}"#,
+        )
+        .unwrap();
+        let e: serde_json::Map<String, serde_json::Value> =
+            serde_json::from_str(&format!("{{{extra}}}")).unwrap();
+        b.extend(e);
+        serde_json::json!({"builders": [b]}).to_string()
+    };
+    let cases: &[(&str, &str)] = &[
+        (
+            r#""ssh_interface": "session_manager""#,
+            "session_manager\" (AWS Session Manager) is not supported",
+        ),
+        (
+            r#""ssh_interface": "carrier_pigeon""#,
+            "Unknown interface type: carrier_pigeon",
+        ),
+        (r#""tenancy": "shared""#, "Unknown tenancy type shared"),
+        (
+            r#""enable_t2_unlimited": true, "instance_type": "m5.large""#,
+            "T2 Unlimited enabled with a non-T2 Instance Type: m5.large",
+        ),
+        (
+            r#""enable_t2_unlimited": true, "spot_price": "auto""#,
+            "T2 Unlimited cannot be used in conjunction with Spot Instances",
+        ),
+        (
+            r#""insecure_skip_tls_verify": true"#,
+            "insecure_skip_tls_verify is refused",
+        ),
+        (
+            r#""mfa_code": "123456""#,
+            "mfa_code is not supported by kiln yet",
+        ),
+        (
+            r#""vault_aws_engine": {"name": "builder"}"#,
+            "vault_aws_engine is not supported by kiln yet",
+        ),
+        (
+            r#""source_ami": "", "source_ami_filter": {"filters": {"name": "x"}}"#,
+            "your source AMI filter must declare an owner",
+        ),
+        (
+            r#""spot_instance_types": ["t3.micro"], "spot_price": "auto""#,
+            "not both",
+        ),
+        (
+            r#""spot_price": "auto", "block_duration_minutes": 90"#,
+            "block_duration_minutes must be multiple of 60",
+        ),
+        (
+            r#""spot_tags": {"a": "b"}"#,
+            "spot_tags should not be set when not requesting a spot instance",
+        ),
+        (
+            r#""security_group_id": "sg-1", "security_group_ids": ["sg-2"]"#,
+            "Only one of security_group_id or security_group_ids",
+        ),
+        (
+            r#""temporary_security_group_source_cidrs": ["10.0.0.0/33"]"#,
+            "invalid CIDR address: 10.0.0.0/33",
+        ),
+        (r#""ami_name": "build:1""#, "AMIName should only contain"),
+        (
+            r#""encrypt_boot": true, "kms_key_id": "not a key!""#,
+            "\"not a key!\" is not a valid KMS Key Id.",
+        ),
+        (
+            r#""kms_key_id": "alias/images""#,
+            "encrypt_boot must also be true",
+        ),
+        (
+            r#""encrypt_boot": true, "ami_users": ["111122223333"]"#,
+            "Cannot share AMI encrypted with default KMS key",
+        ),
+        (
+            r#""ami_regions": ["us-west-2", "eu-west-1"], "region_kms_key_ids": {"us-west-2": "alias/a"}, "encrypt_boot": true"#,
+            "Region eu-west-1 is in ami_regions but not in region_kms_key_ids",
+        ),
+        (
+            r#""ssh_keypair_name": "mine""#,
+            "ssh_private_key_file must be provided or ssh_agent_auth enabled",
+        ),
+        (
+            r#""skip_save_build_region": true"#,
+            "skip_save_build_region needs at least one other region",
+        ),
+        (
+            r#""iam_instance_profile": "p", "temporary_iam_instance_profile_policy_document": {"Statement": [{"Effect": "Allow", "Action": ["s3:*"], "Resource": ["*"]}]}"#,
+            "cannot both be set",
+        ),
+    ];
+    for (extra, says) in cases {
+        let tpl = dir.path().join("t.json");
+        std::fs::write(&tpl, template(extra)).unwrap();
+        let out = run_in(dir.path(), &["validate", tpl.to_str().unwrap()], &[]);
+        let text = format!("{}{}", stdout(&out), String::from_utf8_lossy(&out.stderr));
+        assert_eq!(out.status.code(), Some(1), "{extra}: {text}");
+        assert!(
+            text.contains(says),
+            "{extra}: expected {says:?} in:\n{text}"
+        );
+    }
+    // Packer's singular blocks, accepted beside the maps; a Packer-valid KMS alias ARN too.
+    let tpl = dir.path().join("t.json");
+    std::fs::write(
+        &tpl,
+        template(
+            r#""tag": [{"key": "a", "value": "b"}],
+               "run_volume_tag": [{"key": "c", "value": "d"}], "spot_tag": [], "encrypt_boot": true,
+               "kms_key_id": "arn:aws:kms:us-east-1:123456789012:alias/images",
+               "source_ami_filter": {"filter": [{"key": "name", "value": "x"}], "owners": ["self"]},
+               "windows_password_timeout": "10m", "skip_profile_validation": true,
+               "spot_price_auto_product": "Linux/UNIX""#,
+        ),
+    )
+    .unwrap();
+    let out = run_in(dir.path(), &["validate", tpl.to_str().unwrap()], &[]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}{}",
+        stdout(&out),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn skip_save_build_region_keeps_only_the_copies() {
+    let m = Moto::start_multi_region();
+    let t = ec2_target(&m);
+    let dir = tempfile::tempdir().unwrap();
+    let (code, text) = build(
+        &m,
+        dir.path(),
+        &format!(
+            r#"{{"type": "amazon-ebs", "region": "us-east-1", "source_ami": "ami-af4333cf",
+                "instance_type": "t2.micro", "ssh_username": "centos", "ssh_host": "127.0.0.1",
+                "ssh_port": {}, "ami_name": "elsewhere-{{{{timestamp}}}}",
+                "ami_regions": ["us-west-2"], "skip_save_build_region": true}}"#,
+            t.port
+        ),
+    );
+    assert_eq!(code, 0, "{text}\n{}", t.log());
+    let home = m.query_in("us-east-1", "Action=DescribeImages&Owner.1=self");
+    assert!(Moto::values(&home, "imageId").is_empty(), "{home}");
+    let (copy, _, _) = image_and_snapshots(&m, "us-west-2");
+    let names = Moto::values(
+        &m.query_in("us-west-2", "Action=DescribeImages&Owner.1=self"),
+        "name",
+    );
+    assert!(names[0].starts_with("elsewhere-"), "{names:?}");
+    assert!(
+        text.contains(&format!("amazon-ebs,artifact,0,id,us-west-2:{copy}\n")),
+        "{text}"
+    );
+    assert!(
+        text.contains("Deregistering the intermediary AMI"),
+        "{text}"
+    );
+    m.remove_products();
+    assert_eq!(m.everything_left(), Vec::<String>::new());
 }

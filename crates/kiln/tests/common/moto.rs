@@ -92,13 +92,23 @@ impl Moto {
     }
 
     fn try_query_in(&self, region: &str, query: &str) -> std::io::Result<String> {
+        self.try_service_query(region, "ec2", "2016-11-15", query)
+    }
+
+    fn try_service_query(
+        &self,
+        region: &str,
+        service: &str,
+        version: &str,
+        query: &str,
+    ) -> std::io::Result<String> {
         let mut s = TcpStream::connect(("127.0.0.1", self.port))?;
         s.set_read_timeout(Some(Duration::from_secs(10)))?;
-        // moto tells regions apart by the credential scope of the signature.
+        // moto tells services and regions apart by the credential scope of the signature.
         write!(
             s,
-            "GET /?{query}&Version=2016-11-15 HTTP/1.0\r\nHost: 127.0.0.1\r\n\
-             Authorization: AWS4-HMAC-SHA256 Credential=test/20200101/{region}/ec2/aws4_request, SignedHeaders=host, Signature=00\r\n\r\n"
+            "GET /?{query}&Version={version} HTTP/1.0\r\nHost: 127.0.0.1\r\n\
+             Authorization: AWS4-HMAC-SHA256 Credential=test/20200101/{region}/{service}/aws4_request, SignedHeaders=host, Signature=00\r\n\r\n"
         )?;
         let mut out = String::new();
         s.read_to_string(&mut out)?;
@@ -112,6 +122,31 @@ impl Moto {
     pub fn query(&self, query: &str) -> String {
         self.try_query(query)
             .unwrap_or_else(|e| panic!("{query}: {e}"))
+    }
+
+    /// An IAM query; returns the XML.
+    pub fn iam_query(&self, query: &str) -> String {
+        self.try_service_query("us-east-1", "iam", "2010-05-08", query)
+            .unwrap_or_else(|e| panic!("IAM {query}: {e}"))
+    }
+
+    /// Names of IAM roles and instance profiles that exist.
+    pub fn iam_left(&self) -> Vec<String> {
+        let mut left: Vec<String> = Self::values(&self.iam_query("Action=ListRoles"), "RoleName")
+            .into_iter()
+            .map(|r| format!("role {r}"))
+            .collect();
+        let profiles = self.iam_query("Action=ListInstanceProfiles");
+        left.extend(
+            profiles
+                .split("<InstanceProfileName>")
+                .skip(1)
+                .filter_map(|r| r.split_once("</InstanceProfileName>").map(|(n, _)| n))
+                .map(|p| format!("instance profile {p}")),
+        );
+        left.sort();
+        left.dedup();
+        left
     }
 
     /// An EC2 query in `region`.
@@ -246,6 +281,37 @@ impl Proxy {
         );
     }
 
+    /// The calls since the last configure with their parameters and signing key id:
+    /// (action, parameters, access key id).
+    pub fn requests(&self) -> Vec<(String, std::collections::BTreeMap<String, String>, String)> {
+        let v: Vec<serde_json::Value> =
+            serde_json::from_str(&self.control("GET", "/__proxy/requests", "")).unwrap();
+        v.into_iter()
+            .map(|r| {
+                let params = r["params"]
+                    .as_object()
+                    .map(|o| {
+                        o.iter()
+                            .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_string()))
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                (
+                    r["action"].as_str().unwrap_or_default().to_string(),
+                    params,
+                    r["key"].as_str().unwrap_or_default().to_string(),
+                )
+            })
+            .collect()
+    }
+
+    /// [`Proxy::configure_fault`] with the error's message and how many calls in a row fail.
+    pub fn configure_failure(&self, fail_at: usize, count: usize, code: &str, message: &str) {
+        let body = serde_json::json!({"lag": 0, "fail_at": fail_at, "fail_count": count,
+                                      "fail_code": code, "fail_message": message});
+        self.control("POST", "/__proxy/config", &body.to_string());
+    }
+
     /// The actions called since the last configure, in order.
     pub fn calls(&self) -> Vec<String> {
         serde_json::from_str(&self.control("GET", "/__proxy/calls", "")).unwrap()
@@ -271,6 +337,7 @@ impl Moto {
                 .into_iter()
                 .map(|i| format!("instance in state {i}")),
         );
+        left.extend(self.iam_left());
         for region in self.regions.clone() {
             let images = self.query_in(region, "Action=DescribeImages&Owner.1=self");
             for id in Self::values(&images, "imageId") {

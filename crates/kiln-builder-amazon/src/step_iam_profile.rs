@@ -1,0 +1,433 @@
+//! The instance profile: the template's (`iam_instance_profile`, looked up first unless
+//! `skip_profile_validation`), or a temporary role and instance profile made from
+//! `temporary_iam_instance_profile_policy_document`, journaled and deleted at cleanup, as
+//! Packer's StepIamInstanceProfile.
+
+use crate::config::{Config, PolicyDocument};
+use crate::state::State;
+use crate::wait::{self, Poll, Wait};
+use async_trait::async_trait;
+use aws_sdk_iam::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use kiln_core::journal::Event;
+use kiln_core::plugin::BuildCx;
+use kiln_core::step::Step;
+use kiln_core::{Error, Result};
+use std::time::Duration;
+
+/// Journal kinds.
+pub const ROLE: &str = "iam:role";
+/// Journal kinds.
+pub const PROFILE: &str = "iam:instance-profile";
+
+/// Who may assume the temporary role: EC2 instances.
+const TRUST_POLICY: &str = r#"{"Version": "2012-10-17","Statement": [{"Effect": "Allow","Principal": {"Service": "ec2.amazonaws.com"},"Action": "sts:AssumeRole"}]}"#;
+
+/// Provides the instance profile.
+pub struct StepIamInstanceProfile {
+    /// Options.
+    pub config: Config,
+    /// Waiting policy for the new profile to be visible.
+    pub wait: Wait,
+    role: Option<String>,
+    profile: Option<String>,
+    policy: bool,
+    attached: bool,
+}
+
+impl StepIamInstanceProfile {
+    /// The step.
+    pub fn new(config: Config, wait: Wait) -> Self {
+        StepIamInstanceProfile {
+            config,
+            wait,
+            role: None,
+            profile: None,
+            policy: false,
+            attached: false,
+        }
+    }
+}
+
+/// An IAM call's error, named.
+pub fn iam_err<E: std::error::Error + ProvideErrorMetadata + 'static, R: std::fmt::Debug>(
+    call: &str,
+    e: SdkError<E, R>,
+) -> Error {
+    if let Some(code) = e.as_service_error().and_then(|s| s.code()) {
+        let message = e
+            .as_service_error()
+            .and_then(|s| s.message())
+            .unwrap_or("no message");
+        return Error::msg(format!("IAM {call} failed: {code}: {message}"));
+    }
+    let text = DisplayErrorContext(&e).to_string();
+    let readable = text.split(" (").next().unwrap_or(&text).to_string();
+    Error::msg(format!("IAM {call} failed: {readable}"))
+}
+
+/// The policy as IAM takes it: JSON with Packer's field names.
+fn policy_json(doc: &PolicyDocument) -> String {
+    let mut doc = doc.clone();
+    if doc.version.is_empty() {
+        doc.version = "2012-10-17".into();
+    }
+    serde_json::to_string(&doc).expect("policy serializes")
+}
+
+fn iam_tags(s: &State, cx: &BuildCx) -> Vec<aws_sdk_iam::types::Tag> {
+    s.kiln_tags(cx)
+        .into_iter()
+        .filter_map(|t| {
+            aws_sdk_iam::types::Tag::builder()
+                .key(t.key().unwrap_or_default())
+                .value(t.value().unwrap_or_default())
+                .build()
+                .ok()
+        })
+        .collect()
+}
+
+#[async_trait]
+impl Step<State> for StepIamInstanceProfile {
+    fn name(&self) -> &'static str {
+        "StepIamInstanceProfile"
+    }
+
+    async fn run(&mut self, cx: &BuildCx, s: &mut State) -> Result<()> {
+        let c = &self.config;
+        if !c.iam_instance_profile.is_empty() {
+            if !c.skip_profile_validation {
+                s.iam
+                    .get_instance_profile()
+                    .instance_profile_name(&c.iam_instance_profile)
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        Error::msg(format!(
+                            "Couldn't find specified instance profile {}: {}",
+                            c.iam_instance_profile,
+                            iam_err("GetInstanceProfile", e)
+                        ))
+                    })?;
+            }
+            s.instance_profile = Some(c.iam_instance_profile.clone());
+            return Ok(());
+        }
+        let Some(doc) = &c.temporary_iam_instance_profile_policy_document else {
+            return Ok(());
+        };
+        let name = format!("packer-{}", uuid::Uuid::new_v4());
+        let tags = iam_tags(s, cx);
+
+        cx.ui.say(&format!(
+            "Creating temporary instance profile for this instance: {name}"
+        ));
+        s.journal(cx, PROFILE, &name, "", Event::Intent);
+        let out = s
+            .iam
+            .create_instance_profile()
+            .instance_profile_name(&name)
+            .set_tags(Some(tags.clone()))
+            .send()
+            .await;
+        match out {
+            Ok(o) => {
+                let id = o
+                    .instance_profile()
+                    .map(|p| p.instance_profile_id().to_string())
+                    .unwrap_or_default();
+                s.journal(cx, PROFILE, &name, &id, Event::Created);
+                self.profile = Some(name.clone());
+            }
+            Err(e) => {
+                if matches!(e, SdkError::ServiceError(_)) {
+                    s.journal(cx, PROFILE, &name, "", Event::Deleted);
+                }
+                return Err(iam_err("CreateInstanceProfile", e));
+            }
+        }
+        let iam = s.iam.clone();
+        wait::until(
+            &format!("instance profile {name} to exist"),
+            self.wait,
+            &cx.cancel,
+            || async {
+                match iam
+                    .get_instance_profile()
+                    .instance_profile_name(&name)
+                    .send()
+                    .await
+                {
+                    Ok(_) => Ok(Poll::Ready(())),
+                    Err(e) if e.code() == Some("NoSuchEntity") => {
+                        Ok(Poll::Pending("not found yet".into()))
+                    }
+                    Err(e) if e.code() == Some("Throttling") => Ok(Poll::Throttled),
+                    Err(e) => Err(iam_err("GetInstanceProfile", e)),
+                }
+            },
+        )
+        .await?;
+
+        cx.ui.say(&format!(
+            "Creating temporary role for this instance: {name}"
+        ));
+        s.journal(cx, ROLE, &name, "", Event::Intent);
+        let out = s
+            .iam
+            .create_role()
+            .role_name(&name)
+            .description("Temporary role for Packer")
+            .assume_role_policy_document(TRUST_POLICY)
+            .set_tags(Some(tags))
+            .send()
+            .await;
+        match out {
+            Ok(o) => {
+                let id = o
+                    .role()
+                    .map(|r| r.role_id().to_string())
+                    .unwrap_or_default();
+                s.journal(cx, ROLE, &name, &id, Event::Created);
+                self.role = Some(name.clone());
+            }
+            Err(e) => {
+                if matches!(e, SdkError::ServiceError(_)) {
+                    s.journal(cx, ROLE, &name, "", Event::Deleted);
+                }
+                return Err(iam_err("CreateRole", e));
+            }
+        }
+
+        cx.ui
+            .say(&format!("Attaching policy to the temporary role: {name}"));
+        s.iam
+            .put_role_policy()
+            .role_name(&name)
+            .policy_name(&name)
+            .policy_document(policy_json(doc))
+            .send()
+            .await
+            .map_err(|e| iam_err("PutRolePolicy", e))?;
+        self.policy = true;
+        s.iam
+            .add_role_to_instance_profile()
+            .role_name(&name)
+            .instance_profile_name(&name)
+            .send()
+            .await
+            .map_err(|e| iam_err("AddRoleToInstanceProfile", e))?;
+        self.attached = true;
+        s.instance_profile = Some(name);
+        s.temporary_instance_profile = true;
+        Ok(())
+    }
+
+    async fn cleanup(&mut self, cx: &BuildCx, s: &mut State) {
+        // Packer's order (detach, policy, role, profile); a call that fails is tried again,
+        // with whatever it depends on, a few times before the rest is reported.
+        let done = |r: &std::result::Result<(), Error>, code: Option<&str>| {
+            r.is_ok() || code == Some("NoSuchEntity")
+        };
+        let mut said = false;
+        for attempt in 0..3 {
+            if attempt > 0 {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            let mut errors: Vec<(String, String, Error)> = Vec::new();
+            if let (true, Some(role), Some(profile)) = (self.attached, &self.role, &self.profile) {
+                if !said {
+                    cx.ui
+                        .say("Detaching temporary role from instance profile...");
+                }
+                let out = s
+                    .iam
+                    .remove_role_from_instance_profile()
+                    .instance_profile_name(profile)
+                    .role_name(role)
+                    .send()
+                    .await;
+                let code = out
+                    .as_ref()
+                    .err()
+                    .and_then(|e| e.code())
+                    .map(str::to_string);
+                let out = out
+                    .map(|_| ())
+                    .map_err(|e| iam_err("RemoveRoleFromInstanceProfile", e));
+                if done(&out, code.as_deref()) {
+                    self.attached = false;
+                } else if let Err(e) = out {
+                    errors.push(("role".into(), role.clone(), e));
+                }
+            }
+            if let (true, Some(role)) = (self.policy, &self.role) {
+                if !said {
+                    cx.ui.say("Removing policy from temporary role...");
+                }
+                let out = s
+                    .iam
+                    .delete_role_policy()
+                    .role_name(role)
+                    .policy_name(role)
+                    .send()
+                    .await;
+                let code = out
+                    .as_ref()
+                    .err()
+                    .and_then(|e| e.code())
+                    .map(str::to_string);
+                let out = out.map(|_| ()).map_err(|e| iam_err("DeleteRolePolicy", e));
+                if done(&out, code.as_deref()) {
+                    self.policy = false;
+                } else if let Err(e) = out {
+                    errors.push(("role policy".into(), role.clone(), e));
+                }
+            }
+            if let Some(role) = self.role.clone() {
+                if !said {
+                    cx.ui.say("Deleting temporary role...");
+                }
+                let out = s.iam.delete_role().role_name(&role).send().await;
+                let code = out
+                    .as_ref()
+                    .err()
+                    .and_then(|e| e.code())
+                    .map(str::to_string);
+                let out = out.map(|_| ()).map_err(|e| iam_err("DeleteRole", e));
+                if done(&out, code.as_deref()) {
+                    s.journal(cx, ROLE, &role, "", Event::Deleted);
+                    self.role = None;
+                } else if let Err(e) = out {
+                    errors.push(("role".into(), role, e));
+                }
+            }
+            if let Some(profile) = self.profile.clone() {
+                if !said {
+                    cx.ui.say("Deleting temporary instance profile...");
+                }
+                let out = s
+                    .iam
+                    .delete_instance_profile()
+                    .instance_profile_name(&profile)
+                    .send()
+                    .await;
+                let code = out
+                    .as_ref()
+                    .err()
+                    .and_then(|e| e.code())
+                    .map(str::to_string);
+                let out = out
+                    .map(|_| ())
+                    .map_err(|e| iam_err("DeleteInstanceProfile", e));
+                if done(&out, code.as_deref()) {
+                    s.journal(cx, PROFILE, &profile, "", Event::Deleted);
+                    self.profile = None;
+                } else if let Err(e) = out {
+                    errors.push(("instance profile".into(), profile, e));
+                }
+            }
+            said = true;
+            if errors.is_empty() {
+                return;
+            }
+            if attempt == 2 {
+                for (what, name, e) in errors {
+                    cx.ui
+                        .error(&format!("{e}. Please delete the {what} manually: {name}"));
+                }
+            }
+        }
+    }
+}
+
+/// `kiln cleanup` of a temporary role or instance profile: detaches what holds it, then
+/// deletes it (already gone is done).
+pub async fn clean(
+    iam: &aws_sdk_iam::Client,
+    kind: &str,
+    name: &str,
+) -> std::result::Result<(), String> {
+    let gone = |code: Option<&str>| code == Some("NoSuchEntity");
+    let fail = |call: &str, e: Error| format!("{call}: {e}");
+    match kind {
+        ROLE => {
+            match iam
+                .list_instance_profiles_for_role()
+                .role_name(name)
+                .send()
+                .await
+            {
+                Ok(out) => {
+                    for p in out.instance_profiles() {
+                        let _ = iam
+                            .remove_role_from_instance_profile()
+                            .instance_profile_name(p.instance_profile_name())
+                            .role_name(name)
+                            .send()
+                            .await;
+                    }
+                }
+                Err(e) if gone(e.code()) => return Ok(()),
+                Err(e) => return Err(fail("ListInstanceProfilesForRole", iam_err("", e))),
+            }
+            if let Ok(out) = iam.list_role_policies().role_name(name).send().await {
+                for policy in out.policy_names() {
+                    let _ = iam
+                        .delete_role_policy()
+                        .role_name(name)
+                        .policy_name(policy)
+                        .send()
+                        .await;
+                }
+            }
+            match iam.delete_role().role_name(name).send().await {
+                Ok(_) => Ok(()),
+                Err(e) if gone(e.code()) => Ok(()),
+                Err(e) => Err(fail("DeleteRole", iam_err("", e))),
+            }
+        }
+        _ => {
+            match iam
+                .get_instance_profile()
+                .instance_profile_name(name)
+                .send()
+                .await
+            {
+                Ok(out) => {
+                    for r in out
+                        .instance_profile()
+                        .map(|p| p.roles())
+                        .unwrap_or_default()
+                    {
+                        let _ = iam
+                            .remove_role_from_instance_profile()
+                            .instance_profile_name(name)
+                            .role_name(r.role_name())
+                            .send()
+                            .await;
+                    }
+                }
+                Err(e) if gone(e.code()) => return Ok(()),
+                Err(e) => return Err(fail("GetInstanceProfile", iam_err("", e))),
+            }
+            // IAM may take a moment to see the role detached.
+            for attempt in 0..10 {
+                match iam
+                    .delete_instance_profile()
+                    .instance_profile_name(name)
+                    .send()
+                    .await
+                {
+                    Ok(_) => return Ok(()),
+                    Err(e) if gone(e.code()) => return Ok(()),
+                    Err(e) if e.code() == Some("DeleteConflict") && attempt < 9 => {
+                        tokio::time::sleep(Duration::from_secs(1)).await
+                    }
+                    Err(e) => return Err(fail("DeleteInstanceProfile", iam_err("", e))),
+                }
+            }
+            Ok(())
+        }
+    }
+}
