@@ -65,6 +65,32 @@ pub fn iam_err<E: std::error::Error + ProvideErrorMetadata + 'static, R: std::fm
     Error::msg(format!("IAM {call} failed: {readable}"))
 }
 
+/// The id a create call returned; when IAM refused the call, its journal intent is settled
+/// (nothing was made) and the error named.
+fn settle<T, E, R>(
+    s: &State,
+    cx: &BuildCx,
+    kind: &str,
+    name: &str,
+    call: &str,
+    out: std::result::Result<T, SdkError<E, R>>,
+    id: impl Fn(&T) -> Option<String>,
+) -> Result<String>
+where
+    E: std::error::Error + ProvideErrorMetadata + 'static,
+    R: std::fmt::Debug,
+{
+    match out {
+        Ok(o) => Ok(id(&o).unwrap_or_default()),
+        Err(e) => {
+            if matches!(e, SdkError::ServiceError(_)) {
+                s.journal(cx, kind, name, "", Event::Deleted);
+            }
+            Err(iam_err(call, e))
+        }
+    }
+}
+
 /// The policy as IAM takes it: JSON with Packer's field names.
 fn policy_json(doc: &PolicyDocument) -> String {
     let mut doc = doc.clone();
@@ -130,22 +156,12 @@ impl Step<State> for StepIamInstanceProfile {
             .set_tags(Some(tags.clone()))
             .send()
             .await;
-        match out {
-            Ok(o) => {
-                let id = o
-                    .instance_profile()
-                    .map(|p| p.instance_profile_id().to_string())
-                    .unwrap_or_default();
-                s.journal(cx, PROFILE, &name, &id, Event::Created);
-                self.profile = Some(name.clone());
-            }
-            Err(e) => {
-                if matches!(e, SdkError::ServiceError(_)) {
-                    s.journal(cx, PROFILE, &name, "", Event::Deleted);
-                }
-                return Err(iam_err("CreateInstanceProfile", e));
-            }
-        }
+        let id = settle(s, cx, PROFILE, &name, "CreateInstanceProfile", out, |o| {
+            o.instance_profile()
+                .map(|p| p.instance_profile_id().to_string())
+        })?;
+        s.journal(cx, PROFILE, &name, &id, Event::Created);
+        self.profile = Some(name.clone());
         let iam = s.iam.clone();
         wait::until(
             &format!("instance profile {name} to exist"),
@@ -182,22 +198,11 @@ impl Step<State> for StepIamInstanceProfile {
             .set_tags(Some(tags))
             .send()
             .await;
-        match out {
-            Ok(o) => {
-                let id = o
-                    .role()
-                    .map(|r| r.role_id().to_string())
-                    .unwrap_or_default();
-                s.journal(cx, ROLE, &name, &id, Event::Created);
-                self.role = Some(name.clone());
-            }
-            Err(e) => {
-                if matches!(e, SdkError::ServiceError(_)) {
-                    s.journal(cx, ROLE, &name, "", Event::Deleted);
-                }
-                return Err(iam_err("CreateRole", e));
-            }
-        }
+        let id = settle(s, cx, ROLE, &name, "CreateRole", out, |o| {
+            o.role().map(|r| r.role_id().to_string())
+        })?;
+        s.journal(cx, ROLE, &name, &id, Event::Created);
+        self.role = Some(name.clone());
 
         cx.ui
             .say(&format!("Attaching policy to the temporary role: {name}"));
@@ -226,20 +231,18 @@ impl Step<State> for StepIamInstanceProfile {
     async fn cleanup(&mut self, cx: &BuildCx, s: &mut State) {
         // Packer's order (detach, policy, role, profile); a call that fails is tried again,
         // with whatever it depends on, a few times before the rest is reported.
-        let done = |r: &std::result::Result<(), Error>, code: Option<&str>| {
-            r.is_ok() || code == Some("NoSuchEntity")
-        };
-        let mut said = false;
         for attempt in 0..3 {
             if attempt > 0 {
                 tokio::time::sleep(Duration::from_secs(1)).await;
             }
-            let mut errors: Vec<(String, String, Error)> = Vec::new();
-            if let (true, Some(role), Some(profile)) = (self.attached, &self.role, &self.profile) {
-                if !said {
-                    cx.ui
-                        .say("Detaching temporary role from instance profile...");
+            let say = |msg: &str| {
+                if attempt == 0 {
+                    cx.ui.say(msg)
                 }
+            };
+            let mut errors: Vec<(&str, String, Error)> = Vec::new();
+            if let (true, Some(role), Some(profile)) = (self.attached, &self.role, &self.profile) {
+                say("Detaching temporary role from instance profile...");
                 let out = s
                     .iam
                     .remove_role_from_instance_profile()
@@ -247,24 +250,13 @@ impl Step<State> for StepIamInstanceProfile {
                     .role_name(role)
                     .send()
                     .await;
-                let code = out
-                    .as_ref()
-                    .err()
-                    .and_then(|e| e.code())
-                    .map(str::to_string);
-                let out = out
-                    .map(|_| ())
-                    .map_err(|e| iam_err("RemoveRoleFromInstanceProfile", e));
-                if done(&out, code.as_deref()) {
-                    self.attached = false;
-                } else if let Err(e) = out {
-                    errors.push(("role".into(), role.clone(), e));
+                match outcome("RemoveRoleFromInstanceProfile", out) {
+                    Ok(()) => self.attached = false,
+                    Err(e) => errors.push(("role", role.clone(), e)),
                 }
             }
             if let (true, Some(role)) = (self.policy, &self.role) {
-                if !said {
-                    cx.ui.say("Removing policy from temporary role...");
-                }
+                say("Removing policy from temporary role...");
                 let out = s
                     .iam
                     .delete_role_policy()
@@ -272,62 +264,38 @@ impl Step<State> for StepIamInstanceProfile {
                     .policy_name(role)
                     .send()
                     .await;
-                let code = out
-                    .as_ref()
-                    .err()
-                    .and_then(|e| e.code())
-                    .map(str::to_string);
-                let out = out.map(|_| ()).map_err(|e| iam_err("DeleteRolePolicy", e));
-                if done(&out, code.as_deref()) {
-                    self.policy = false;
-                } else if let Err(e) = out {
-                    errors.push(("role policy".into(), role.clone(), e));
+                match outcome("DeleteRolePolicy", out) {
+                    Ok(()) => self.policy = false,
+                    Err(e) => errors.push(("role policy", role.clone(), e)),
                 }
             }
             if let Some(role) = self.role.clone() {
-                if !said {
-                    cx.ui.say("Deleting temporary role...");
-                }
+                say("Deleting temporary role...");
                 let out = s.iam.delete_role().role_name(&role).send().await;
-                let code = out
-                    .as_ref()
-                    .err()
-                    .and_then(|e| e.code())
-                    .map(str::to_string);
-                let out = out.map(|_| ()).map_err(|e| iam_err("DeleteRole", e));
-                if done(&out, code.as_deref()) {
-                    s.journal(cx, ROLE, &role, "", Event::Deleted);
-                    self.role = None;
-                } else if let Err(e) = out {
-                    errors.push(("role".into(), role, e));
+                match outcome("DeleteRole", out) {
+                    Ok(()) => {
+                        s.journal(cx, ROLE, &role, "", Event::Deleted);
+                        self.role = None;
+                    }
+                    Err(e) => errors.push(("role", role, e)),
                 }
             }
             if let Some(profile) = self.profile.clone() {
-                if !said {
-                    cx.ui.say("Deleting temporary instance profile...");
-                }
+                say("Deleting temporary instance profile...");
                 let out = s
                     .iam
                     .delete_instance_profile()
                     .instance_profile_name(&profile)
                     .send()
                     .await;
-                let code = out
-                    .as_ref()
-                    .err()
-                    .and_then(|e| e.code())
-                    .map(str::to_string);
-                let out = out
-                    .map(|_| ())
-                    .map_err(|e| iam_err("DeleteInstanceProfile", e));
-                if done(&out, code.as_deref()) {
-                    s.journal(cx, PROFILE, &profile, "", Event::Deleted);
-                    self.profile = None;
-                } else if let Err(e) = out {
-                    errors.push(("instance profile".into(), profile, e));
+                match outcome("DeleteInstanceProfile", out) {
+                    Ok(()) => {
+                        s.journal(cx, PROFILE, &profile, "", Event::Deleted);
+                        self.profile = None;
+                    }
+                    Err(e) => errors.push(("instance profile", profile, e)),
                 }
             }
-            said = true;
             if errors.is_empty() {
                 return;
             }
@@ -338,6 +306,19 @@ impl Step<State> for StepIamInstanceProfile {
                 }
             }
         }
+    }
+}
+
+/// A deleting call's outcome: done when it succeeded or the entity was already gone.
+fn outcome<T, E, R>(call: &str, out: std::result::Result<T, SdkError<E, R>>) -> Result<()>
+where
+    E: std::error::Error + ProvideErrorMetadata + 'static,
+    R: std::fmt::Debug,
+{
+    match out {
+        Ok(_) => Ok(()),
+        Err(e) if e.code() == Some("NoSuchEntity") => Ok(()),
+        Err(e) => Err(iam_err(call, e)),
     }
 }
 
