@@ -34,17 +34,20 @@ pub async fn sdk_config(c: &Config) -> aws_config::SdkConfig {
     if !c.region.is_empty() {
         loader = loader.region(aws_config::Region::new(c.region.clone()));
     }
-    if !c.profile.is_empty() {
-        loader = loader.profile_name(&c.profile);
+    // mfa_code: the profile's role is assumed here with the code (the SDK's profile chain
+    // has no MFA), from the credentials of its source_profile.
+    let mfa = if c.mfa_code.is_empty() {
+        None
+    } else {
+        Some(mfa_profile(c).await)
+    };
+    match &mfa {
+        Some(Ok(m)) => loader = loader.profile_name(&m.source_profile),
+        _ if !c.profile.is_empty() => loader = loader.profile_name(&c.profile),
+        _ => {}
     }
-    if !c.shared_credentials_file.is_empty() {
-        use aws_runtime::env_config::file::{EnvConfigFileKind, EnvConfigFiles};
-        loader = loader.profile_files(
-            EnvConfigFiles::builder()
-                .include_default_config_file(true)
-                .with_file(EnvConfigFileKind::Credentials, &c.shared_credentials_file)
-                .build(),
-        );
+    if let Some(files) = profile_files(c) {
+        loader = loader.profile_files(files);
     }
     if let Some(n) = c.max_retries.filter(|n| *n > 0) {
         // Packer counts retries; the SDK counts attempts (the first one included).
@@ -63,21 +66,83 @@ pub async fn sdk_config(c: &Config) -> aws_config::SdkConfig {
         ));
     }
     let shared = loader.load().await;
-    match &c.assume_role {
-        Some(role) => {
-            let provider = AssumedRole {
-                sts: aws_sdk_sts::Client::new(&shared),
-                role: role.clone(),
-            };
-            shared
-                .into_builder()
-                .credentials_provider(
-                    aws_credential_types::provider::SharedCredentialsProvider::new(provider),
-                )
-                .build()
-        }
+    let provider = match (mfa, &c.assume_role) {
+        (Some(Err(why)), _) => Some(AssumedRole {
+            sts: aws_sdk_sts::Client::new(&shared),
+            role: AssumeRole::default(),
+            mfa: Err(why),
+        }),
+        (Some(Ok(m)), _) => Some(AssumedRole {
+            sts: aws_sdk_sts::Client::new(&shared),
+            role: m.role,
+            mfa: Ok(Some((m.serial, c.mfa_code.clone()))),
+        }),
+        (None, Some(role)) => Some(AssumedRole {
+            sts: aws_sdk_sts::Client::new(&shared),
+            role: role.clone(),
+            mfa: Ok(None),
+        }),
+        (None, None) => None,
+    };
+    match provider {
+        Some(p) => shared
+            .into_builder()
+            .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(p))
+            .build(),
         None => shared,
     }
+}
+
+/// `shared_credentials_file` in place of ~/.aws/credentials.
+fn profile_files(c: &Config) -> Option<aws_runtime::env_config::file::EnvConfigFiles> {
+    use aws_runtime::env_config::file::{EnvConfigFileKind, EnvConfigFiles};
+    (!c.shared_credentials_file.is_empty()).then(|| {
+        EnvConfigFiles::builder()
+            .include_default_config_file(true)
+            .with_file(EnvConfigFileKind::Credentials, &c.shared_credentials_file)
+            .build()
+    })
+}
+
+/// What `mfa_code` needs from the selected profile.
+struct MfaProfile {
+    role: AssumeRole,
+    serial: String,
+    source_profile: String,
+}
+
+/// Reads the selected profile's `role_arn`, `mfa_serial`, `source_profile` (and
+/// `external_id`, `role_session_name`, `duration_seconds`).
+async fn mfa_profile(c: &Config) -> Result<MfaProfile, String> {
+    use aws_types::os_shim_internal::{Env, Fs};
+    let files = profile_files(c).unwrap_or_default();
+    let selected = (!c.profile.is_empty()).then(|| std::borrow::Cow::Owned(c.profile.clone()));
+    let set = aws_config::profile::load(&Fs::real(), &Env::real(), &files, selected)
+        .await
+        .map_err(|e| format!("mfa_code: could not read the AWS profiles: {e}"))?;
+    let name = set.selected_profile().to_string();
+    let p = set
+        .get_profile(&name)
+        .ok_or_else(|| format!("mfa_code: there is no profile \"{name}\""))?;
+    let need = |key: &str| {
+        p.get(key).map(str::to_string).ok_or_else(|| {
+            format!("mfa_code needs a profile with role_arn, mfa_serial and source_profile; profile \"{name}\" has no {key}")
+        })
+    };
+    let role_arn = need("role_arn")?;
+    let serial = need("mfa_serial")?;
+    let source_profile = need("source_profile")?;
+    Ok(MfaProfile {
+        role: AssumeRole {
+            role_arn,
+            external_id: p.get("external_id").unwrap_or_default().to_string(),
+            session_name: p.get("role_session_name").unwrap_or_default().to_string(),
+            duration_seconds: p.get("duration_seconds").and_then(|d| d.parse().ok()),
+            ..AssumeRole::default()
+        },
+        serial,
+        source_profile,
+    })
 }
 
 /// Packer's `assume_role`: credentials of a role, from STS with the base credentials (the
@@ -86,11 +151,17 @@ pub async fn sdk_config(c: &Config) -> aws_config::SdkConfig {
 struct AssumedRole {
     sts: aws_sdk_sts::Client,
     role: AssumeRole,
+    /// The MFA device and code, or why the profile cannot be used.
+    mfa: Result<Option<(String, String)>, String>,
 }
 
 impl AssumedRole {
     async fn assume(&self) -> aws_credential_types::provider::Result {
         use aws_credential_types::provider::error::CredentialsError;
+        let mfa = self
+            .mfa
+            .clone()
+            .map_err(CredentialsError::invalid_configuration)?;
         let r = &self.role;
         let name = if r.session_name.is_empty() {
             format!("kiln-{}", chrono::Utc::now().timestamp())
@@ -105,6 +176,9 @@ impl AssumedRole {
             .set_external_id((!r.external_id.is_empty()).then(|| r.external_id.clone()))
             .set_policy((!r.policy.is_empty()).then(|| r.policy.clone()))
             .set_duration_seconds(r.duration_seconds.map(|d| d as i32));
+        if let Some((serial, code)) = mfa {
+            req = req.serial_number(serial).token_code(code);
+        }
         for arn in &r.policy_arns {
             req = req.policy_arns(
                 aws_sdk_sts::types::PolicyDescriptorType::builder()

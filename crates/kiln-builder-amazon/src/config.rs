@@ -229,7 +229,8 @@ pub struct Config {
     /// Accept any TLS certificate from the endpoints.
     #[serde(default)]
     pub insecure_skip_tls_verify: bool,
-    /// An MFA code for a profile whose role needs one (not supported yet).
+    /// An MFA code for a profile whose role needs one (`role_arn`, `mfa_serial`,
+    /// `source_profile`).
     #[serde(default)]
     pub mfa_code: String,
     /// Credentials from Vault's AWS engine (not supported yet).
@@ -497,11 +498,10 @@ impl Config {
                     .with_hint(hint),
             )
         };
-        if !self.mfa_code.is_empty() {
-            return unsupported(
-                "mfa_code",
-                "get session credentials first (aws sts get-session-token --serial-number … --token-code …) and pass them as AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN",
-            );
+        if !self.mfa_code.is_empty() && self.assume_role.is_some() {
+            return Err(Diagnostic::new(
+                "amazon-ebs: mfa_code is for a profile whose role needs MFA (role_arn, mfa_serial, source_profile), not for assume_role",
+            ));
         }
         if self.vault_aws_engine.is_some() {
             return unsupported(

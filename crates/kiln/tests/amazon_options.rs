@@ -650,8 +650,8 @@ fn packer_option_checks() {
             "insecure_skip_tls_verify is refused",
         ),
         (
-            r#""mfa_code": "123456""#,
-            "mfa_code is not supported by kiln yet",
+            r#""mfa_code": "123456", "assume_role": {"role_arn": "arn:aws:iam::123456789012:role/r"}"#,
+            "mfa_code is for a profile whose role needs MFA",
         ),
         (
             r#""vault_aws_engine": {"name": "builder"}"#,
@@ -780,5 +780,77 @@ fn skip_save_build_region_keeps_only_the_copies() {
         "{text}"
     );
     m.remove_products();
+    assert_eq!(m.everything_left(), Vec::<String>::new());
+}
+
+#[test]
+fn mfa_code_assumes_the_profiles_role_with_the_code() {
+    let m = Moto::start();
+    let proxy = Proxy::start(&m, 0.0);
+    let t = ec2_target(&m);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("config");
+    std::fs::write(
+        &config,
+        "[profile builder]\nrole_arn = arn:aws:iam::123456789012:role/mfa-builder\n\
+         mfa_serial = arn:aws:iam::123456789012:mfa/builder\nsource_profile = base\n\
+         [profile no-mfa]\nrole_arn = arn:aws:iam::123456789012:role/mfa-builder\nsource_profile = base\n",
+    )
+    .unwrap();
+    let creds = dir.path().join("credentials");
+    std::fs::write(
+        &creds,
+        "[base]\naws_access_key_id = AKIABASEPROFILE0\naws_secret_access_key = base-secret\n",
+    )
+    .unwrap();
+    let builder = |profile: &str| {
+        format!(
+            r#"{{"type": "amazon-ebs", "region": "us-east-1", "source_ami": "ami-af4333cf",
+                "instance_type": "t2.micro", "ssh_username": "centos", "ssh_host": "127.0.0.1",
+                "ssh_port": {}, "ami_name": "mfa-{{{{timestamp}}}}", "skip_create_ami": true,
+                "profile": "{profile}", "mfa_code": "123456", "shared_credentials_file": "{}"}}"#,
+            t.port,
+            creds.display()
+        )
+    };
+    let config = config.display().to_string();
+    let env = [
+        ("AWS_ACCESS_KEY_ID", ""),
+        ("AWS_SECRET_ACCESS_KEY", ""),
+        ("AWS_CONFIG_FILE", config.as_str()),
+    ];
+    let (code, text) = build_at(&proxy.url(), dir.path(), &builder("builder"), &env);
+    assert_eq!(code, 0, "{text}\n{}", t.log());
+    let requests = proxy.requests();
+    let (_, assume, key) = requests
+        .iter()
+        .find(|r| r.0 == "AssumeRole")
+        .expect("the profile's role was assumed");
+    assert_eq!(key, "AKIABASEPROFILE0", "signed by the source profile");
+    assert_eq!(
+        assume["RoleArn"],
+        "arn:aws:iam::123456789012:role/mfa-builder"
+    );
+    assert_eq!(
+        assume["SerialNumber"],
+        "arn:aws:iam::123456789012:mfa/builder"
+    );
+    assert_eq!(assume["TokenCode"], "123456");
+    assert!(
+        requests
+            .iter()
+            .filter(|r| r.0 != "AssumeRole")
+            .all(|r| r.2 != "AKIABASEPROFILE0"),
+        "EC2 calls use the role's credentials"
+    );
+    assert_eq!(m.everything_left(), Vec::<String>::new());
+
+    // A profile without an MFA device: the error says what is missing, nothing is made.
+    let (code, text) = build_at(&proxy.url(), dir.path(), &builder("no-mfa"), &env);
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("profile \"no-mfa\" has no mfa_serial"),
+        "{text}"
+    );
     assert_eq!(m.everything_left(), Vec::<String>::new());
 }
