@@ -84,8 +84,9 @@ impl AmazonEbs {
 #[async_trait]
 impl Builder for AmazonEbs {
     async fn run(&self, cx: &BuildCx) -> Result<Option<ArtifactRef>> {
-        let ec2 = client::ec2(&self.config).await;
-        let iam = client::iam(&self.config).await;
+        let shared = client::sdk_config(&self.config).await;
+        let ec2 = client::ec2_in(&shared, &self.config, None);
+        let iam = client::iam_in(&shared);
         let region = ec2
             .config()
             .region()
@@ -116,6 +117,7 @@ impl Builder for AmazonEbs {
             source_image: None,
             rendered: Default::default(),
             iam,
+            shared: shared.clone(),
             instance_profile: None,
             temporary_instance_profile: false,
         };
@@ -175,7 +177,7 @@ impl Builder for AmazonEbs {
                 && !matches!(e, kiln_core::Error::Cancelled)
             {
                 let text = e.to_string();
-                if let Some(decoded) = client::decode_authorization(&self.config, &text).await {
+                if let Some(decoded) = client::decode_authorization(&shared, &text).await {
                     return Err(kiln_core::Error::msg(format!(
                         "{text}\nDecoded authorization failure message: {decoded}"
                     )));

@@ -6,11 +6,23 @@ use aws_config::BehaviorVersion;
 use aws_sdk_ec2::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use kiln_core::Error;
 
-/// Builds the client for a build.
+/// An EC2 client of its own (for `kiln cleanup`).
 pub async fn ec2(c: &Config) -> aws_sdk_ec2::Client {
-    let shared = sdk_config(c).await;
-    let mut conf = aws_sdk_ec2::config::Builder::from(&shared);
-    // Only EC2 goes to custom_endpoint_ec2 (STS, for assume_role, keeps its own).
+    ec2_in(&sdk_config(c).await, c, None)
+}
+
+/// An EC2 client on a build's shared configuration (one credential cache: a role is assumed
+/// once, an MFA code used once), in `region` or the configuration's.
+pub fn ec2_in(
+    shared: &aws_config::SdkConfig,
+    c: &Config,
+    region: Option<&str>,
+) -> aws_sdk_ec2::Client {
+    let mut conf = aws_sdk_ec2::config::Builder::from(shared);
+    if let Some(r) = region {
+        conf = conf.region(aws_config::Region::new(r.to_string()));
+    }
+    // Only EC2 goes to custom_endpoint_ec2 (STS and IAM keep their own).
     if !c.custom_endpoint_ec2.is_empty() {
         conf = conf.endpoint_url(&c.custom_endpoint_ec2);
     }
@@ -19,8 +31,13 @@ pub async fn ec2(c: &Config) -> aws_sdk_ec2::Client {
 
 /// The IAM client (temporary instance profiles); IAM's endpoint comes from the standard
 /// chain (AWS_ENDPOINT_URL_IAM, AWS_ENDPOINT_URL), never custom_endpoint_ec2.
+pub fn iam_in(shared: &aws_config::SdkConfig) -> aws_sdk_iam::Client {
+    aws_sdk_iam::Client::new(shared)
+}
+
+/// An IAM client of its own (for `kiln cleanup`).
 pub async fn iam(c: &Config) -> aws_sdk_iam::Client {
-    aws_sdk_iam::Client::new(&sdk_config(c).await)
+    iam_in(&sdk_config(c).await)
 }
 
 /// The shared AWS configuration: the standard chain with Packer's overrides.
@@ -234,7 +251,7 @@ impl aws_credential_types::provider::ProvideCredentials for AssumedRole {
 
 /// With `decode_authorization_messages`: EC2's encoded reason for an authorization failure in
 /// `error`, decoded by STS (None when there is none or STS cannot decode it).
-pub async fn decode_authorization(c: &Config, error: &str) -> Option<String> {
+pub async fn decode_authorization(shared: &aws_config::SdkConfig, error: &str) -> Option<String> {
     const MARK: &str = "Encoded authorization failure message: ";
     let at = error.find(MARK)? + MARK.len();
     let encoded: String = error[at..]
@@ -244,7 +261,7 @@ pub async fn decode_authorization(c: &Config, error: &str) -> Option<String> {
     if encoded.is_empty() {
         return None;
     }
-    let sts = aws_sdk_sts::Client::new(&sdk_config(c).await);
+    let sts = aws_sdk_sts::Client::new(shared);
     match sts
         .decode_authorization_message()
         .encoded_message(&encoded)

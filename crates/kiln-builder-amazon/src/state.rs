@@ -59,6 +59,8 @@ pub struct State {
     pub rendered: Rendered,
     /// IAM (instance profiles).
     pub iam: aws_sdk_iam::Client,
+    /// The AWS configuration every client of the build shares.
+    pub shared: aws_config::SdkConfig,
     /// The instance profile for the instance (the template's, or a temporary one).
     pub instance_profile: Option<String>,
     /// Whether kiln made that profile (IAM may need a moment before EC2 accepts it).

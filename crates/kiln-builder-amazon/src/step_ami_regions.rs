@@ -87,9 +87,7 @@ impl Step<State> for StepAmiRegionCopy {
         // Start every copy, recording each before and after it is made.
         let mut started = Vec::new();
         for region in &regions {
-            let mut rc = c.clone();
-            rc.region = region.clone();
-            let ec2 = client::ec2(&rc).await;
+            let ec2 = client::ec2_in(&s.shared, c, Some(region));
             let kms = c
                 .region_kms_key_ids
                 .get(region)

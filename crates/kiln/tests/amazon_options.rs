@@ -785,7 +785,7 @@ fn skip_save_build_region_keeps_only_the_copies() {
 
 #[test]
 fn mfa_code_assumes_the_profiles_role_with_the_code() {
-    let m = Moto::start();
+    let m = Moto::start_multi_region();
     let proxy = Proxy::start(&m, 0.0);
     let t = ec2_target(&m);
     let dir = tempfile::tempdir().unwrap();
@@ -807,7 +807,7 @@ fn mfa_code_assumes_the_profiles_role_with_the_code() {
         format!(
             r#"{{"type": "amazon-ebs", "region": "us-east-1", "source_ami": "ami-af4333cf",
                 "instance_type": "t2.micro", "ssh_username": "centos", "ssh_host": "127.0.0.1",
-                "ssh_port": {}, "ami_name": "mfa-{{{{timestamp}}}}", "skip_create_ami": true,
+                "ssh_port": {}, "ami_name": "mfa-{{{{timestamp}}}}", "ami_regions": ["us-west-2"],
                 "profile": "{profile}", "mfa_code": "123456", "shared_credentials_file": "{}"}}"#,
             t.port,
             creds.display()
@@ -822,10 +822,12 @@ fn mfa_code_assumes_the_profiles_role_with_the_code() {
     let (code, text) = build_at(&proxy.url(), dir.path(), &builder("builder"), &env);
     assert_eq!(code, 0, "{text}\n{}", t.log());
     let requests = proxy.requests();
-    let (_, assume, key) = requests
-        .iter()
-        .find(|r| r.0 == "AssumeRole")
-        .expect("the profile's role was assumed");
+    // Once for the whole build, the copy in the other region included: an MFA code is
+    // good for one use.
+    let assumed: Vec<_> = requests.iter().filter(|r| r.0 == "AssumeRole").collect();
+    assert_eq!(assumed.len(), 1, "{assumed:?}");
+    assert!(requests.iter().any(|r| r.0 == "CopyImage"));
+    let (_, assume, key) = assumed[0];
     assert_eq!(key, "AKIABASEPROFILE0", "signed by the source profile");
     assert_eq!(
         assume["RoleArn"],
@@ -843,6 +845,7 @@ fn mfa_code_assumes_the_profiles_role_with_the_code() {
             .all(|r| r.2 != "AKIABASEPROFILE0"),
         "EC2 calls use the role's credentials"
     );
+    m.remove_products();
     assert_eq!(m.everything_left(), Vec::<String>::new());
 
     // A profile without an MFA device: the error says what is missing, nothing is made.
