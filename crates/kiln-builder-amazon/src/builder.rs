@@ -83,6 +83,17 @@ impl AmazonEbs {
 
 #[async_trait]
 impl Builder for AmazonEbs {
+    /// The secret key, the session token, the MFA code. (Packer's log filter also hides the
+    /// access key id, which is an identifier that errors are clearer with.)
+    fn secrets(&self) -> Vec<String> {
+        let c = &self.config;
+        [&c.secret_key, &c.token, &c.mfa_code]
+            .into_iter()
+            .filter(|v| !v.is_empty())
+            .cloned()
+            .collect()
+    }
+
     async fn run(&self, cx: &BuildCx) -> Result<Option<ArtifactRef>> {
         let shared = client::sdk_config(&self.config).await;
         let ec2 = client::ec2_in(&shared, &self.config, None);

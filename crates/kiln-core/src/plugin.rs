@@ -168,6 +168,12 @@ pub trait Hook: Send + Sync {
 pub trait Builder: Send + Sync {
     /// Runs the whole build; `None` when it produces no artifact.
     async fn run(&self, cx: &BuildCx) -> Result<Option<ArtifactRef>>;
+
+    /// Values of its configuration that are secrets (cloud keys, tokens): masked in all
+    /// output like sensitive variables.
+    fn secrets(&self) -> Vec<String> {
+        vec![]
+    }
 }
 
 /// What a provisioner gets to work with.

@@ -144,7 +144,7 @@ pub fn plan(t: &Template, overrides: &Overrides, opts: &PlanOptions) -> Result<P
     let mut base = Context::new(opts.init_time);
     base.template_path = t.path.as_ref().map(|p| p.display().to_string());
     let vars = resolve(t, overrides, &base)?;
-    let secrets: Vec<String> = t
+    let mut secrets: Vec<String> = t
         .sensitive
         .iter()
         .filter_map(|n| vars.get(n).cloned())
@@ -255,6 +255,7 @@ pub fn plan(t: &Template, overrides: &Overrides, opts: &PlanOptions) -> Result<P
             }
         }
         if let Some(builder) = builder {
+            secrets.extend(builder.secrets());
             jobs.push(BuildJob {
                 info,
                 builder,

@@ -857,3 +857,48 @@ fn mfa_code_assumes_the_profiles_role_with_the_code() {
     );
     assert_eq!(m.everything_left(), Vec::<String>::new());
 }
+
+#[test]
+fn the_templates_secret_key_and_token_are_masked_in_all_output() {
+    let m = Moto::start();
+    let t = ec2_target(&m);
+    let dir = tempfile::tempdir().unwrap();
+    let tpl = dir.path().join("t.json");
+    // Not declared sensitive: kiln knows these fields hold secrets.
+    std::fs::write(
+        &tpl,
+        format!(
+            r#"{{"variables": {{"sk": "Sk-Secret-Value-0042", "tok": "Session-Token-0042"}},
+                "builders": [{{"type": "amazon-ebs", "region": "us-east-1", "source_ami": "ami-af4333cf",
+                  "instance_type": "t2.micro", "ssh_username": "centos", "ssh_host": "127.0.0.1",
+                  "ssh_port": {}, "ami_name": "masked", "skip_create_ami": true,
+                  "access_key": "AKIAMASKTEST0000", "secret_key": "{{{{user `sk`}}}}",
+                  "token": "{{{{user `tok`}}}}"}}],
+                "provisioners": [{{"type": "shell",
+                  "inline": ["echo key={{{{user `sk`}}}} token={{{{user `tok`}}}}"]}}]}}"#,
+            t.port
+        ),
+    )
+    .unwrap();
+    let url = m.url();
+    for flags in [&["-color=false"][..], &["-machine-readable"][..]] {
+        let mut args = vec!["build"];
+        args.extend_from_slice(flags);
+        args.push(tpl.to_str().unwrap());
+        let out = run_in(
+            dir.path(),
+            &args,
+            &[
+                ("AWS_EC2_METADATA_DISABLED", "true"),
+                ("AWS_ENDPOINT_URL", url.as_str()),
+                ("PACKER_LOG", "1"),
+            ],
+        );
+        let all = format!("{}{}", stdout(&out), String::from_utf8_lossy(&out.stderr));
+        assert_eq!(out.status.code(), Some(0), "{all}\n{}", t.log());
+        assert!(all.contains("key=<sensitive> token=<sensitive>"), "{all}");
+        assert!(!all.contains("Sk-Secret-Value-0042"), "{all}");
+        assert!(!all.contains("Session-Token-0042"), "{all}");
+    }
+    assert_eq!(m.everything_left(), Vec::<String>::new());
+}
