@@ -83,3 +83,56 @@ fn interrupt_cancels_cleans_up_and_leaves_no_process(signal: i32) {
     assert!(!alive(sleep_pid), "sleep 600 survived");
     assert!(!alive(shell_pid), "provisioner shell survived");
 }
+
+/// Interrupts in the first milliseconds (reading and planning the template, starting the
+/// build) cancel the run cleanly: exit 1, "Cleanly cancelled", within moments. One that
+/// lands before kiln's first instructions run finds the default action and kills it; kiln
+/// catches signals before it does or says anything, so such a run said nothing. (kiln used
+/// to register its handler only once the builds were starting, so an interrupt could kill it
+/// after it had begun.)
+#[test]
+fn an_interrupt_during_startup_cancels_cleanly() {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = tempfile::tempdir().unwrap();
+    let tpl = dir.path().join("t.json");
+    std::fs::write(
+        &tpl,
+        r#"{"builders": [{"type": "null", "communicator": "none"}],
+            "provisioners": [{"type": "shell-local", "inline": ["sleep 30"]}]}"#,
+    )
+    .unwrap();
+    let mut cancelled = 0;
+    for i in 0..40u64 {
+        let child = kiln()
+            .current_dir(dir.path())
+            .args(["build", "-color=false", tpl.to_str().unwrap()])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        std::thread::sleep(Duration::from_micros(500 * (i % 20)));
+        // SAFETY: signalling the kiln process this test started.
+        unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+        let started = Instant::now();
+        let out = child.wait_with_output().unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "the interrupt was not acted on"
+        );
+        let text = format!("{}{}", stdout(&out), String::from_utf8_lossy(&out.stderr));
+        if out.status.signal() == Some(libc::SIGINT) {
+            assert!(
+                text.is_empty(),
+                "killed by SIGINT after it had started:\n{text}"
+            );
+            continue;
+        }
+        assert_eq!(out.status.code(), Some(1), "{text}");
+        assert!(
+            text.contains("Cleanly cancelled builds after being interrupted."),
+            "{text}"
+        );
+        cancelled += 1;
+    }
+    assert!(cancelled > 0, "no interrupt reached kiln after it started");
+}

@@ -51,6 +51,29 @@ Options:
 
 /// Runs the command; returns the exit code.
 pub fn run(argv: &[String], machine: bool) -> u8 {
+    // SIGINT/SIGTERM are caught from the first moment: one that comes while the template is
+    // read and planned cancels the run as cleanly as one during the builds.
+    let rt = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("kiln: starting the runtime: {e}");
+            return 1;
+        }
+    };
+    let signals = {
+        let _in_runtime = rt.enter();
+        use tokio::signal::unix::{signal, SignalKind};
+        match (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        ) {
+            (Ok(int), Ok(term)) => Some((int, term)),
+            _ => None,
+        }
+    };
     let flags = match args::parse(argv, FLAGS) {
         Ok(f) => f,
         Err(e) => {
@@ -149,19 +172,11 @@ pub fn run(argv: &[String], machine: bool) -> u8 {
         on_error,
         debug,
     };
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            print_error(&ui, &format!("starting the runtime: {e}"));
-            return 1;
-        }
-    };
     rt.block_on(async move {
         let cancel = CancellationToken::new();
-        spawn_signal_handler(ui.clone(), cancel.clone(), journal.clone());
+        if let Some(signals) = signals {
+            spawn_signal_handler(signals, ui.clone(), cancel.clone(), journal.clone());
+        }
         let start = Instant::now();
         let results = engine::run_all(planned.jobs, &ui, opts, &cancel).await;
         let code = summarize(&ui, &results, start, cancel.is_cancelled());
@@ -195,15 +210,13 @@ fn report_left(ui: &Ui, left: &[kiln_core::journal::Record], journal: &Journal) 
     }
 }
 
-fn spawn_signal_handler(ui: Ui, cancel: CancellationToken, journal: Arc<Journal>) {
+fn spawn_signal_handler(
+    (mut int, mut term): (tokio::signal::unix::Signal, tokio::signal::unix::Signal),
+    ui: Ui,
+    cancel: CancellationToken,
+    journal: Arc<Journal>,
+) {
     tokio::spawn(async move {
-        use tokio::signal::unix::{signal, SignalKind};
-        let (Ok(mut int), Ok(mut term)) = (
-            signal(SignalKind::interrupt()),
-            signal(SignalKind::terminate()),
-        ) else {
-            return;
-        };
         tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
         ui.error("Interrupt received. Cancelling builds and cleaning up (interrupt again to stop waiting)...");
         cancel.cancel();
