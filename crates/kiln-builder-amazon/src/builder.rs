@@ -4,7 +4,7 @@ use crate::client;
 use crate::config::Config;
 use crate::state::{RegionAmi, State};
 use crate::step_ami_regions::StepAmiRegionCopy;
-use crate::step_create_ami::{StepCreateAmi, StepMarkSuccess, StepStopInstance};
+use crate::step_create_ami::{StepCreateAmi, StepMarkSuccess, StepPreValidate, StepStopInstance};
 use crate::step_iam_profile::StepIamInstanceProfile;
 use crate::step_key_pair::StepKeyPair;
 use crate::step_modify_ami::StepModifyAmiAttributes;
@@ -59,6 +59,22 @@ impl AmazonEbs {
         }
         if !self.config.profile.is_empty() {
             p.push(("profile".into(), self.config.profile.clone()));
+        }
+        // The same credentials, so `kiln cleanup` reaches the same account.
+        if !self.config.shared_credentials_file.is_empty() {
+            p.push((
+                "credentials_file".into(),
+                self.config.shared_credentials_file.clone(),
+            ));
+        }
+        if let Some(r) = &self.config.assume_role {
+            p.push(("role_arn".into(), r.role_arn.clone()));
+            if !r.external_id.is_empty() {
+                p.push(("external_id".into(), r.external_id.clone()));
+            }
+        }
+        if !self.config.mfa_code.is_empty() {
+            p.push(("mfa".into(), "true".into()));
         }
         p
     }
@@ -135,6 +151,14 @@ impl Builder for AmazonEbs {
         let wait = self.wait();
         let keep = Arc::new(AtomicBool::new(false));
         let mut steps: Vec<Box<dyn Step<State>>> = vec![
+            Box::new(StepPreValidate {
+                config: {
+                    // As Packer: -force replaces an AMI of the same name.
+                    let mut c = self.config.clone();
+                    c.force_deregister |= cx.info.force;
+                    c
+                },
+            }),
             Box::new(StepSourceAmi {
                 filter: self.config.source_ami_filter.clone(),
                 config: self.config.clone(),

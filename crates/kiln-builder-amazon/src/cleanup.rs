@@ -19,6 +19,17 @@ fn config_for(r: &Record) -> Config {
     c.region = r.place.get("region").cloned().unwrap_or_default();
     c.custom_endpoint_ec2 = r.place.get("endpoint").cloned().unwrap_or_default();
     c.profile = r.place.get("profile").cloned().unwrap_or_default();
+    c.shared_credentials_file = r.place.get("credentials_file").cloned().unwrap_or_default();
+    if let Some(role) = r.place.get("role_arn") {
+        c.assume_role = Some(crate::config::AssumeRole {
+            role_arn: role.clone(),
+            external_id: r.place.get("external_id").cloned().unwrap_or_default(),
+            ..Default::default()
+        });
+    }
+    if r.place.contains_key("mfa") {
+        c.mfa_code = std::env::var("KILN_MFA_CODE").unwrap_or_default();
+    }
     c
 }
 
@@ -40,6 +51,15 @@ fn image_name(r: &Record) -> String {
 }
 
 async fn clean(r: Record) -> Result<(), String> {
+    // A run whose profile's role needed MFA: without a code the base credentials would reach
+    // another account, where everything looks already gone.
+    if r.place.contains_key("mfa") && std::env::var("KILN_MFA_CODE").map_or(true, |v| v.is_empty())
+    {
+        return Err(
+            "its run assumed a role with an MFA code: run kiln cleanup with KILN_MFA_CODE set to a current code"
+                .into(),
+        );
+    }
     if r.kind.starts_with("iam:") {
         let iam = client::iam(&config_for(&r)).await;
         return crate::step_iam_profile::clean(&iam, &r.kind, &r.key).await;

@@ -59,19 +59,25 @@ pub async fn sdk_config(c: &Config) -> aws_config::SdkConfig {
         Some(mfa_profile(c).await)
     };
     match &mfa {
-        Some(Ok(m)) => loader = loader.profile_name(&m.source_profile),
+        Some(Ok(m)) => {
+            // The selected profile's region, not its source profile's.
+            loader = loader.profile_name(&m.source_profile);
+            if let (true, Some(r)) = (c.region.is_empty(), &m.region) {
+                loader = loader.region(aws_config::Region::new(r.clone()));
+            }
+        }
         _ if !c.profile.is_empty() => loader = loader.profile_name(&c.profile),
         _ => {}
     }
     if let Some(files) = profile_files(c) {
         loader = loader.profile_files(files);
     }
-    if let Some(n) = c.max_retries.filter(|n| *n > 0) {
-        // Packer counts retries; the SDK counts attempts (the first one included).
-        loader = loader.retry_config(
-            aws_config::retry::RetryConfig::standard().with_max_attempts(n.saturating_add(1)),
-        );
-    }
+    // Packer counts retries and defaults to 10 (throttling is common with parallel builds);
+    // the SDK counts attempts, the first one included.
+    let retries = c.max_retries.filter(|n| *n > 0).unwrap_or(10);
+    loader = loader.retry_config(
+        aws_config::retry::RetryConfig::standard().with_max_attempts(retries.saturating_add(1)),
+    );
     if !c.access_key.is_empty() {
         let token = (!c.token.is_empty()).then(|| c.token.clone());
         loader = loader.credentials_provider(aws_credential_types::Credentials::new(
@@ -124,6 +130,7 @@ fn profile_files(c: &Config) -> Option<aws_runtime::env_config::file::EnvConfigF
 /// What `mfa_code` needs from the selected profile.
 struct MfaProfile {
     role: AssumeRole,
+    region: Option<String>,
     serial: String,
     source_profile: String,
 }
@@ -159,6 +166,7 @@ async fn mfa_profile(c: &Config) -> Result<MfaProfile, String> {
         },
         serial,
         source_profile,
+        region: p.get("region").map(str::to_string),
     })
 }
 
@@ -215,10 +223,13 @@ impl AssumedRole {
             req = req.transitive_tag_keys(k);
         }
         let out = req.send().await.map_err(|e| {
+            let why = match (e.code(), e.message()) {
+                (Some(code), message) => format!("{code}: {}", message.unwrap_or("no message")),
+                _ => DisplayErrorContext(&e).to_string(),
+            };
             CredentialsError::provider_error(format!(
-                "assume_role {}: {}",
-                r.role_arn,
-                DisplayErrorContext(&e)
+                "STS AssumeRole of {} failed: {why}",
+                r.role_arn
             ))
         })?;
         let c = out.credentials().ok_or_else(|| {

@@ -220,7 +220,7 @@ pub struct Config {
     /// Assume this role (through STS) for every call.
     #[serde(default)]
     pub assume_role: Option<AssumeRole>,
-    /// Most retries of a throttled or failed API call (0: the SDK's default, 3).
+    /// Most retries of a throttled or failed API call (0: Packer's default, 10).
     #[serde(default)]
     pub max_retries: Option<u32>,
     /// Decode EC2's encoded authorization failures through STS, in the error.

@@ -204,6 +204,93 @@ pub(crate) async fn image_snapshots(
     Ok(snaps)
 }
 
+/// The regions where the build's AMI will carry `ami_name`: the build region (unless
+/// skip_save_build_region) and every copy's.
+fn final_regions(c: &Config, build_region: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    if !c.skip_save_build_region {
+        out.push(build_region.to_string());
+    }
+    for r in crate::step_ami_regions::targets(c, build_region) {
+        if !out.contains(&r) {
+            out.push(r);
+        }
+    }
+    out
+}
+
+/// The account's AMIs already named `ami_name` where the build will register it.
+pub(crate) async fn named_images(
+    s: &State,
+    c: &Config,
+) -> Result<Vec<(String, aws_sdk_ec2::Client, aws_sdk_ec2::types::Image)>> {
+    let mut found = Vec::new();
+    for region in final_regions(c, &s.region) {
+        let ec2 = if region == s.region {
+            s.ec2.clone()
+        } else {
+            crate::client::ec2_in(&s.shared, c, Some(&region))
+        };
+        let out = ec2
+            .describe_images()
+            .owners("self")
+            .filters(Filter::builder().name("name").values(&c.ami_name).build())
+            .send()
+            .await
+            .map_err(|e| api_err(&format!("DescribeImages ({region})"), e))?;
+        for img in out.images() {
+            found.push((region.clone(), ec2.clone(), img.clone()));
+        }
+    }
+    Ok(found)
+}
+
+/// The error for an AMI name already in use.
+fn name_taken(c: &Config, region: &str, id: &str) -> Error {
+    Error::msg(format!(
+        "AMI Name: '{}' is used by an existing AMI: {id} in {region} (set force_deregister to replace it)",
+        c.ami_name
+    ))
+}
+
+/// Packer's StepPreValidate: before anything is created, the AMI name must be free wherever
+/// the build will register it (or force_deregister set, which replaces it later).
+pub struct StepPreValidate {
+    /// Options.
+    pub config: Config,
+}
+
+#[async_trait]
+impl Step<State> for StepPreValidate {
+    fn name(&self) -> &'static str {
+        "StepPreValidate"
+    }
+
+    async fn run(&mut self, cx: &BuildCx, s: &mut State) -> Result<()> {
+        let c = &self.config;
+        if c.skip_create_ami {
+            return Ok(());
+        }
+        if c.skip_save_build_region && crate::step_ami_regions::targets(c, &s.region).is_empty() {
+            return Err(Error::msg(format!(
+                "skip_save_build_region needs a region other than the build region ({}) in ami_regions, or the build would keep no AMI",
+                s.region
+            )));
+        }
+        if c.force_deregister {
+            cx.ui
+                .say("Force Deregister flag found, skipping prevalidating AMI Name");
+            return Ok(());
+        }
+        cx.ui
+            .say(&format!("Prevalidating AMI Name: {}", c.ami_name));
+        if let Some((region, _, img)) = named_images(s, c).await?.into_iter().next() {
+            return Err(name_taken(c, &region, img.image_id().unwrap_or_default()));
+        }
+        Ok(())
+    }
+}
+
 /// Deregisters an AMI (if it is still there) and deletes all its snapshots.
 pub(crate) async fn deregister(
     ec2: &aws_sdk_ec2::Client,
@@ -234,33 +321,18 @@ impl Step<State> for StepCreateAmi {
 
     async fn run(&mut self, cx: &BuildCx, s: &mut State) -> Result<()> {
         let c = &self.config;
-        // skip_save_build_region: the build region's AMI is only the source of the copies,
-        // under a name of its own (no name check here), deregistered once they exist.
-        let name = if c.skip_save_build_region {
+        // With skip_save_build_region or encrypt_boot the first AMI is only the source of the
+        // copies: it gets a name of its own (a copy into the same region needs a free name),
+        // and goes once they exist.
+        let name = if c.skip_save_build_region || c.encrypt_boot == Some(true) {
             format!("packer-{}", uuid::Uuid::new_v4())
         } else {
             c.ami_name.clone()
         };
-        let existing = if c.skip_save_build_region {
-            vec![]
-        } else {
-            s.ec2
-                .describe_images()
-                .owners("self")
-                .filters(Filter::builder().name("name").values(&c.ami_name).build())
-                .send()
-                .await
-                .map_err(|e| api_err("DescribeImages", e))?
-                .images()
-                .to_vec()
-        };
-        for img in &existing {
+        for (region, ec2, img) in named_images(s, c).await? {
             let id = img.image_id().unwrap_or_default().to_string();
             if !c.force_deregister {
-                return Err(Error::msg(format!(
-                    "AMI Name: '{}' is used by an existing AMI: {id} (set force_deregister to replace it)",
-                    c.ami_name
-                )));
+                return Err(name_taken(c, &region, &id));
             }
             let snaps: Vec<String> = if c.force_delete_snapshot {
                 img.block_device_mappings()
@@ -270,9 +342,10 @@ impl Step<State> for StepCreateAmi {
             } else {
                 vec![]
             };
-            cx.ui
-                .say(&format!("Deregistered AMI {id} (force_deregister)"));
-            deregister(&s.ec2, &id, &snaps).await?;
+            cx.ui.say(&format!(
+                "Deregistered AMI {id} in {region} (force_deregister)"
+            ));
+            deregister(&ec2, &id, &snaps).await?;
         }
         let instance = s.instance_id.clone().expect("instance launched");
         cx.ui

@@ -120,6 +120,10 @@ impl Step<State> for StepIamInstanceProfile {
     }
 
     async fn run(&mut self, cx: &BuildCx, s: &mut State) -> Result<()> {
+        // Run again (-on-error=ask, retry): what the last attempt made goes first.
+        if self.role.is_some() || self.profile.is_some() {
+            self.cleanup(cx, s).await;
+        }
         let c = &self.config;
         if !c.iam_instance_profile.is_empty() {
             if !c.skip_profile_validation {
@@ -153,7 +157,6 @@ impl Step<State> for StepIamInstanceProfile {
             .iam
             .create_instance_profile()
             .instance_profile_name(&name)
-            .set_tags(Some(tags.clone()))
             .send()
             .await;
         let id = settle(s, cx, PROFILE, &name, "CreateInstanceProfile", out, |o| {
@@ -162,6 +165,15 @@ impl Step<State> for StepIamInstanceProfile {
         })?;
         s.journal(cx, PROFILE, &name, &id, Event::Created);
         self.profile = Some(name.clone());
+        // kiln's tags, for reapers, where the policy allows tagging (Packer's documented
+        // policy does not include iam:Tag*, so creation does not depend on it).
+        let _ = s
+            .iam
+            .tag_instance_profile()
+            .instance_profile_name(&name)
+            .set_tags(Some(tags.clone()))
+            .send()
+            .await;
         let iam = s.iam.clone();
         wait::until(
             &format!("instance profile {name} to exist"),
@@ -195,7 +207,6 @@ impl Step<State> for StepIamInstanceProfile {
             .role_name(&name)
             .description("Temporary role for Packer")
             .assume_role_policy_document(TRUST_POLICY)
-            .set_tags(Some(tags))
             .send()
             .await;
         let id = settle(s, cx, ROLE, &name, "CreateRole", out, |o| {
@@ -203,6 +214,30 @@ impl Step<State> for StepIamInstanceProfile {
         })?;
         s.journal(cx, ROLE, &name, &id, Event::Created);
         self.role = Some(name.clone());
+        let _ = s
+            .iam
+            .tag_role()
+            .role_name(&name)
+            .set_tags(Some(tags))
+            .send()
+            .await;
+        let iam = s.iam.clone();
+        wait::until(
+            &format!("role {name} to exist"),
+            self.wait,
+            &cx.cancel,
+            || async {
+                match iam.get_role().role_name(&name).send().await {
+                    Ok(_) => Ok(Poll::Ready(())),
+                    Err(e) if e.code() == Some("NoSuchEntity") => {
+                        Ok(Poll::Pending("not found yet".into()))
+                    }
+                    Err(e) if e.code() == Some("Throttling") => Ok(Poll::Throttled),
+                    Err(e) => Err(iam_err("GetRole", e)),
+                }
+            },
+        )
+        .await?;
 
         cx.ui
             .say(&format!("Attaching policy to the temporary role: {name}"));
@@ -234,6 +269,23 @@ impl Step<State> for StepIamInstanceProfile {
         for attempt in 0..3 {
             if attempt > 0 {
                 tokio::time::sleep(Duration::from_secs(1)).await;
+                // What holds the role or profile may not be what this step thinks (a call
+                // that failed in transport may have worked): look, detach, delete.
+                if let Some(role) = self.role.clone() {
+                    if clean(&s.iam, ROLE, &role).await.is_ok() {
+                        s.journal(cx, ROLE, &role, "", Event::Deleted);
+                        self.role = None;
+                        self.policy = false;
+                        self.attached = false;
+                    }
+                }
+                if let Some(profile) = self.profile.clone() {
+                    if clean(&s.iam, PROFILE, &profile).await.is_ok() {
+                        s.journal(cx, PROFILE, &profile, "", Event::Deleted);
+                        self.profile = None;
+                        self.attached = false;
+                    }
+                }
             }
             let say = |msg: &str| {
                 if attempt == 0 {

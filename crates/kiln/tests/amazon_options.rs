@@ -751,17 +751,16 @@ fn skip_save_build_region_keeps_only_the_copies() {
     let m = Moto::start_multi_region();
     let t = ec2_target(&m);
     let dir = tempfile::tempdir().unwrap();
-    let (code, text) = build(
-        &m,
-        dir.path(),
-        &format!(
+    let builder = |extra: &str| {
+        format!(
             r#"{{"type": "amazon-ebs", "region": "us-east-1", "source_ami": "ami-af4333cf",
                 "instance_type": "t2.micro", "ssh_username": "centos", "ssh_host": "127.0.0.1",
-                "ssh_port": {}, "ami_name": "elsewhere-{{{{timestamp}}}}",
-                "ami_regions": ["us-west-2"], "skip_save_build_region": true}}"#,
+                "ssh_port": {}, "ami_name": "elsewhere-image",
+                "ami_regions": ["us-west-2"], "skip_save_build_region": true{extra}}}"#,
             t.port
-        ),
-    );
+        )
+    };
+    let (code, text) = build(&m, dir.path(), &builder(""));
     assert_eq!(code, 0, "{text}\n{}", t.log());
     let home = m.query_in("us-east-1", "Action=DescribeImages&Owner.1=self");
     assert!(Moto::values(&home, "imageId").is_empty(), "{home}");
@@ -770,7 +769,7 @@ fn skip_save_build_region_keeps_only_the_copies() {
         &m.query_in("us-west-2", "Action=DescribeImages&Owner.1=self"),
         "name",
     );
-    assert!(names[0].starts_with("elsewhere-"), "{names:?}");
+    assert_eq!(names, vec!["elsewhere-image".to_string()]);
     assert!(
         text.contains(&format!("amazon-ebs,artifact,0,id,us-west-2:{copy}\n")),
         "{text}"
@@ -779,6 +778,33 @@ fn skip_save_build_region_keeps_only_the_copies() {
         text.contains("Deregistering the intermediary AMI"),
         "{text}"
     );
+
+    // The name is taken where the build would register it (the copy's region): refused
+    // before anything is launched, as Packer's prevalidation does...
+    let instances = Moto::values(&m.query("Action=DescribeInstances"), "instanceId").len();
+    let (code, text) = build(&m, dir.path(), &builder(""));
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains(&format!(
+            "AMI Name: 'elsewhere-image' is used by an existing AMI: {copy} in us-west-2"
+        )),
+        "{text}"
+    );
+    assert_eq!(
+        Moto::values(&m.query("Action=DescribeInstances"), "instanceId").len(),
+        instances
+    );
+    // ...and replaced with force_deregister.
+    let (code, text) = build(&m, dir.path(), &builder(r#", "force_deregister": true"#));
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains(&format!(
+            "Deregistered AMI {copy} in us-west-2 (force_deregister)"
+        )),
+        "{text}"
+    );
+    let (second, _, _) = image_and_snapshots(&m, "us-west-2");
+    assert_ne!(second, copy);
     m.remove_products();
     assert_eq!(m.everything_left(), Vec::<String>::new());
 }

@@ -320,11 +320,13 @@ fn eval_arg(a: &Arg, cx: &Context, dot: Option<&TVal>, pos: usize) -> Result<TVa
                 },
             };
             let mut cur = root;
-            for f in path {
+            for (depth, f) in path.iter().enumerate() {
                 cur = match cur {
                     TVal::Map(m) => match m.get(f) {
                         Some(v) => v.clone(),
-                        None if dot.is_none() => {
+                        // A missing key of a map inside the data (e.g. `.SourceAMITags.X`)
+                        // is Go's zero value, as with `missingkey=default`.
+                        None if dot.is_none() && depth == 0 => {
                             return Err(Stop::Error(InterpError {
                                 message: format!(
                                     "can't evaluate field {f}: it is not available here"

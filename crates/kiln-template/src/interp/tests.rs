@@ -111,3 +111,16 @@ fn clean_resource_name_replaces_invalid_bytes() {
         "a b-c-d(1)--"
     );
 }
+
+#[test]
+fn a_missing_key_of_a_data_map_is_no_value_a_missing_field_an_error() {
+    let mut tags = std::collections::BTreeMap::new();
+    tags.insert("Name".to_string(), TVal::Str("base".into()));
+    let cx = Context::new(chrono::Utc::now()).with_data([("SourceAMITags", TVal::Map(tags))]);
+    assert_eq!(render("{{ .SourceAMITags.Name }}", &cx).unwrap(), "base");
+    assert_eq!(
+        render("{{ .SourceAMITags.Version }}", &cx).unwrap(),
+        "<no value>"
+    );
+    assert!(render("{{ .NoSuchField }}", &cx).is_err());
+}

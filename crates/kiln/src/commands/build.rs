@@ -174,8 +174,19 @@ pub fn run(argv: &[String], machine: bool) -> u8 {
     };
     rt.block_on(async move {
         let cancel = CancellationToken::new();
-        if let Some(signals) = signals {
-            spawn_signal_handler(signals, ui.clone(), cancel.clone(), journal.clone());
+        if let Some(mut signals) = signals {
+            // One that came while the template was planned: no build starts.
+            let early = tokio::select! {
+                biased;
+                _ = signals.0.recv() => true,
+                _ = signals.1.recv() => true,
+                _ = std::future::ready(()) => false,
+            };
+            if early {
+                ui.error("Interrupt received. Cancelling builds and cleaning up (interrupt again to stop waiting)...");
+                cancel.cancel();
+            }
+            spawn_signal_handler(signals, early, ui.clone(), cancel.clone(), journal.clone());
         }
         let start = Instant::now();
         let results = engine::run_all(planned.jobs, &ui, opts, &cancel).await;
@@ -212,14 +223,17 @@ fn report_left(ui: &Ui, left: &[kiln_core::journal::Record], journal: &Journal) 
 
 fn spawn_signal_handler(
     (mut int, mut term): (tokio::signal::unix::Signal, tokio::signal::unix::Signal),
+    already_interrupted: bool,
     ui: Ui,
     cancel: CancellationToken,
     journal: Arc<Journal>,
 ) {
     tokio::spawn(async move {
-        tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
-        ui.error("Interrupt received. Cancelling builds and cleaning up (interrupt again to stop waiting)...");
-        cancel.cancel();
+        if !already_interrupted {
+            tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
+            ui.error("Interrupt received. Cancelling builds and cleaning up (interrupt again to stop waiting)...");
+            cancel.cancel();
+        }
         tokio::select! { _ = int.recv() => {}, _ = term.recv() => {} }
         ui.error("Second interrupt received: exiting without waiting for cleanup.");
         let left = journal
