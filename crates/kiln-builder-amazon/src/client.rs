@@ -310,21 +310,30 @@ pub fn api_err<E: std::error::Error + ProvideErrorMetadata + 'static, R: std::fm
     call: &str,
     e: SdkError<E, R>,
 ) -> Error {
+    service_err("EC2", call, e)
+}
+
+/// [`api_err`] for any AWS service's call.
+pub fn service_err<E: std::error::Error + ProvideErrorMetadata + 'static, R: std::fmt::Debug>(
+    service: &str,
+    call: &str,
+    e: SdkError<E, R>,
+) -> Error {
     let text = DisplayErrorContext(&e).to_string();
     if text.contains("no credentials found in chain") {
         return Error::msg(format!(
-            "EC2 {call} failed: no AWS credentials found. Set access_key and secret_key in the template, \
+            "{service} {call} failed: no AWS credentials found. Set access_key and secret_key in the template, \
              AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a profile (AWS_PROFILE or \"profile\"), SSO, \
              or run where instance metadata provides them"
         ));
     }
-    if let Some(service) = e.as_service_error() {
-        if let Some(code) = service.code() {
-            let message = service.message().unwrap_or("no message");
-            return Error::msg(format!("EC2 {call} failed: {code}: {message}"));
+    if let Some(refusal) = e.as_service_error() {
+        if let Some(code) = refusal.code() {
+            let message = refusal.message().unwrap_or("no message");
+            return Error::msg(format!("{service} {call} failed: {code}: {message}"));
         }
     }
     // The SDK appends its Debug form after the readable chain: keep the readable part.
     let readable = text.split(" (").next().unwrap_or(&text);
-    Error::msg(format!("EC2 {call} failed: {readable}"))
+    Error::msg(format!("{service} {call} failed: {readable}"))
 }

@@ -7,7 +7,7 @@ use crate::config::{Config, PolicyDocument};
 use crate::state::State;
 use crate::wait::{self, Poll, Wait};
 use async_trait::async_trait;
-use aws_sdk_iam::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
 use kiln_core::journal::Event;
 use kiln_core::plugin::BuildCx;
 use kiln_core::step::Step;
@@ -30,8 +30,6 @@ pub struct StepIamInstanceProfile {
     pub wait: Wait,
     role: Option<String>,
     profile: Option<String>,
-    policy: bool,
-    attached: bool,
 }
 
 impl StepIamInstanceProfile {
@@ -42,8 +40,6 @@ impl StepIamInstanceProfile {
             wait,
             role: None,
             profile: None,
-            policy: false,
-            attached: false,
         }
     }
 }
@@ -53,16 +49,7 @@ pub fn iam_err<E: std::error::Error + ProvideErrorMetadata + 'static, R: std::fm
     call: &str,
     e: SdkError<E, R>,
 ) -> Error {
-    if let Some(code) = e.as_service_error().and_then(|s| s.code()) {
-        let message = e
-            .as_service_error()
-            .and_then(|s| s.message())
-            .unwrap_or("no message");
-        return Error::msg(format!("IAM {call} failed: {code}: {message}"));
-    }
-    let text = DisplayErrorContext(&e).to_string();
-    let readable = text.split(" (").next().unwrap_or(&text).to_string();
-    Error::msg(format!("IAM {call} failed: {readable}"))
+    crate::client::service_err("IAM", call, e)
 }
 
 /// The id a create call returned; when IAM refused the call, its journal intent is settled
@@ -83,9 +70,7 @@ where
     match out {
         Ok(o) => Ok(id(&o).unwrap_or_default()),
         Err(e) => {
-            if matches!(e, SdkError::ServiceError(_)) {
-                s.journal(cx, kind, name, "", Event::Deleted);
-            }
+            s.refused(cx, kind, name, &e);
             Err(iam_err(call, e))
         }
     }
@@ -175,24 +160,15 @@ impl Step<State> for StepIamInstanceProfile {
             .send()
             .await;
         let iam = s.iam.clone();
-        wait::until(
-            &format!("instance profile {name} to exist"),
+        until_exists(
+            &format!("instance profile {name}"),
             self.wait,
-            &cx.cancel,
-            || async {
-                match iam
-                    .get_instance_profile()
+            cx,
+            "GetInstanceProfile",
+            || {
+                iam.get_instance_profile()
                     .instance_profile_name(&name)
                     .send()
-                    .await
-                {
-                    Ok(_) => Ok(Poll::Ready(())),
-                    Err(e) if e.code() == Some("NoSuchEntity") => {
-                        Ok(Poll::Pending("not found yet".into()))
-                    }
-                    Err(e) if e.code() == Some("Throttling") => Ok(Poll::Throttled),
-                    Err(e) => Err(iam_err("GetInstanceProfile", e)),
-                }
             },
         )
         .await?;
@@ -221,22 +197,9 @@ impl Step<State> for StepIamInstanceProfile {
             .set_tags(Some(tags))
             .send()
             .await;
-        let iam = s.iam.clone();
-        wait::until(
-            &format!("role {name} to exist"),
-            self.wait,
-            &cx.cancel,
-            || async {
-                match iam.get_role().role_name(&name).send().await {
-                    Ok(_) => Ok(Poll::Ready(())),
-                    Err(e) if e.code() == Some("NoSuchEntity") => {
-                        Ok(Poll::Pending("not found yet".into()))
-                    }
-                    Err(e) if e.code() == Some("Throttling") => Ok(Poll::Throttled),
-                    Err(e) => Err(iam_err("GetRole", e)),
-                }
-            },
-        )
+        until_exists(&format!("role {name}"), self.wait, cx, "GetRole", || {
+            iam.get_role().role_name(&name).send()
+        })
         .await?;
 
         cx.ui
@@ -249,7 +212,6 @@ impl Step<State> for StepIamInstanceProfile {
             .send()
             .await
             .map_err(|e| iam_err("PutRolePolicy", e))?;
-        self.policy = true;
         s.iam
             .add_role_to_instance_profile()
             .role_name(&name)
@@ -257,121 +219,82 @@ impl Step<State> for StepIamInstanceProfile {
             .send()
             .await
             .map_err(|e| iam_err("AddRoleToInstanceProfile", e))?;
-        self.attached = true;
         s.instance_profile = Some(name);
         s.temporary_instance_profile = true;
         Ok(())
     }
 
     async fn cleanup(&mut self, cx: &BuildCx, s: &mut State) {
-        // Packer's order (detach, policy, role, profile); a call that fails is tried again,
-        // with whatever it depends on, a few times before the rest is reported.
+        // Packer's order and messages (detach, policy, role, profile), through the same
+        // look-then-delete as `kiln cleanup`, so a call that failed in transport but worked
+        // is no obstacle; a failure is tried again a few times before it is reported.
         for attempt in 0..3 {
-            if attempt > 0 {
-                tokio::time::sleep(Duration::from_secs(1)).await;
-                // What holds the role or profile may not be what this step thinks (a call
-                // that failed in transport may have worked): look, detach, delete.
-                if let Some(role) = self.role.clone() {
-                    if clean(&s.iam, ROLE, &role).await.is_ok() {
-                        s.journal(cx, ROLE, &role, "", Event::Deleted);
-                        self.role = None;
-                        self.policy = false;
-                        self.attached = false;
-                    }
-                }
-                if let Some(profile) = self.profile.clone() {
-                    if clean(&s.iam, PROFILE, &profile).await.is_ok() {
-                        s.journal(cx, PROFILE, &profile, "", Event::Deleted);
-                        self.profile = None;
-                        self.attached = false;
-                    }
-                }
-            }
-            let say = |msg: &str| {
-                if attempt == 0 {
-                    cx.ui.say(msg)
-                }
-            };
-            let mut errors: Vec<(&str, String, Error)> = Vec::new();
-            if let (true, Some(role), Some(profile)) = (self.attached, &self.role, &self.profile) {
-                say("Detaching temporary role from instance profile...");
-                let out = s
-                    .iam
-                    .remove_role_from_instance_profile()
-                    .instance_profile_name(profile)
-                    .role_name(role)
-                    .send()
-                    .await;
-                match outcome("RemoveRoleFromInstanceProfile", out) {
-                    Ok(()) => self.attached = false,
-                    Err(e) => errors.push(("role", role.clone(), e)),
-                }
-            }
-            if let (true, Some(role)) = (self.policy, &self.role) {
-                say("Removing policy from temporary role...");
-                let out = s
-                    .iam
-                    .delete_role_policy()
-                    .role_name(role)
-                    .policy_name(role)
-                    .send()
-                    .await;
-                match outcome("DeleteRolePolicy", out) {
-                    Ok(()) => self.policy = false,
-                    Err(e) => errors.push(("role policy", role.clone(), e)),
-                }
-            }
-            if let Some(role) = self.role.clone() {
-                say("Deleting temporary role...");
-                let out = s.iam.delete_role().role_name(&role).send().await;
-                match outcome("DeleteRole", out) {
-                    Ok(()) => {
-                        s.journal(cx, ROLE, &role, "", Event::Deleted);
-                        self.role = None;
-                    }
-                    Err(e) => errors.push(("role", role, e)),
-                }
-            }
-            if let Some(profile) = self.profile.clone() {
-                say("Deleting temporary instance profile...");
-                let out = s
-                    .iam
-                    .delete_instance_profile()
-                    .instance_profile_name(&profile)
-                    .send()
-                    .await;
-                match outcome("DeleteInstanceProfile", out) {
-                    Ok(()) => {
-                        s.journal(cx, PROFILE, &profile, "", Event::Deleted);
-                        self.profile = None;
-                    }
-                    Err(e) => errors.push(("instance profile", profile, e)),
-                }
-            }
-            if errors.is_empty() {
+            if self.role.is_none() && self.profile.is_none() {
                 return;
             }
+            if attempt == 0 {
+                if self.role.is_some() {
+                    if self.profile.is_some() {
+                        cx.ui
+                            .say("Detaching temporary role from instance profile...");
+                    }
+                    cx.ui.say("Removing policy from temporary role...");
+                    cx.ui.say("Deleting temporary role...");
+                }
+                if self.profile.is_some() {
+                    cx.ui.say("Deleting temporary instance profile...");
+                }
+            } else {
+                tokio::time::sleep(Duration::from_secs(1)).await;
+            }
+            let mut errors = Vec::new();
+            for (kind, what, slot) in [
+                (ROLE, "role", &mut self.role),
+                (PROFILE, "instance profile", &mut self.profile),
+            ] {
+                let Some(name) = slot.clone() else { continue };
+                match clean(&s.iam, kind, &name).await {
+                    Ok(()) => {
+                        s.journal(cx, kind, &name, "", Event::Deleted);
+                        *slot = None;
+                    }
+                    Err(e) => {
+                        errors.push(format!("{e}. Please delete the {what} manually: {name}"))
+                    }
+                }
+            }
             if attempt == 2 {
-                for (what, name, e) in errors {
-                    cx.ui
-                        .error(&format!("{e}. Please delete the {what} manually: {name}"));
+                for e in errors {
+                    cx.ui.error(&e);
                 }
             }
         }
     }
 }
 
-/// A deleting call's outcome: done when it succeeded or the entity was already gone.
-fn outcome<T, E, R>(call: &str, out: std::result::Result<T, SdkError<E, R>>) -> Result<()>
+/// Waits for a new IAM entity to be visible (`get` answers NoSuchEntity until it is).
+async fn until_exists<T, E, R, F, Fut>(
+    what: &str,
+    w: Wait,
+    cx: &BuildCx,
+    call: &str,
+    get: F,
+) -> Result<()>
 where
     E: std::error::Error + ProvideErrorMetadata + 'static,
     R: std::fmt::Debug,
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = std::result::Result<T, SdkError<E, R>>>,
 {
-    match out {
-        Ok(_) => Ok(()),
-        Err(e) if e.code() == Some("NoSuchEntity") => Ok(()),
-        Err(e) => Err(iam_err(call, e)),
-    }
+    wait::until(&format!("{what} to exist"), w, &cx.cancel, || async {
+        match get().await {
+            Ok(_) => Ok(Poll::Ready(())),
+            Err(e) if e.code() == Some("NoSuchEntity") => Ok(Poll::Pending("not found yet".into())),
+            Err(e) if e.code() == Some("Throttling") => Ok(Poll::Throttled),
+            Err(e) => Err(iam_err(call, e)),
+        }
+    })
+    .await
 }
 
 /// `kiln cleanup` of a temporary role or instance profile: detaches what holds it, then

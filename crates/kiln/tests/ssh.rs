@@ -44,11 +44,7 @@ fn shell_inline_env_and_exit_codes_over_ssh() {
     assert!(text.contains("    null: null/null"), "{text}");
     assert!(t.path("/root/provisioned").exists());
     // Uploaded scripts and variable files are gone.
-    let left: Vec<_> = std::fs::read_dir(t.path("/tmp"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name())
-        .collect();
+    let left = t.entries("/tmp");
     assert!(left.is_empty(), "left in /tmp: {left:?}");
 }
 
@@ -71,11 +67,7 @@ fn failing_script_is_removed_and_fails_the_build() {
         text.contains("Script exited with non-zero exit status: 5"),
         "{text}"
     );
-    let left: Vec<_> = std::fs::read_dir(t.path("/tmp"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name())
-        .collect();
+    let left = t.entries("/tmp");
     assert!(left.is_empty(), "left in /tmp after a failure: {left:?}");
 }
 
@@ -307,11 +299,7 @@ fn sigint_during_remote_sleep_leaves_no_remote_process() {
     );
     let procs = t.processes();
     assert!(!procs.iter().any(|p| p.contains("sleep 600")), "{procs:?}");
-    let left: Vec<_> = std::fs::read_dir(t.path("/tmp"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name())
-        .collect();
+    let left = t.entries("/tmp");
     assert!(left.is_empty(), "left in /tmp after cancel: {left:?}");
 }
 

@@ -235,11 +235,7 @@ fn shell_options_place_run_and_keep_scripts_as_asked() {
     assert!(t.path("/root/binary.sh").exists());
     assert_eq!(read("/root/shebang-out"), "python ran\n");
     // Without skip_clean, scripts and env files are gone.
-    let left: Vec<_> = std::fs::read_dir(t.path("/tmp"))
-        .unwrap()
-        .flatten()
-        .map(|e| e.file_name())
-        .collect();
+    let left = t.entries("/tmp");
     assert!(left.is_empty(), "left in /tmp: {left:?}");
 }
 

@@ -181,6 +181,15 @@ impl SshTarget {
         self.root().join(p.trim_start_matches('/'))
     }
 
+    /// Names of the entries of a directory inside the target.
+    pub fn entries(&self, dir: &str) -> Vec<std::ffi::OsString> {
+        std::fs::read_dir(self.path(dir))
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name())
+            .collect()
+    }
+
     /// Command lines of every process in the target (its PID namespace).
     pub fn processes(&self) -> Vec<String> {
         let ns = std::fs::read_link(format!("/proc/{}/ns/pid", self.sshd_pid)).unwrap();
