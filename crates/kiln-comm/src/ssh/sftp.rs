@@ -32,6 +32,13 @@ fn mode_attrs(mode: u32) -> FileAttributes {
     }
 }
 
+/// Gives `remote` the permission bits of `mode`.
+async fn set_mode(s: &SftpSession, remote: &str, mode: u32) -> Result<(), CommError> {
+    s.set_metadata(remote, mode_attrs(mode))
+        .await
+        .map_err(|e| sftp_err(&format!("setting the mode of {remote}"), e))
+}
+
 /// Copies one local file to `remote`, then gives it the local mode.
 async fn put(
     s: &SftpSession,
@@ -67,9 +74,7 @@ async fn put(
     out.shutdown()
         .await
         .map_err(|e| sftp_err(&format!("closing {remote}"), e))?;
-    s.set_metadata(remote, mode_attrs(mode))
-        .await
-        .map_err(|e| sftp_err(&format!("setting the mode of {remote}"), e))
+    set_mode(s, remote, mode).await
 }
 
 /// Uploads one file to `dir/name`.
@@ -145,9 +150,7 @@ async fn put_tree(
         }
     }
     let mode = std::fs::metadata(local)?.permissions().mode();
-    s.set_metadata(remote, mode_attrs(mode))
-        .await
-        .map_err(|e| sftp_err(&format!("setting the mode of {remote}"), e))
+    set_mode(s, remote, mode).await
 }
 
 /// Uploads a directory: `entry` "." puts the contents of `base` into `remote`, a name puts
