@@ -43,7 +43,7 @@ read -r ssh_port _ tpid < <(scripts/ssh-target.sh "$ssh_port" "$work/target")
 pids+=("$tpid")
 root=/proc/$(awk '{print $1}' "/proc/$tpid/task/$tpid/children")/root
 mkdir -p "$root/usr/local/bin"
-{ printf '#!/bin/sh\nexec /usr/bin/python3 - %s <<'"'"'PY'"'"'\n' "$moto"; cat scripts/ec2-authorized-keys.py; printf 'PY\n'; } \
+{ printf '#!/bin/sh\nexec /usr/bin/python3 -S - %s <<'"'"'PY'"'"'\n' "$moto"; cat scripts/ec2-authorized-keys.py; printf 'PY\n'; } \
   > "$root/usr/local/bin/kiln-ec2-keys"
 chmod 755 "$root/usr/local/bin/kiln-ec2-keys"
 

@@ -191,7 +191,7 @@ impl Moto {
             .join("../../scripts/ec2-authorized-keys.py");
         let code = std::fs::read_to_string(script).unwrap();
         format!(
-            "#!/bin/sh\nexec /usr/bin/python3 - {} <<'PY'\n{code}PY\n",
+            "#!/bin/sh\nexec /usr/bin/python3 -S - {} <<'PY'\n{code}PY\n",
             self.url()
         )
     }
