@@ -232,7 +232,12 @@ fn shell_options_place_run_and_keep_scripts_as_asked() {
         "{}",
         read("/root/binary-od")
     );
-    assert!(t.path("/root/binary.sh").exists());
+    // Scripts arrive with mode 0755 (crlf.sh is 0644 here), as Packer's chmod leaves them.
+    for p in ["/root/scripts/custom.sh", "/root/binary.sh"] {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(t.path(p)).unwrap().permissions().mode();
+        assert_eq!(mode & 0o7777, 0o755, "{p}");
+    }
     assert_eq!(read("/root/shebang-out"), "python ran\n");
     // Without skip_clean, scripts and env files are gone.
     let left = t.entries("/tmp");

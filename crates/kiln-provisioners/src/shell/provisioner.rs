@@ -157,14 +157,9 @@ impl Shell {
                     .await?;
             }
             uploaded.push(remote.clone());
+            // Staged with mode 0755: it arrives executable (Packer runs `chmod 0755` after).
             self.upload_with_retry(comm, local, &remote, &cx.cancel)
                 .await?;
-            exec_quiet(
-                comm,
-                &format!("chmod 0755 {}", shell_quote(&remote)),
-                cx.cancel.clone(),
-            )
-            .await?;
             let vars: String = env
                 .iter()
                 .map(|(k, v)| {
@@ -261,26 +256,34 @@ async fn boot_id(comm: &dyn Communicator) -> Option<String> {
     (code == 0 && !id.is_empty()).then_some(id)
 }
 
-/// A copy of `path` with CRLF turned into LF, when it has any CRLF.
-fn unix_line_endings(path: &std::path::Path) -> Result<Option<tempfile::TempPath>> {
-    let data = std::fs::read(path)?;
-    if !data.windows(2).any(|w| w == b"\r\n") {
-        return Ok(None);
-    }
-    let mut out = Vec::with_capacity(data.len());
-    let mut i = 0;
-    while i < data.len() {
-        if data[i] == b'\r' && data.get(i + 1) == Some(&b'\n') {
+/// The file to upload for the script at `path`: a copy with mode 0755, so it arrives
+/// executable (uploads keep the local mode) and needs no `chmod` of its own on the machine,
+/// with CRLF turned into LF unless `binary` (Packer's rule).
+fn staged_script(path: &std::path::Path, binary: bool) -> Result<tempfile::TempPath> {
+    use std::os::unix::fs::PermissionsExt;
+    let data =
+        std::fs::read(path).map_err(|e| Error::msg(format!("reading {}: {e}", path.display())))?;
+    let data = if binary || !data.windows(2).any(|w| w == b"\r\n") {
+        data
+    } else {
+        let mut out = Vec::with_capacity(data.len());
+        let mut i = 0;
+        while i < data.len() {
+            if data[i] == b'\r' && data.get(i + 1) == Some(&b'\n') {
+                i += 1;
+                continue;
+            }
+            out.push(data[i]);
             i += 1;
-            continue;
         }
-        out.push(data[i]);
-        i += 1;
-    }
+        out
+    };
     let mut f = tempfile::Builder::new().prefix("kiln-script").tempfile()?;
-    f.write_all(&out)?;
+    f.write_all(&data)?;
     f.flush()?;
-    Ok(Some(f.into_temp_path()))
+    f.as_file()
+        .set_permissions(std::fs::Permissions::from_mode(0o755))?;
+    Ok(f.into_temp_path())
 }
 
 #[async_trait]
@@ -313,17 +316,8 @@ impl Provisioner for Shell {
         for (local, name) in &scripts {
             cx.ui
                 .say(&format!("Provisioning with shell script: {name}"));
-            // As Packer: Windows line endings become Unix ones unless `binary` is set.
-            let converted = if self.config.binary {
-                None
-            } else {
-                unix_line_endings(local)?
-            };
-            let path = converted
-                .as_ref()
-                .map(|t| t.to_path_buf())
-                .unwrap_or_else(|| local.clone());
-            self.run_script(cx, &path, &env).await?;
+            let staged = staged_script(local, self.config.binary)?;
+            self.run_script(cx, &staged, &env).await?;
         }
         let pause = self.config.pause_after.0;
         if !pause.is_zero() {
