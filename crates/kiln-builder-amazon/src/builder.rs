@@ -132,6 +132,9 @@ impl Builder for AmazonEbs {
             availability_zone: String::new(),
             security_groups: vec![],
             temporary_security_group: None,
+            temporary_security_group_name: String::new(),
+            temporary_key_pair: None,
+            released: Default::default(),
             instance_id: None,
             host: None,
             comm: None,
@@ -188,6 +191,7 @@ impl Builder for AmazonEbs {
             steps.push(Box::new(StepStopInstance {
                 wait,
                 disable_stop: self.config.disable_stop_instance,
+                spot: self.config.is_spot(),
                 ena_support: self.config.ena_support,
                 sriov_support: self.config.sriov_support,
             }));

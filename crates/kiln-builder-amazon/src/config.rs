@@ -429,6 +429,11 @@ pub struct Config {
 }
 
 impl Config {
+    /// Packer's rule: a spot build has a spot_price other than "0".
+    pub fn is_spot(&self) -> bool {
+        !self.spot_price.is_empty() && self.spot_price != "0"
+    }
+
     /// Folds Packer's singular `{key, value}` blocks into their maps, as Packer does before
     /// validating.
     pub fn normalize(&mut self) {

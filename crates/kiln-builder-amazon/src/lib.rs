@@ -6,6 +6,7 @@ pub mod builder;
 pub mod cleanup;
 pub mod client;
 pub mod config;
+mod release;
 pub mod state;
 pub mod step_ami_regions;
 pub mod step_create_ami;

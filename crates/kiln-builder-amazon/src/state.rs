@@ -35,6 +35,13 @@ pub struct State {
     pub security_groups: Vec<String>,
     /// The temporary security group kiln made, if it did (deleted at cleanup).
     pub temporary_security_group: Option<String>,
+    /// Its name (its journal key).
+    pub temporary_security_group_name: String,
+    /// The temporary key pair kiln imported (its name), if it did.
+    pub temporary_key_pair: Option<String>,
+    /// Temporary resources (ids, key pair names) already deleted while the AMI was being made:
+    /// their steps' cleanups skip them.
+    pub released: std::collections::BTreeSet<String>,
     /// The build instance.
     pub instance_id: Option<String>,
     /// Address to connect to.
@@ -199,6 +206,28 @@ impl State {
         if matches!(e, aws_sdk_ec2::error::SdkError::ServiceError(_)) {
             self.journal(cx, kind, key, "", kiln_core::journal::Event::Deleted);
         }
+    }
+
+    /// The template's tag maps merged in order (a later map's value wins), then kiln's own
+    /// tags: one list with each key once, as CreateTags and tag specifications need.
+    pub fn with_kiln_tags(
+        &self,
+        cx: &kiln_core::plugin::BuildCx,
+        maps: &[&BTreeMap<String, String>],
+    ) -> Vec<aws_sdk_ec2::types::Tag> {
+        let mut all: BTreeMap<String, String> = BTreeMap::new();
+        for m in maps {
+            all.extend(m.iter().map(|(k, v)| (k.clone(), v.clone())));
+        }
+        for t in self.kiln_tags(cx) {
+            all.insert(
+                t.key().unwrap_or_default().to_string(),
+                t.value().unwrap_or_default().to_string(),
+            );
+        }
+        all.into_iter()
+            .map(|(k, v)| aws_sdk_ec2::types::Tag::builder().key(k).value(v).build())
+            .collect()
     }
 
     /// [`State::kiln_tags`] as a tag specification for one resource type.

@@ -9,7 +9,6 @@ use crate::state::{image_key, RegionAmi, State};
 use crate::step_create_ami::{deregister, snapshots_of, wait_available};
 use crate::wait::Wait;
 use async_trait::async_trait;
-use aws_sdk_ec2::types::Tag;
 use kiln_core::journal::Event;
 use kiln_core::plugin::BuildCx;
 use kiln_core::step::Step;
@@ -56,16 +55,6 @@ pub fn targets(c: &Config, build_region: &str) -> Vec<String> {
         out.insert(0, build_region.to_string());
     }
     out
-}
-
-fn kiln_and_user_tags(
-    tags: &std::collections::BTreeMap<String, String>,
-    kiln: Vec<Tag>,
-) -> Vec<Tag> {
-    tags.iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .chain(kiln)
-        .collect()
 }
 
 #[async_trait]
@@ -189,14 +178,19 @@ impl Step<State> for StepAmiRegionCopy {
             let image = wait_available(ec2, id, w, cancel).await?;
             Ok::<_, Error>((region.clone(), snapshots_of(&image)))
         });
-        let image_tags = kiln_and_user_tags(&s.rendered.tags, s.kiln_tags(cx));
-        let snapshot_tags = kiln_and_user_tags(&s.rendered.snapshot_tags, vec![]);
+        // As in the build region: tags on the copy and its snapshots, snapshot_tags over
+        // them on the snapshots.
+        let image_tags = s.with_kiln_tags(cx, &[&s.rendered.tags]);
+        let snapshot_tags = s.with_kiln_tags(cx, &[&s.rendered.tags, &s.rendered.snapshot_tags]);
+        let same = s.rendered.snapshot_tags.is_empty();
         for result in futures_join_all(waits).await {
             let (region, snapshots) = result?;
             let copy = s.amis.get_mut(&region).expect("recorded above");
             copy.snapshots = snapshots;
             let mut resources = vec![copy.id.clone()];
-            resources.extend(copy.snapshots.iter().cloned());
+            if same {
+                resources.extend(copy.snapshots.iter().cloned());
+            }
             copy.ec2
                 .create_tags()
                 .set_resources(Some(resources))
@@ -204,8 +198,7 @@ impl Step<State> for StepAmiRegionCopy {
                 .send()
                 .await
                 .map_err(|e| api_err("CreateTags", e))?;
-            // As in the build region, snapshot_tags go on the copy's snapshots too.
-            if !snapshot_tags.is_empty() && !copy.snapshots.is_empty() {
+            if !same && !copy.snapshots.is_empty() {
                 copy.ec2
                     .create_tags()
                     .set_resources(Some(copy.snapshots.clone()))

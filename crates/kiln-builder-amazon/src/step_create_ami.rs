@@ -39,6 +39,9 @@ pub struct StepStopInstance {
     pub wait: Wait,
     /// `disable_stop_instance`: the instance stops itself (e.g. Windows sysprep); only wait.
     pub disable_stop: bool,
+    /// A spot instance of a one-time request, which EC2 cannot stop: imaged running, as
+    /// Packer does.
+    pub spot: bool,
     /// `ena_support`, set on the stopped instance when given.
     pub ena_support: Option<bool>,
     /// `sriov_support`.
@@ -53,6 +56,9 @@ impl Step<State> for StepStopInstance {
 
     async fn run(&mut self, cx: &BuildCx, s: &mut State) -> Result<()> {
         let id = s.instance_id.clone().expect("instance launched");
+        if self.spot {
+            return Ok(());
+        }
         if self.disable_stop {
             cx.ui
                 .say("Automatic instance stop disabled. Please stop instance manually.");
@@ -113,12 +119,6 @@ pub struct StepCreateAmi {
     pub keep: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
-fn tag_list(m: &std::collections::BTreeMap<String, String>) -> Vec<Tag> {
-    m.iter()
-        .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect()
-}
-
 /// Waits until the AMI `ami` is available; fails if EC2 says it failed.
 pub(crate) async fn wait_available(
     ec2: &aws_sdk_ec2::Client,
@@ -132,23 +132,60 @@ pub(crate) async fn wait_available(
             Err(e) if throttled(&e) => return Ok(Poll::Throttled),
             Err(e) => return Err(api_err("DescribeImages", e)),
         };
-        let Some(img) = out.images().first() else {
-            return Ok(Poll::Pending("not visible yet".into()));
-        };
-        Ok(match img.state() {
-            Some(ImageState::Available) => Poll::Ready(img.clone()),
-            Some(ImageState::Failed) | Some(ImageState::Error) => {
-                return Err(Error::msg(format!(
-                    "AMI {ami} failed: {}",
-                    img.state_reason()
-                        .and_then(|r| r.message())
-                        .unwrap_or("no reason given")
-                )))
-            }
-            other => Poll::Pending(other.map(|s| s.as_str().to_string()).unwrap_or_default()),
-        })
+        image_poll(ami, out.images().first())
     })
     .await
+}
+
+/// What one look at the AMI says: available, failed, or still pending.
+fn image_poll(
+    ami: &str,
+    img: Option<&aws_sdk_ec2::types::Image>,
+) -> Result<Poll<aws_sdk_ec2::types::Image>> {
+    let Some(img) = img else {
+        return Ok(Poll::Pending("not visible yet".into()));
+    };
+    Ok(match img.state() {
+        Some(ImageState::Available) => Poll::Ready(img.clone()),
+        Some(ImageState::Failed) | Some(ImageState::Error) => {
+            return Err(Error::msg(format!(
+                "AMI {ami} failed: {}",
+                img.state_reason()
+                    .and_then(|r| r.message())
+                    .unwrap_or("no reason given")
+            )))
+        }
+        other => Poll::Pending(other.map(|s| s.as_str().to_string()).unwrap_or_default()),
+    })
+}
+
+/// Tags the snapshots `img` lists that are not in `tagged` yet, and adds them there. EC2
+/// lists an image's snapshots while it is still pending: tagged then, a snapshot carries
+/// kiln's tags for as long as it exists, and nothing is left to tag once the AMI is ready.
+async fn tag_new_snapshots(
+    ec2: &aws_sdk_ec2::Client,
+    img: &aws_sdk_ec2::types::Image,
+    tags: &[Tag],
+    tagged: &std::sync::Mutex<Vec<String>>,
+) -> Result<()> {
+    let new: Vec<String> = {
+        let done = tagged.lock().expect("tagged lock");
+        snapshots_of(img)
+            .into_iter()
+            .filter(|id| !done.contains(id))
+            .collect()
+    };
+    if new.is_empty() {
+        return Ok(());
+    }
+    ec2.create_tags()
+        .set_resources(Some(new.clone()))
+        .set_tags(Some(tags.to_vec()))
+        .send()
+        .await
+        .map_err(|e| api_err("CreateTags", e))?;
+    tagged.lock().expect("tagged lock").extend(new);
+    Ok(())
 }
 
 /// The snapshot ids an image lists.
@@ -329,11 +366,15 @@ impl Step<State> for StepCreateAmi {
         } else {
             c.ami_name.clone()
         };
-        for (region, ec2, img) in named_images(s, c).await? {
+        // StepPreValidate found the name free; only force_deregister has to look again (to
+        // replace). A name taken since then fails CreateImage (InvalidAMIName.Duplicate).
+        let taken = if c.force_deregister {
+            named_images(s, c).await?
+        } else {
+            vec![]
+        };
+        for (region, ec2, img) in taken {
             let id = img.image_id().unwrap_or_default().to_string();
-            if !c.force_deregister {
-                return Err(name_taken(c, &region, &id));
-            }
             let snaps: Vec<String> = if c.force_delete_snapshot {
                 img.block_device_mappings()
                     .iter()
@@ -350,14 +391,19 @@ impl Step<State> for StepCreateAmi {
         let instance = s.instance_id.clone().expect("instance launched");
         cx.ui
             .say(&format!("Creating AMI {name} from instance {instance}"));
+        // Temporary until the build succeeds, tagged like every temporary resource, and with
+        // the template's tags from the start (Packer adds them once the AMI is available).
         let mut req = s
             .ec2
             .create_image()
             .instance_id(&instance)
             .name(&name)
-            // Temporary until the build succeeds: tagged like every temporary resource (its
-            // snapshots once they are known, below).
-            .tag_specifications(s.kiln_tag_spec(cx, aws_sdk_ec2::types::ResourceType::Image));
+            .tag_specifications(
+                aws_sdk_ec2::types::TagSpecification::builder()
+                    .resource_type(aws_sdk_ec2::types::ResourceType::Image)
+                    .set_tags(Some(s.with_kiln_tags(cx, &[&s.rendered.tags])))
+                    .build(),
+            );
         if !s.rendered.ami_description.is_empty() {
             req = req.description(&s.rendered.ami_description);
         }
@@ -369,38 +415,59 @@ impl Step<State> for StepCreateAmi {
         s.journal(cx, "ec2:image", &key, "", Event::Intent);
         let out = req.send().await.map_err(|e| {
             s.refused(cx, "ec2:image", &key, &e);
+            if crate::client::code(&e).as_deref() == Some("InvalidAMIName.Duplicate") {
+                return Error::msg(format!(
+                    "AMI Name: '{name}' was taken in {} while the build ran (set force_deregister to replace it)",
+                    s.region
+                ));
+            }
             api_err("CreateImage", e)
         })?;
         let ami = out.image_id().unwrap_or_default().to_string();
         s.journal(cx, "ec2:image", &key, &ami, Event::Created);
         s.ami_id = Some(ami.clone());
         cx.ui.message(&format!("AMI: {ami}"));
-        cx.ui.say("Waiting for AMI to become ready...");
-        let image = wait_available(&s.ec2, &ami, self.wait, &cx.cancel).await?;
-        s.snapshot_ids = snapshots_of(&image);
         if !s.rendered.tags.is_empty() {
             cx.ui.say(&format!("Adding tags to AMI ({ami})..."));
-            let mut resources = vec![ami.clone()];
-            resources.extend(s.snapshot_ids.iter().cloned());
-            s.ec2
-                .create_tags()
-                .set_resources(Some(resources))
-                .set_tags(Some(tag_list(&s.rendered.tags)))
-                .send()
-                .await
-                .map_err(|e| api_err("CreateTags", e))?;
         }
-        if !s.snapshot_ids.is_empty() {
-            let mut tags = tag_list(&s.rendered.snapshot_tags);
-            tags.extend(s.kiln_tags(cx));
-            s.ec2
-                .create_tags()
-                .set_resources(Some(s.snapshot_ids.clone()))
-                .set_tags(Some(tags))
-                .send()
-                .await
-                .map_err(|e| api_err("CreateTags", e))?;
+        // While EC2 makes the image: the snapshots are tagged as soon as the image lists
+        // them, and the stopped instance gives up its temporary group and key pair.
+        let early = cx.on_error == kiln_core::plugin::OnError::Cleanup;
+        cx.ui.say("Waiting for AMI to become ready...");
+        let snapshot_tags = s.with_kiln_tags(cx, &[&s.rendered.tags, &s.rendered.snapshot_tags]);
+        let tagged = std::sync::Mutex::new(Vec::<String>::new());
+        let (image, released) = {
+            let s: &State = s;
+            let (ec2, ami, tags, tagged) = (&s.ec2, &ami, &snapshot_tags, &tagged);
+            let what = format!("AMI {ami} to be available");
+            let wait = wait::until(&what, self.wait, &cx.cancel, || async move {
+                let out = match ec2.describe_images().image_ids(ami).send().await {
+                    Ok(o) => o,
+                    Err(e) if throttled(&e) => return Ok(Poll::Throttled),
+                    Err(e) => return Err(api_err("DescribeImages", e)),
+                };
+                if let Some(img) = out.images().first() {
+                    tag_new_snapshots(ec2, img, tags, tagged).await?;
+                }
+                image_poll(ami, out.images().first())
+            });
+            let release = async {
+                if early {
+                    crate::release::release_early(cx, s).await
+                } else {
+                    vec![]
+                }
+            };
+            tokio::join!(wait, release)
+        };
+        for r in released {
+            if s.temporary_security_group.as_deref() == Some(r.as_str()) {
+                s.temporary_security_group = None;
+            }
+            s.released.insert(r);
         }
+        let image = image?;
+        s.snapshot_ids = snapshots_of(&image);
         s.amis.insert(
             s.region.clone(),
             RegionAmi {

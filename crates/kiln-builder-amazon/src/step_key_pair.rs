@@ -77,6 +77,7 @@ impl Step<State> for StepKeyPair {
             Event::Created,
         );
         self.created = Some(name.clone());
+        s.temporary_key_pair = Some(name.clone());
         s.key_name = Some(name);
         s.private_key = Some(pair.private_openssh.clone());
         s.public_key = Some(pair.public_openssh.clone());
@@ -84,7 +85,7 @@ impl Step<State> for StepKeyPair {
     }
 
     async fn cleanup(&mut self, cx: &BuildCx, s: &mut State) {
-        if let Some(name) = self.created.take() {
+        if let Some(name) = self.created.take().filter(|n| !s.released.contains(n)) {
             cx.ui.say("Deleting temporary keypair...");
             match s.ec2.delete_key_pair().key_name(&name).send().await {
                 Ok(_) => s.journal(cx, "ec2:key-pair", &name, "", Event::Deleted),

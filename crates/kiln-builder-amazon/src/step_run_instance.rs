@@ -97,7 +97,7 @@ impl Step<State> for StepRunInstance {
 
     async fn run(&mut self, cx: &BuildCx, s: &mut State) -> Result<()> {
         let c = &self.config;
-        let spot = !c.spot_price.is_empty();
+        let spot = c.is_spot();
         cx.ui.say(if spot {
             "Launching a spot AWS instance..."
         } else {
@@ -405,7 +405,7 @@ impl Step<State> for StepRunInstance {
 }
 
 /// Moves the instance from `group` to its VPC's default group; true when `group` is free.
-async fn release_group(s: &State, instance: &str, group: &str) -> bool {
+pub(crate) async fn release_group(s: &State, instance: &str, group: &str) -> bool {
     let vpc = match s
         .ec2
         .describe_instances()

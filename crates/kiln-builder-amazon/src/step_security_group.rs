@@ -139,6 +139,7 @@ impl Step<State> for StepSecurityGroup {
             .map_err(|e| api_err("AuthorizeSecurityGroupIngress", e))?;
         s.security_groups = vec![id.clone()];
         s.temporary_security_group = Some(id);
+        s.temporary_security_group_name = name;
         Ok(())
     }
 
@@ -146,6 +147,9 @@ impl Step<State> for StepSecurityGroup {
         let Some(id) = self.created.take() else {
             return;
         };
+        if s.released.contains(&id) {
+            return;
+        }
         cx.ui.say("Deleting temporary security group...");
         // The group stays "in use" until the instance is fully gone: retry briefly.
         for attempt in 0..30 {

@@ -77,6 +77,16 @@ fn build_at(
     (out.status.code().unwrap_or(-1), stdout(&out))
 }
 
+/// The builder the tests here start from (the seed's source AMI and login, the rig's sshd, an
+/// AMI named `ami_name`), with `extra`: more JSON members, each after a comma.
+fn ebs_builder(port: u16, ami_name: &str, extra: &str) -> String {
+    format!(
+        r#"{{"type": "amazon-ebs", "region": "us-east-1", "source_ami": "ami-af4333cf",
+            "instance_type": "t2.micro", "ssh_username": "centos", "ssh_host": "127.0.0.1",
+            "ssh_port": {port}, "ami_name": "{ami_name}"{extra}}}"#
+    )
+}
+
 #[test]
 fn source_ami_filter_finds_the_newest_match_or_refuses_several() {
     let m = Moto::start();
@@ -140,19 +150,18 @@ fn copies_encryption_sharing_and_block_devices() {
     let (code, text) = build(
         &m,
         dir.path(),
-        &format!(
-            r#"{{"type": "amazon-ebs", "region": "us-east-1", "source_ami": "ami-af4333cf",
-                "instance_type": "t2.micro", "ssh_username": "centos", "ssh_host": "127.0.0.1",
-                "ssh_port": {}, "ami_name": "copied-{{{{timestamp}}}}",
+        &ebs_builder(
+            t.port,
+            "copied-{{timestamp}}",
+            r#",
                 "ami_regions": ["us-west-2", "eu-west-1", "us-west-2"], "encrypt_boot": true,
                 "kms_key_id": "alias/images",
-                "region_kms_key_ids": {{"us-west-2": "alias/images-west", "eu-west-1": "alias/images-eu"}},
+                "region_kms_key_ids": {"us-west-2": "alias/images-west", "eu-west-1": "alias/images-eu"},
                 "ami_users": ["111122223333"], "snapshot_users": ["111122223333"],
-                "tags": {{"Team": "images"}}, "ena_support": true,
-                "launch_block_device_mappings": [{{"device_name": "/dev/sdb", "volume_size": 5,
-                    "volume_type": "gp3", "delete_on_termination": false}}],
-                "ami_block_device_mappings": [{{"device_name": "/dev/sdc", "virtual_name": "ephemeral0"}}]}}"#,
-            t.port
+                "tags": {"Team": "images"}, "ena_support": true,
+                "launch_block_device_mappings": [{"device_name": "/dev/sdb", "volume_size": 5,
+                    "volume_type": "gp3", "delete_on_termination": false}],
+                "ami_block_device_mappings": [{"device_name": "/dev/sdc", "virtual_name": "ephemeral0"}]"#,
         ),
     );
     assert_eq!(code, 0, "{text}\n{}", t.log());
@@ -305,19 +314,18 @@ fn tags_render_build_info_in_every_region_and_launch_options_reach_ec2() {
     let (code, text) = build_at(
         &proxy.url(),
         dir.path(),
-        &format!(
-            r#"{{"type": "amazon-ebs", "region": "us-east-1", "source_ami": "ami-af4333cf",
-                "instance_type": "t2.micro", "ssh_username": "centos", "ssh_host": "127.0.0.1",
-                "ssh_port": {}, "ami_name": "info-{{{{timestamp}}}}", "ami_regions": ["us-west-2"],
-                "ami_description": "from {{{{ .SourceAMIName }}}}",
-                "tags": {{"Base": "{{{{ .SourceAMIName }}}}", "Region": "{{{{ .BuildRegion }}}}"}},
-                "tag": [{{"key": "Block", "value": "yes"}}],
-                "snapshot_tags": {{"Snap": "{{{{ .SourceAMI }}}}"}},
-                "snapshot_tag": [{{"key": "SnapBlock", "value": "1"}}],
-                "run_tag": [{{"key": "Owner", "value": "{{{{ .SourceAMIOwner }}}}"}}],
+        &ebs_builder(
+            t.port,
+            "info-{{timestamp}}",
+            r#", "ami_regions": ["us-west-2"],
+                "ami_description": "from {{ .SourceAMIName }}",
+                "tags": {"Base": "{{ .SourceAMIName }}", "Region": "{{ .BuildRegion }}"},
+                "tag": [{"key": "Block", "value": "yes"}],
+                "snapshot_tags": {"Snap": "{{ .SourceAMI }}"},
+                "snapshot_tag": [{"key": "SnapBlock", "value": "1"}],
+                "run_tag": [{"key": "Owner", "value": "{{ .SourceAMIOwner }}"}],
                 "tenancy": "dedicated", "enable_t2_unlimited": true, "no_ephemeral": true,
-                "ami_product_codes": ["kilnprod1"], "max_retries": 5}}"#,
-            t.port
+                "ami_product_codes": ["kilnprod1"], "max_retries": 5"#,
         ),
         &[],
     );
@@ -413,6 +421,88 @@ fn tags_render_build_info_in_every_region_and_launch_options_reach_ec2() {
     assert_eq!(m.everything_left(), Vec::<String>::new());
 }
 
+/// While EC2 makes the AMI (held pending 1 s by the proxy), the stopped instance gives up its
+/// temporary group and key pair and the snapshots get their tags: once the AMI is ready only
+/// the instance's termination is left. The template's tags are on the AMI from CreateImage on.
+#[test]
+fn group_key_pair_and_snapshot_tags_are_done_while_the_ami_is_made() {
+    let m = Moto::start();
+    let proxy = Proxy::start(&m, 1.0);
+    let t = ec2_target(&m);
+    let dir = tempfile::tempdir().unwrap();
+    let (code, text) = build_at(
+        &proxy.url(),
+        dir.path(),
+        &ebs_builder(
+            t.port,
+            "early-{{timestamp}}",
+            r#",
+                "tags": {"Name": "early"}, "snapshot_tags": {"Disk": "root"}"#,
+        ),
+        &[],
+    );
+    assert_eq!(code, 0, "{text}\n{}", t.log());
+    let requests = proxy.requests();
+    let actions: Vec<&str> = requests.iter().map(|r| r.0.as_str()).collect();
+    let created = actions.iter().position(|a| *a == "CreateImage").unwrap();
+    let terminated = actions
+        .iter()
+        .position(|a| *a == "TerminateInstances")
+        .unwrap();
+    // The poll that found the AMI available: the last look at it before the termination.
+    let ready = actions[..terminated]
+        .iter()
+        .rposition(|a| *a == "DescribeImages")
+        .unwrap();
+    assert!(
+        actions[created..ready]
+            .iter()
+            .filter(|a| **a == "DescribeImages")
+            .count()
+            >= 2,
+        "the AMI was pending for a while: {actions:?}"
+    );
+    for action in ["DeleteSecurityGroup", "DeleteKeyPair", "CreateTags"] {
+        let at: Vec<usize> = (0..actions.len())
+            .filter(|&i| actions[i] == action)
+            .collect();
+        assert_eq!(at.len(), 1, "{action} once: {actions:?}");
+        assert!(
+            created < at[0] && at[0] < ready,
+            "{action} while the AMI was made: {actions:?}"
+        );
+    }
+    // Packer's rule: tags on the AMI and its snapshots, snapshot_tags on the snapshots.
+    let (ami, _, snapshots) = image_and_snapshots(&m, "us-east-1");
+    let image_tags = tags_of(&m, "us-east-1", &ami);
+    assert_eq!(image_tags.get("Name").map(String::as_str), Some("early"));
+    assert!(!image_tags.contains_key("Disk"), "{image_tags:?}");
+    assert!(!snapshots.is_empty());
+    for snap in &snapshots {
+        let tags = tags_of(&m, "us-east-1", snap);
+        assert_eq!(
+            tags.get("Name").map(String::as_str),
+            Some("early"),
+            "{tags:?}"
+        );
+        assert_eq!(
+            tags.get("Disk").map(String::as_str),
+            Some("root"),
+            "{tags:?}"
+        );
+        assert!(tags.contains_key("kiln:run"), "{tags:?}");
+    }
+    let create = &requests[created].1;
+    assert!(
+        create
+            .iter()
+            .any(|(k, v)| k.starts_with("TagSpecification.1.Tag.") && v == "early"),
+        "{create:?}"
+    );
+    m.remove_products();
+    assert_eq!(m.everything_left(), Vec::<String>::new());
+}
+
 #[test]
 fn a_temporary_instance_profile_lives_as_long_as_the_build() {
     let m = Moto::start();
@@ -422,14 +512,13 @@ fn a_temporary_instance_profile_lives_as_long_as_the_build() {
     let (code, text) = build_at(
         &proxy.url(),
         dir.path(),
-        &format!(
-            r#"{{"type": "amazon-ebs", "region": "us-east-1", "source_ami": "ami-af4333cf",
-                "instance_type": "t2.micro", "ssh_username": "centos", "ssh_host": "127.0.0.1",
-                "ssh_port": {}, "ami_name": "profile-{{{{timestamp}}}}",
-                "temporary_iam_instance_profile_policy_document": {{
+        &ebs_builder(
+            t.port,
+            "profile-{{timestamp}}",
+            r#",
+                "temporary_iam_instance_profile_policy_document": {
                     "Version": "2012-10-17",
-                    "Statement": [{{"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ["*"]}}]}}}}"#,
-            t.port
+                    "Statement": [{"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ["*"]}]}"#,
         ),
         &[],
     );
@@ -509,17 +598,17 @@ fn assume_role_shared_credentials_file_and_decoded_authorization_failures() {
         "[builds]\naws_access_key_id = AKIAFROMFILE0000\naws_secret_access_key = file-secret\n",
     )
     .unwrap();
-    let builder = format!(
-        r#"{{"type": "amazon-ebs", "region": "us-east-1", "source_ami": "ami-af4333cf",
-            "instance_type": "t2.micro", "ssh_username": "centos", "ssh_host": "127.0.0.1",
-            "ssh_port": {}, "ami_name": "assumed-{{{{timestamp}}}}",
-            "shared_credentials_file": "{}", "profile": "builds",
+    let builder = ebs_builder(
+        t.port,
+        "assumed-{{timestamp}}",
+        &format!(
+            r#", "shared_credentials_file": "{}", "profile": "builds",
             "assume_role": {{"role_arn": "arn:aws:iam::123456789012:role/image-builder",
                              "session_name": "kiln-test", "external_id": "ext-1",
                              "tags": {{"Team": "images"}}, "transitive_tag_keys": ["Team"]}},
-            "decode_authorization_messages": true}}"#,
-        t.port,
-        creds.display()
+            "decode_authorization_messages": true"#,
+            creds.display()
+        ),
     );
     // The file's profile, not the environment's keys.
     let env = [("AWS_ACCESS_KEY_ID", ""), ("AWS_SECRET_ACCESS_KEY", "")];
@@ -752,12 +841,10 @@ fn skip_save_build_region_keeps_only_the_copies() {
     let t = ec2_target(&m);
     let dir = tempfile::tempdir().unwrap();
     let builder = |extra: &str| {
-        format!(
-            r#"{{"type": "amazon-ebs", "region": "us-east-1", "source_ami": "ami-af4333cf",
-                "instance_type": "t2.micro", "ssh_username": "centos", "ssh_host": "127.0.0.1",
-                "ssh_port": {}, "ami_name": "elsewhere-image",
-                "ami_regions": ["us-west-2"], "skip_save_build_region": true{extra}}}"#,
-            t.port
+        ebs_builder(
+            t.port,
+            "elsewhere-image",
+            &format!(r#", "ami_regions": ["us-west-2"], "skip_save_build_region": true{extra}"#),
         )
     };
     let (code, text) = build(&m, dir.path(), &builder(""));
@@ -830,13 +917,14 @@ fn mfa_code_assumes_the_profiles_role_with_the_code() {
     )
     .unwrap();
     let builder = |profile: &str| {
-        format!(
-            r#"{{"type": "amazon-ebs", "region": "us-east-1", "source_ami": "ami-af4333cf",
-                "instance_type": "t2.micro", "ssh_username": "centos", "ssh_host": "127.0.0.1",
-                "ssh_port": {}, "ami_name": "mfa-{{{{timestamp}}}}", "ami_regions": ["us-west-2"],
-                "profile": "{profile}", "mfa_code": "123456", "shared_credentials_file": "{}"}}"#,
+        ebs_builder(
             t.port,
-            creds.display()
+            "mfa-{{timestamp}}",
+            &format!(
+                r#", "ami_regions": ["us-west-2"], "profile": "{profile}", "mfa_code": "123456",
+                "shared_credentials_file": "{}""#,
+                creds.display()
+            ),
         )
     };
     let config = config.display().to_string();

@@ -1,0 +1,70 @@
+//! While EC2 makes the AMI, the stopped instance needs no network access and no key pair any
+//! more: kiln moves it to its VPC's default group and deletes the temporary security group
+//! and key pair then, during the wait, where Packer deletes them after it. What fails here is
+//! left to the steps' cleanups, which try again as they always do.
+
+use crate::client::api_err;
+use crate::state::State;
+use crate::step_run_instance::release_group;
+use kiln_core::journal::Event;
+use kiln_core::plugin::BuildCx;
+
+/// Deletes the temporary security group and key pair; returns what it deleted (the group's
+/// id, the key pair's name), which the caller adds to [`State::released`].
+pub(crate) async fn release_early(cx: &BuildCx, s: &State) -> Vec<String> {
+    let Some(instance) = s.instance_id.as_deref() else {
+        return vec![];
+    };
+    let group = s.temporary_security_group.as_deref();
+    let key = s.temporary_key_pair.as_deref();
+    // Said in a fixed order, whichever call answers first.
+    if group.is_some() {
+        cx.ui.say("Deleting temporary security group...");
+    }
+    if key.is_some() {
+        cx.ui.say("Deleting temporary keypair...");
+    }
+    let group = async {
+        let group = group?;
+        if !release_group(s, instance, group).await {
+            return None;
+        }
+        match s.ec2.delete_security_group().group_id(group).send().await {
+            Ok(_) => {
+                s.journal(
+                    cx,
+                    "ec2:security-group",
+                    &s.temporary_security_group_name,
+                    group,
+                    Event::Deleted,
+                );
+                Some(group.to_string())
+            }
+            Err(e) => {
+                kiln_core::log::log(format_args!(
+                    "[WARN] security group {group} not deleted yet (cleanup tries again): {}",
+                    api_err("DeleteSecurityGroup", e)
+                ));
+                None
+            }
+        }
+    };
+    let key = async {
+        let name = key?;
+        match s.ec2.delete_key_pair().key_name(name).send().await {
+            Ok(_) => {
+                s.journal(cx, "ec2:key-pair", name, "", Event::Deleted);
+                Some(name.to_string())
+            }
+            Err(e) => {
+                kiln_core::log::log(format_args!(
+                    "[WARN] key pair {name} not deleted yet (cleanup tries again): {}",
+                    api_err("DeleteKeyPair", e)
+                ));
+                None
+            }
+        }
+    };
+    let (g, k) = tokio::join!(group, key);
+    g.into_iter().chain(k).collect()
+}
