@@ -18,6 +18,14 @@ Control (JSON over HTTP, on the proxy's own port):
   GET  /__proxy/requests  the same calls with their parameters and the access key id that
                         signed them: [{"action", "params": {name: value}, "key"}]
 
+Instance metadata (/latest/..., IMDS) passes through to moto's, with the TTL header a real
+IMDSv2 puts on a token (moto leaves it out, and the AWS SDKs refuse a token without it): point
+AWS_EC2_METADATA_SERVICE_ENDPOINT here.
+
+The SSO portal's GetRoleCredentials (GET /federation/credentials), which moto lacks, is answered
+here with the role's keys ASIASSOPORTAL0000 / sso-secret / sso-token, and recorded as a call
+with its account_id, role_name and bearer token: point AWS_ENDPOINT_URL_SSO here.
+
 STS's DecodeAuthorizationMessage, which moto lacks, is answered here: the decoded message is
 {"allowed": false, "encoded": ENCODED} (the faults above stand in for EC2's encoded
 authorization failures).
@@ -118,11 +126,13 @@ class Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, *args):
         pass
 
-    def reply(self, code, body, ctype="text/xml"):
+    def reply(self, code, body, ctype="text/xml", extra=()):
         data = body.encode() if isinstance(body, str) else body
         self.send_response(code)
         self.send_header("Content-Type", ctype)
         self.send_header("Content-Length", str(len(data)))
+        for k, v in extra:
+            self.send_header(k, v)
         self.end_headers()
         self.wfile.write(data)
 
@@ -149,11 +159,42 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.reply(200, json.dumps(requests), "application/json")
         return self.reply(404, "not a proxy control path", "text/plain")
 
+    def metadata(self, body):
+        headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+        req = urllib.request.Request(self.upstream + self.path, data=body or None,
+                                     headers=headers, method=self.command)
+        try:
+            with urllib.request.urlopen(req, timeout=10) as r:
+                code, data = r.status, r.read()
+        except urllib.error.HTTPError as e:
+            code, data = e.code, e.read()
+        extra = []
+        if self.path == "/latest/api/token" and code == 200:
+            ttl = self.headers.get("X-aws-ec2-metadata-token-ttl-seconds", "21600")
+            extra.append(("X-aws-ec2-metadata-token-ttl-seconds", ttl))
+        return self.reply(code, data, "text/plain", extra)
+
+    def sso_role_credentials(self):
+        query = urllib.parse.parse_qs(urllib.parse.urlparse(self.path).query)
+        params = {k: v[0] for k, v in query.items()}
+        params["bearer"] = self.headers.get("x-amz-sso_bearer_token", "")
+        with LOCK:
+            STATE["calls"].append("GetRoleCredentials")
+            STATE["requests"].append({"action": "GetRoleCredentials", "params": params, "key": ""})
+        expires = int((time.time() + 3600) * 1000)
+        return self.reply(200, json.dumps({"roleCredentials": {
+            "accessKeyId": "ASIASSOPORTAL0000", "secretAccessKey": "sso-secret",
+            "sessionToken": "sso-token", "expiration": expires}}), "application/json")
+
     def handle_any(self):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         if self.path.startswith("/__proxy/"):
             return self.control(body)
+        if self.path.startswith("/latest/"):
+            return self.metadata(body)
+        if self.path.startswith("/federation/credentials"):
+            return self.sso_role_credentials()
         action, params = action_of(self.path, body)
         started = time.time()
         with LOCK:
@@ -209,7 +250,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 f.write(f"{started:.3f} {time.time():.3f} {action} {code}\n")
         return self.reply(code, text, ctype)
 
-    do_GET = do_POST = handle_any
+    do_GET = do_POST = do_PUT = handle_any
 
 
 class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):

@@ -663,6 +663,142 @@ fn assume_role_shared_credentials_file_and_decoded_authorization_failures() {
     assert_eq!(m.everything_left(), Vec::<String>::new());
 }
 
+/// The standard chain's other sources of credentials: EC2 instance metadata (moto's IMDSv2,
+/// through the proxy, which adds the token's TTL header moto leaves out;
+/// AWS_EC2_METADATA_SERVICE_ENDPOINT points the SDK at it), a profile's credential_process
+/// (with AWS_ENDPOINT_URL_EC2), and an SSO profile. The proxy records which access key signed
+/// each EC2 call.
+#[test]
+fn credentials_from_instance_metadata_credential_process_and_sso() {
+    use std::os::unix::fs::PermissionsExt;
+    let m = Moto::start();
+    let proxy = Proxy::start(&m, 0.0);
+    let t = ec2_target(&m);
+    let dir = tempfile::tempdir().unwrap();
+    let signers = || -> Vec<String> {
+        let mut keys: Vec<String> = proxy.requests().into_iter().map(|r| r.2).collect();
+        keys.dedup();
+        keys
+    };
+    let config = dir.path().join("config");
+    let none = dir.path().join("absent");
+    let (config_s, none_s) = (config.display().to_string(), none.display().to_string());
+    let no_keys = [
+        ("AWS_ACCESS_KEY_ID", ""),
+        ("AWS_SECRET_ACCESS_KEY", ""),
+        ("AWS_SHARED_CREDENTIALS_FILE", none_s.as_str()),
+    ];
+    // No keys in the environment or any file: the instance's role, from its metadata.
+    let imds = proxy.url();
+    let mut env = no_keys.to_vec();
+    env.extend([
+        ("AWS_CONFIG_FILE", none_s.as_str()),
+        ("AWS_EC2_METADATA_DISABLED", "false"),
+        ("AWS_EC2_METADATA_SERVICE_ENDPOINT", imds.as_str()),
+    ]);
+    let builder = ebs_builder(t.port, "imds", r#", "skip_create_ami": true"#);
+    let (code, text) = build_at(&proxy.url(), dir.path(), &builder, &env);
+    assert_eq!(code, 0, "{text}\n{}", t.log());
+    assert_eq!(
+        signers(),
+        vec!["test-key".to_string()],
+        "moto's IMDS role key"
+    );
+    // A profile whose credentials come from a command.
+    let script = dir.path().join("creds.sh");
+    std::fs::write(
+        &script,
+        "#!/bin/sh\necho '{\"Version\": 1, \"AccessKeyId\": \"AKIAFROMPROCESS0\", \"SecretAccessKey\": \"s\"}'\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "[profile proc]\ncredential_process = {}\n",
+            script.display()
+        ),
+    )
+    .unwrap();
+    proxy.configure(0.0, None);
+    // ...with EC2's own endpoint variable, which wins over AWS_ENDPOINT_URL (a dead port here).
+    let ec2_endpoint = proxy.url();
+    let mut env = no_keys.to_vec();
+    env.extend([
+        ("AWS_CONFIG_FILE", config_s.as_str()),
+        ("AWS_ENDPOINT_URL", "http://127.0.0.1:9"),
+        ("AWS_ENDPOINT_URL_EC2", ec2_endpoint.as_str()),
+    ]);
+    let builder = ebs_builder(
+        t.port,
+        "process",
+        r#", "skip_create_ami": true, "profile": "proc""#,
+    );
+    let (code, text) = build_at(&proxy.url(), dir.path(), &builder, &env);
+    assert_eq!(code, 0, "{text}\n{}", t.log());
+    assert_eq!(signers(), vec!["AKIAFROMPROCESS0".to_string()]);
+    // An IAM Identity Center (SSO) profile: the token `aws sso login` cached, traded for the
+    // role's credentials at the portal (the proxy stands in for it; moto has none).
+    let home = dir.path().join("home");
+    let cache = home.join(".aws/sso/cache");
+    std::fs::create_dir_all(&cache).unwrap();
+    let start = "https://kiln-test.awsapps.com/start";
+    // The SDK's cache file name: the SHA-1 of the start URL.
+    let name = String::from_utf8(
+        std::process::Command::new("sh")
+            .args([
+                "-c",
+                &format!("printf %s '{start}' | sha1sum | cut -d' ' -f1"),
+            ])
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    std::fs::write(
+        cache.join(format!("{}.json", name.trim())),
+        format!(
+            r#"{{"startUrl": "{start}", "region": "us-east-1", "accessToken": "cached-sso-token",
+                "expiresAt": "2099-01-01T00:00:00Z"}}"#
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "[profile sso]\nsso_start_url = {start}\nsso_region = us-east-1\n\
+             sso_account_id = 123456789012\nsso_role_name = ImageBuilder\n"
+        ),
+    )
+    .unwrap();
+    proxy.configure(0.0, None);
+    let (home_s, portal) = (home.display().to_string(), proxy.url());
+    let mut env = no_keys.to_vec();
+    env.extend([
+        ("AWS_CONFIG_FILE", config_s.as_str()),
+        ("HOME", home_s.as_str()),
+        ("AWS_ENDPOINT_URL_SSO", portal.as_str()),
+    ]);
+    let builder = ebs_builder(
+        t.port,
+        "sso",
+        r#", "skip_create_ami": true, "profile": "sso""#,
+    );
+    let (code, text) = build_at(&proxy.url(), dir.path(), &builder, &env);
+    assert_eq!(code, 0, "{text}\n{}", t.log());
+    let requests = proxy.requests();
+    let portal_call = &requests[0];
+    assert_eq!(portal_call.0, "GetRoleCredentials", "{requests:?}");
+    assert_eq!(portal_call.1["account_id"], "123456789012");
+    assert_eq!(portal_call.1["role_name"], "ImageBuilder");
+    assert_eq!(portal_call.1["bearer"], "cached-sso-token");
+    assert_eq!(
+        signers()[1..].to_vec(),
+        vec!["ASIASSOPORTAL0000".to_string()]
+    );
+    assert_eq!(m.everything_left(), Vec::<String>::new());
+}
+
 #[test]
 fn max_retries_bounds_retries_of_throttled_calls() {
     let m = Moto::start();
