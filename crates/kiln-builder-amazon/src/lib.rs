@@ -23,7 +23,24 @@ use kiln_core::plugin::Registry;
 
 /// Registers `amazon-ebs`.
 pub fn register(r: &mut Registry) {
-    r.builder("amazon-ebs", builder::new);
+    // As Packer: these are rendered at build time, with the source image's build info.
+    r.builder_rendering(
+        "amazon-ebs",
+        builder::new,
+        &[
+            "ami_description",
+            "run_tags",
+            "run_tag",
+            "run_volume_tags",
+            "run_volume_tag",
+            "spot_tags",
+            "spot_tag",
+            "snapshot_tags",
+            "snapshot_tag",
+            "tags",
+            "tag",
+        ],
+    );
     r.cleaner("ec2:", cleanup::cleaner);
     r.cleaner("iam:", cleanup::cleaner);
 }

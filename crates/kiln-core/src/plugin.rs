@@ -252,6 +252,7 @@ pub type Cleaner =
 pub struct Registry {
     cleaners: BTreeMap<&'static str, Cleaner>,
     builders: BTreeMap<&'static str, BuilderFactory>,
+    rendered_at_build: BTreeMap<&'static str, &'static [&'static str]>,
     provisioners: BTreeMap<&'static str, ProvisionerFactory>,
     post_processors: BTreeMap<&'static str, PostProcessorFactory>,
 }
@@ -260,6 +261,21 @@ impl Registry {
     /// Registers a builder type.
     pub fn builder(&mut self, name: &'static str, f: BuilderFactory) {
         self.builders.insert(name, f);
+    }
+    /// Registers a builder type whose options `fields` it renders itself at build time
+    /// (Packer's `Exclude`), not the plan.
+    pub fn builder_rendering(
+        &mut self,
+        name: &'static str,
+        f: BuilderFactory,
+        fields: &'static [&'static str],
+    ) {
+        self.builders.insert(name, f);
+        self.rendered_at_build.insert(name, fields);
+    }
+    /// The options of a builder type that it renders itself at build time.
+    pub fn rendered_at_build(&self, name: &str) -> &'static [&'static str] {
+        self.rendered_at_build.get(name).copied().unwrap_or(&[])
     }
     /// Registers a provisioner type.
     pub fn provisioner(&mut self, name: &'static str, f: ProvisionerFactory) {

@@ -110,6 +110,32 @@ pub fn interpolate(value: &mut Value, cx: &Context) -> Result<(), Diagnostic> {
     value.try_map_strings(&mut |s, span| render_at(s, span, cx))
 }
 
+/// [`interpolate`], except the top-level members named in `later`: a plugin renders those
+/// itself at build time, with data only it has then (Packer's `Exclude` lists), so here their
+/// strings are only checked for syntax. (Rendered twice, a value that itself contains `{{`,
+/// such as a user variable's, would be read as a template the second time.)
+pub fn interpolate_except(
+    value: &mut Value,
+    cx: &Context,
+    later: &[&str],
+) -> Result<(), Diagnostic> {
+    let crate::value::Kind::Object(members) = &mut value.kind else {
+        return interpolate(value, cx);
+    };
+    for m in members {
+        if later.contains(&m.key.as_str()) {
+            m.value.try_map_strings(&mut |s, span| {
+                interp::check(s).map(|()| s.to_string()).map_err(|e| {
+                    Diagnostic::at(span.map(|sp| sp.sub(1 + e.pos, 1)).as_ref(), e.message)
+                })
+            })?;
+        } else {
+            interpolate(&mut m.value, cx)?;
+        }
+    }
+    Ok(())
+}
+
 /// Renders one template string, turning errors into located diagnostics.
 pub fn render_at(s: &str, span: Option<&Span>, cx: &Context) -> Result<String, Diagnostic> {
     interp::render(s, cx).map_err(|e| {

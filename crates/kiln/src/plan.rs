@@ -8,7 +8,7 @@ use kiln_core::plugin::{BuildInfo, PrepareCx, Registry};
 use kiln_core::redact::Redactor;
 use kiln_template::diag::{Diagnostic, Diagnostics};
 use kiln_template::interp::Context;
-use kiln_template::ir::{applies_to, interpolate, ProvisionerDef, Template};
+use kiln_template::ir::{applies_to, interpolate, interpolate_except, ProvisionerDef, Template};
 use kiln_template::variables::{resolve, Overrides};
 use kiln_template::{legacy, PACKER_COMPAT_VERSION};
 use std::path::Path;
@@ -182,7 +182,7 @@ pub fn plan(t: &Template, overrides: &Overrides, opts: &PlanOptions) -> Result<P
                 .get_builder(&b.kind)
                 .map_err(|m| Diagnostic::at(b.span.as_ref(), m))?;
             let mut config = b.config.clone();
-            interpolate(&mut config, &icx)?;
+            interpolate_except(&mut config, &icx, registry.rendered_at_build(&b.kind))?;
             factory(&config, &pcx)
         })();
         let builder = match builder {

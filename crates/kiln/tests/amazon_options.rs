@@ -319,7 +319,8 @@ fn tags_render_build_info_in_every_region_and_launch_options_reach_ec2() {
             "info-{{timestamp}}",
             r#", "ami_regions": ["us-west-2"],
                 "ami_description": "from {{ .SourceAMIName }}",
-                "tags": {"Base": "{{ .SourceAMIName }}", "Region": "{{ .BuildRegion }}"},
+                "tags": {"Base": "{{ .SourceAMIName }}", "Region": "{{ .BuildRegion }}",
+                         "Literal": "{{env `KILN_TAG_TEXT`}}"},
                 "tag": [{"key": "Block", "value": "yes"}],
                 "snapshot_tags": {"Snap": "{{ .SourceAMI }}"},
                 "snapshot_tag": [{"key": "SnapBlock", "value": "1"}],
@@ -327,7 +328,7 @@ fn tags_render_build_info_in_every_region_and_launch_options_reach_ec2() {
                 "tenancy": "dedicated", "enable_t2_unlimited": true, "no_ephemeral": true,
                 "ami_product_codes": ["kilnprod1"], "max_retries": 5"#,
         ),
-        &[],
+        &[("KILN_TAG_TEXT", "{{ .SourceAMI }}")],
     );
     assert_eq!(code, 0, "{text}\n{}", t.log());
     for region in ["us-east-1", "us-west-2"] {
@@ -348,6 +349,12 @@ fn tags_render_build_info_in_every_region_and_launch_options_reach_ec2() {
         assert_eq!(
             tags.get("Block").map(String::as_str),
             Some("yes"),
+            "{region}: {tags:?}"
+        );
+        // Rendered once, at build time, as in Packer: a value is not read as a template.
+        assert_eq!(
+            tags.get("Literal").map(String::as_str),
+            Some("{{ .SourceAMI }}"),
             "{region}: {tags:?}"
         );
         assert!(!snapshots.is_empty(), "{region}");
@@ -934,6 +941,11 @@ fn packer_option_checks() {
         (
             r#""iam_instance_profile": "p", "temporary_iam_instance_profile_policy_document": {"Statement": [{"Effect": "Allow", "Action": ["s3:*"], "Resource": ["*"]}]}"#,
             "cannot both be set",
+        ),
+        // Rendered at build time, but checked when the template is read.
+        (
+            r#""tags": {"Name": "{{ .SourceAMIName"}"#,
+            "template syntax error",
         ),
     ];
     for (extra, says) in cases {

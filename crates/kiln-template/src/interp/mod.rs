@@ -80,6 +80,18 @@ impl std::fmt::Display for InterpError {
     }
 }
 
+/// Checks a template string's syntax without rendering it (for strings a plugin renders
+/// later, with data only it has).
+pub fn check(template: &str) -> Result<(), InterpError> {
+    if !template.contains("{{") {
+        return Ok(());
+    }
+    parse::parse(template).map(|_| ()).map_err(|e| InterpError {
+        message: format!("template syntax error: {}", e.message),
+        pos: e.pos,
+    })
+}
+
 /// Renders a template string.
 pub fn render(template: &str, cx: &Context) -> Result<String, InterpError> {
     if !template.contains("{{") {
