@@ -180,8 +180,34 @@ struct AssumedRole {
     mfa: Result<Option<(String, String)>, String>,
 }
 
+/// Credentials a role gave for an MFA code, by role, device and code: an MFA code is good for
+/// one AssumeRole, so every build of the run that asks with the same code shares them.
+static MFA_SESSIONS: tokio::sync::Mutex<Vec<(String, aws_credential_types::Credentials)>> =
+    tokio::sync::Mutex::const_new(Vec::new());
+
 impl AssumedRole {
     async fn assume(&self) -> aws_credential_types::provider::Result {
+        let Ok(Some((serial, code))) = &self.mfa else {
+            return self.assume_now().await;
+        };
+        let key = format!("{}\n{serial}\n{code}", self.role.role_arn);
+        // Held across the call: two builds starting together make one AssumeRole.
+        let mut sessions = MFA_SESSIONS.lock().await;
+        let fresh = |c: &aws_credential_types::Credentials| {
+            c.expiry().is_none_or(|e| {
+                e > std::time::SystemTime::now() + std::time::Duration::from_secs(60)
+            })
+        };
+        if let Some((_, c)) = sessions.iter().find(|(k, c)| *k == key && fresh(c)) {
+            return Ok(c.clone());
+        }
+        let c = self.assume_now().await?;
+        sessions.retain(|(k, _)| *k != key);
+        sessions.push((key, c.clone()));
+        Ok(c)
+    }
+
+    async fn assume_now(&self) -> aws_credential_types::provider::Result {
         use aws_credential_types::provider::error::CredentialsError;
         let mfa = self
             .mfa

@@ -1081,14 +1081,22 @@ fn mfa_code_assumes_the_profiles_role_with_the_code() {
         ("AWS_SECRET_ACCESS_KEY", ""),
         ("AWS_CONFIG_FILE", config.as_str()),
     ];
-    let (code, text) = build_at(&proxy.url(), dir.path(), &builder("builder"), &env);
+    // Two builds at once, each with a copy in another region.
+    let second = builder("builder").replacen(
+        r#""type": "amazon-ebs","#,
+        r#""type": "amazon-ebs", "name": "second","#,
+        1,
+    );
+    let builders = format!("{}, {second}", builder("builder"));
+    let (code, text) = build_at(&proxy.url(), dir.path(), &builders, &env);
     assert_eq!(code, 0, "{text}\n{}", t.log());
     let requests = proxy.requests();
-    // Once for the whole build, the copy in the other region included: an MFA code is
-    // good for one use.
+    // Once for the whole run, both builds and their copies included: an MFA code is good
+    // for one use.
     let assumed: Vec<_> = requests.iter().filter(|r| r.0 == "AssumeRole").collect();
     assert_eq!(assumed.len(), 1, "{assumed:?}");
-    assert!(requests.iter().any(|r| r.0 == "CopyImage"));
+    let copies = requests.iter().filter(|r| r.0 == "CopyImage").count();
+    assert_eq!(copies, 2, "{requests:?}");
     let (_, assume, key) = assumed[0];
     assert_eq!(key, "AKIABASEPROFILE0", "signed by the source profile");
     assert_eq!(
