@@ -79,6 +79,51 @@ impl AmazonEbs {
         p
     }
 
+    /// The state a build starts from: clients on one shared configuration, nothing found or
+    /// made yet.
+    async fn new_state(&self, cx: &BuildCx) -> State {
+        let shared = client::sdk_config(&self.config).await;
+        let ec2 = client::ec2_in(&shared, &self.config, None);
+        let iam = client::iam_in(&shared);
+        let region = ec2
+            .config()
+            .region()
+            .map(|r| r.to_string())
+            .unwrap_or_default();
+        State {
+            ec2,
+            region: region.clone(),
+            run_uuid: cx.info.run_uuid.clone(),
+            source_ami: self.config.source_ami.clone(),
+            key_name: None,
+            private_key: None,
+            public_key: None,
+            vpc_id: String::new(),
+            subnet_id: String::new(),
+            availability_zone: String::new(),
+            security_groups: vec![],
+            temporary_security_group: None,
+            temporary_security_group_name: String::new(),
+            temporary_key_pair: None,
+            released: Default::default(),
+            instance_id: None,
+            host: None,
+            comm: None,
+            conn: None,
+            ami_id: None,
+            ami_key: String::new(),
+            amis: Default::default(),
+            snapshot_ids: vec![],
+            place: self.place(&region),
+            source_image: None,
+            rendered: Default::default(),
+            iam,
+            shared: shared.clone(),
+            instance_profile: None,
+            temporary_instance_profile: false,
+        }
+    }
+
     fn wait(&self) -> Wait {
         let mut w = Wait::default();
         if let Some(t) = self.config.wait_timeout {
@@ -110,47 +155,131 @@ impl Builder for AmazonEbs {
             .collect()
     }
 
+    /// The build's read-only steps as it runs them (the AMI name, the source AMI, the
+    /// network), then each call that would create something, sent with DryRun: EC2 answers
+    /// whether it would have been allowed (its permissions, the parameters it checks first)
+    /// and makes nothing.
+    async fn dry_run(&self, cx: &BuildCx) -> Result<()> {
+        let c = &self.config;
+        let mut s = self.new_state(cx).await;
+        let mut config = c.clone();
+        config.force_deregister |= cx.info.force;
+        StepPreValidate {
+            config: config.clone(),
+        }
+        .run(cx, &mut s)
+        .await?;
+        StepSourceAmi {
+            filter: c.source_ami_filter.clone(),
+            config: c.clone(),
+        }
+        .run(cx, &mut s)
+        .await?;
+        StepNetworkInfo { config: c.clone() }
+            .run(cx, &mut s)
+            .await?;
+        let mut refused = Vec::new();
+        let key_step = StepKeyPair::new(self.comm.clone());
+        if key_step.temporary() {
+            let pair = kiln_comm::keys::generate(
+                &self.comm.temporary_key_pair_type,
+                self.comm.temporary_key_pair_bits,
+                "packer_dry_run",
+            )
+            .map_err(kiln_core::Error::from)?;
+            let r = s
+                .ec2
+                .import_key_pair()
+                .dry_run(true)
+                .key_name("packer_dry_run")
+                .public_key_material(aws_sdk_ec2::primitives::Blob::new(
+                    pair.public_openssh.as_bytes(),
+                ))
+                .send()
+                .await;
+            dry_verdict(
+                cx,
+                "ImportKeyPair (the temporary key pair)",
+                r,
+                &mut refused,
+            );
+        } else if !self.comm.ssh_keypair_name.is_empty() {
+            s.key_name = Some(self.comm.ssh_keypair_name.clone());
+        }
+        let groups = StepSecurityGroup::new(c.clone(), self.comm.port());
+        let given = groups.given(cx, &s).await?;
+        if given.is_empty() {
+            let mut req = s
+                .ec2
+                .create_security_group()
+                .dry_run(true)
+                .group_name("packer_dry_run")
+                .description("Temporary group for Packer");
+            if !s.vpc_id.is_empty() {
+                req = req.vpc_id(&s.vpc_id);
+            }
+            dry_verdict(
+                cx,
+                "CreateSecurityGroup (the temporary group)",
+                req.send().await,
+                &mut refused,
+            );
+        }
+        s.security_groups = given;
+        if c.temporary_iam_instance_profile_policy_document.is_some() {
+            cx.ui.say(
+                "Would create a temporary IAM role and instance profile (IAM has no dry run: not checked)",
+            );
+        } else {
+            StepIamInstanceProfile::new(c.clone(), self.wait())
+                .run(cx, &mut s)
+                .await?;
+        }
+        let kind = c
+            .spot_instance_types
+            .first()
+            .filter(|_| c.is_spot())
+            .unwrap_or(&c.instance_type)
+            .clone();
+        let launch = crate::step_run_instance::launch_request(c, cx, &s)?
+            .instance_type(aws_sdk_ec2::types::InstanceType::from(kind.as_str()))
+            .dry_run(true)
+            .send()
+            .await;
+        dry_verdict(
+            cx,
+            &format!("RunInstances ({kind} from {})", s.source_ami),
+            launch,
+            &mut refused,
+        );
+        cx.ui.say(&format!(
+            "Would then connect over {}, provision, and {}",
+            if self.comm.communicator.is_empty() {
+                "ssh"
+            } else {
+                self.comm.communicator.as_str()
+            },
+            if c.skip_create_ami {
+                "create no AMI (skip_create_ami)".to_string()
+            } else {
+                let mut regions = vec![s.region.clone()];
+                regions.extend(c.ami_regions.iter().cloned());
+                format!("create the AMI {} in {}", c.ami_name, regions.join(", "))
+            }
+        ));
+        if refused.is_empty() {
+            Ok(())
+        } else {
+            Err(kiln_core::Error::msg(format!(
+                "EC2 would refuse: {}",
+                refused.join("; ")
+            )))
+        }
+    }
+
     async fn run(&self, cx: &BuildCx) -> Result<Option<ArtifactRef>> {
-        let shared = client::sdk_config(&self.config).await;
-        let ec2 = client::ec2_in(&shared, &self.config, None);
-        let iam = client::iam_in(&shared);
-        let region = ec2
-            .config()
-            .region()
-            .map(|r| r.to_string())
-            .unwrap_or_default();
-        let mut state = State {
-            ec2,
-            region: region.clone(),
-            run_uuid: cx.info.run_uuid.clone(),
-            source_ami: self.config.source_ami.clone(),
-            key_name: None,
-            private_key: None,
-            public_key: None,
-            vpc_id: String::new(),
-            subnet_id: String::new(),
-            availability_zone: String::new(),
-            security_groups: vec![],
-            temporary_security_group: None,
-            temporary_security_group_name: String::new(),
-            temporary_key_pair: None,
-            released: Default::default(),
-            instance_id: None,
-            host: None,
-            comm: None,
-            conn: None,
-            ami_id: None,
-            ami_key: String::new(),
-            amis: Default::default(),
-            snapshot_ids: vec![],
-            place: self.place(&region),
-            source_image: None,
-            rendered: Default::default(),
-            iam,
-            shared: shared.clone(),
-            instance_profile: None,
-            temporary_instance_profile: false,
-        };
+        let mut state = self.new_state(cx).await;
+        let shared = state.shared.clone();
         let wait = self.wait();
         let keep = Arc::new(AtomicBool::new(false));
         let mut steps: Vec<Box<dyn Step<State>>> = vec![
@@ -267,6 +396,36 @@ impl Builder for AmazonEbs {
                 .map(|(r, a)| (r.clone(), a.clone()))
                 .collect(),
         })))
+    }
+}
+
+/// Says what EC2 answered a DryRun call: DryRunOperation means it would have been allowed;
+/// any other error is a refusal, added to `refused`.
+fn dry_verdict<T, E, R>(
+    cx: &BuildCx,
+    what: &str,
+    answer: std::result::Result<T, aws_sdk_ec2::error::SdkError<E, R>>,
+    refused: &mut Vec<String>,
+) where
+    E: std::error::Error + aws_sdk_ec2::error::ProvideErrorMetadata + 'static,
+    R: std::fmt::Debug,
+{
+    match answer {
+        Err(e) if client::code(&e).as_deref() == Some("DryRunOperation") => {
+            cx.ui
+                .say(&format!("{what}: would be allowed (EC2 dry run)"));
+        }
+        Err(e) => {
+            let why = client::api_err(what, e).to_string();
+            cx.ui.error(&why);
+            refused.push(why);
+        }
+        // EC2 never carries out a DryRun call; an endpoint that did is said plainly.
+        Ok(_) => {
+            let why = format!("{what}: the endpoint ignored DryRun and carried the call out");
+            cx.ui.error(&why);
+            refused.push(why);
+        }
     }
 }
 

@@ -18,6 +18,13 @@ pub struct StepKeyPair {
 }
 
 impl StepKeyPair {
+    /// Whether the build makes a temporary key pair (the template gives no credentials).
+    pub fn temporary(&self) -> bool {
+        self.comm.ssh_private_key_file.is_empty()
+            && self.comm.ssh_password.is_empty()
+            && !self.comm.ssh_agent_auth
+    }
+
     /// The step.
     pub fn new(comm: CommConfig) -> StepKeyPair {
         StepKeyPair {
@@ -34,10 +41,7 @@ impl Step<State> for StepKeyPair {
     }
 
     async fn run(&mut self, cx: &BuildCx, s: &mut State) -> Result<()> {
-        if !self.comm.ssh_private_key_file.is_empty()
-            || !self.comm.ssh_password.is_empty()
-            || self.comm.ssh_agent_auth
-        {
+        if !self.temporary() {
             if !self.comm.ssh_keypair_name.is_empty() {
                 s.key_name = Some(self.comm.ssh_keypair_name.clone());
             }

@@ -103,138 +103,7 @@ impl Step<State> for StepRunInstance {
         } else {
             "Launching a source AWS instance..."
         });
-        let mut req = s
-            .ec2
-            .run_instances()
-            .image_id(&s.source_ami)
-            .min_count(1)
-            .max_count(1)
-            .set_security_group_ids(Some(s.security_groups.clone()))
-            .tag_specifications(
-                TagSpecification::builder()
-                    .resource_type(ResourceType::Instance)
-                    .set_tags(Some(
-                        tags(&s.rendered.run_tags, true)
-                            .into_iter()
-                            .chain(s.kiln_tags(cx))
-                            .collect(),
-                    ))
-                    .build(),
-            )
-            .tag_specifications(
-                TagSpecification::builder()
-                    .resource_type(ResourceType::Volume)
-                    .set_tags(Some(
-                        tags(&s.rendered.run_volume_tags, false)
-                            .into_iter()
-                            .chain(s.kiln_tags(cx))
-                            .collect(),
-                    ))
-                    .build(),
-            );
-        if let Some(k) = &s.key_name {
-            req = req.key_name(k);
-        }
-        let mut devices =
-            crate::block_devices::mappings(&c.launch_block_device_mappings).unwrap_or_default();
-        if c.no_ephemeral {
-            // Instance store drives take xvdca..xvdcz unless mapped to nothing (as Packer).
-            for letter in 'a'..='z' {
-                devices.push(
-                    aws_sdk_ec2::types::BlockDeviceMapping::builder()
-                        .device_name(format!("xvdc{letter}"))
-                        .no_device("")
-                        .build(),
-                );
-            }
-        }
-        req = req.set_block_device_mappings((!devices.is_empty()).then_some(devices));
-        if c.enable_t2_unlimited {
-            req = req.credit_specification(
-                aws_sdk_ec2::types::CreditSpecificationRequest::builder()
-                    .cpu_credits("unlimited")
-                    .build(),
-            );
-        }
-        if c.ebs_optimized {
-            req = req.ebs_optimized(true);
-        }
-        // associate_public_ip_address needs the network interface spelled out (it then
-        // carries the subnet and groups), as Packer does.
-        if let Some(public) = c.associate_public_ip_address {
-            let mut nic = aws_sdk_ec2::types::InstanceNetworkInterfaceSpecification::builder()
-                .device_index(0)
-                .associate_public_ip_address(public)
-                .delete_on_termination(true)
-                .set_groups(Some(s.security_groups.clone()));
-            if !s.subnet_id.is_empty() {
-                nic = nic.subnet_id(&s.subnet_id);
-            }
-            req = req
-                .set_security_group_ids(None)
-                .network_interfaces(nic.build());
-        } else if !s.subnet_id.is_empty() {
-            req = req.subnet_id(&s.subnet_id);
-        }
-        let profile = s
-            .instance_profile
-            .clone()
-            .unwrap_or_else(|| c.iam_instance_profile.clone());
-        if !profile.is_empty() {
-            req = req.iam_instance_profile(
-                IamInstanceProfileSpecification::builder()
-                    .name(profile)
-                    .build(),
-            );
-        }
-        let user_data = if !c.user_data_file.is_empty() {
-            std::fs::read_to_string(&c.user_data_file)?
-        } else {
-            c.user_data.clone()
-        };
-        if !user_data.is_empty() {
-            req = req.user_data(base64::engine::general_purpose::STANDARD.encode(user_data));
-        }
-        if c.shutdown_behavior == "terminate" {
-            req = req.instance_initiated_shutdown_behavior(ShutdownBehavior::Terminate);
-        }
-        if !s.availability_zone.is_empty() || !c.tenancy.is_empty() {
-            let mut placement = aws_sdk_ec2::types::Placement::builder();
-            if !s.availability_zone.is_empty() {
-                placement = placement.availability_zone(&s.availability_zone);
-            }
-            if !c.tenancy.is_empty() {
-                placement =
-                    placement.tenancy(aws_sdk_ec2::types::Tenancy::from(c.tenancy.as_str()));
-            }
-            req = req.placement(placement.build());
-        }
-        if spot {
-            // A one-time spot request made with the instance (no launch template or fleet to
-            // clean up): it closes when the instance goes.
-            let mut opts = aws_sdk_ec2::types::SpotMarketOptions::builder()
-                .spot_instance_type(aws_sdk_ec2::types::SpotInstanceType::OneTime);
-            if c.spot_price != "auto" {
-                opts = opts.max_price(&c.spot_price);
-            }
-            if let Some(m) = c.block_duration_minutes {
-                opts = opts.block_duration_minutes(m);
-            }
-            req = req.instance_market_options(
-                aws_sdk_ec2::types::InstanceMarketOptionsRequest::builder()
-                    .market_type(aws_sdk_ec2::types::MarketType::Spot)
-                    .spot_options(opts.build())
-                    .build(),
-            );
-            if !s.rendered.spot_tags.is_empty() {
-                req = req.tag_specifications(
-                    TagSpecification::builder()
-                        .resource_type(ResourceType::SpotInstancesRequest)
-                        .set_tags(Some(tags(&s.rendered.spot_tags, false)))
-                        .build(),
-                );
-            }
-        }
+        let req = launch_request(c, cx, s)?;
         // Spot: each type in turn while EC2 has no capacity for it (or the price is too low).
         let types: Vec<String> = if spot && !c.spot_instance_types.is_empty() {
             c.spot_instance_types.clone()
@@ -402,6 +271,148 @@ impl Step<State> for StepRunInstance {
             )),
         }
     }
+}
+
+/// The RunInstances request for the build's instance (all but its type and client token),
+/// as the build sends it and `kiln build -dry-run` checks it.
+pub(crate) fn launch_request(
+    c: &Config,
+    cx: &BuildCx,
+    s: &State,
+) -> Result<aws_sdk_ec2::operation::run_instances::builders::RunInstancesFluentBuilder> {
+    let spot = c.is_spot();
+    let mut req = s
+        .ec2
+        .run_instances()
+        .image_id(&s.source_ami)
+        .min_count(1)
+        .max_count(1)
+        .set_security_group_ids(Some(s.security_groups.clone()))
+        .tag_specifications(
+            TagSpecification::builder()
+                .resource_type(ResourceType::Instance)
+                .set_tags(Some(
+                    tags(&s.rendered.run_tags, true)
+                        .into_iter()
+                        .chain(s.kiln_tags(cx))
+                        .collect(),
+                ))
+                .build(),
+        )
+        .tag_specifications(
+            TagSpecification::builder()
+                .resource_type(ResourceType::Volume)
+                .set_tags(Some(
+                    tags(&s.rendered.run_volume_tags, false)
+                        .into_iter()
+                        .chain(s.kiln_tags(cx))
+                        .collect(),
+                ))
+                .build(),
+        );
+    if let Some(k) = &s.key_name {
+        req = req.key_name(k);
+    }
+    let mut devices =
+        crate::block_devices::mappings(&c.launch_block_device_mappings).unwrap_or_default();
+    if c.no_ephemeral {
+        // Instance store drives take xvdca..xvdcz unless mapped to nothing (as Packer).
+        for letter in 'a'..='z' {
+            devices.push(
+                aws_sdk_ec2::types::BlockDeviceMapping::builder()
+                    .device_name(format!("xvdc{letter}"))
+                    .no_device("")
+                    .build(),
+            );
+        }
+    }
+    req = req.set_block_device_mappings((!devices.is_empty()).then_some(devices));
+    if c.enable_t2_unlimited {
+        req = req.credit_specification(
+            aws_sdk_ec2::types::CreditSpecificationRequest::builder()
+                .cpu_credits("unlimited")
+                .build(),
+        );
+    }
+    if c.ebs_optimized {
+        req = req.ebs_optimized(true);
+    }
+    // associate_public_ip_address needs the network interface spelled out (it then
+    // carries the subnet and groups), as Packer does.
+    if let Some(public) = c.associate_public_ip_address {
+        let mut nic = aws_sdk_ec2::types::InstanceNetworkInterfaceSpecification::builder()
+            .device_index(0)
+            .associate_public_ip_address(public)
+            .delete_on_termination(true)
+            .set_groups(Some(s.security_groups.clone()));
+        if !s.subnet_id.is_empty() {
+            nic = nic.subnet_id(&s.subnet_id);
+        }
+        req = req
+            .set_security_group_ids(None)
+            .network_interfaces(nic.build());
+    } else if !s.subnet_id.is_empty() {
+        req = req.subnet_id(&s.subnet_id);
+    }
+    let profile = s
+        .instance_profile
+        .clone()
+        .unwrap_or_else(|| c.iam_instance_profile.clone());
+    if !profile.is_empty() {
+        req = req.iam_instance_profile(
+            IamInstanceProfileSpecification::builder()
+                .name(profile)
+                .build(),
+        );
+    }
+    let user_data = if !c.user_data_file.is_empty() {
+        std::fs::read_to_string(&c.user_data_file)?
+    } else {
+        c.user_data.clone()
+    };
+    if !user_data.is_empty() {
+        req = req.user_data(base64::engine::general_purpose::STANDARD.encode(user_data));
+    }
+    if c.shutdown_behavior == "terminate" {
+        req = req.instance_initiated_shutdown_behavior(ShutdownBehavior::Terminate);
+    }
+    if !s.availability_zone.is_empty() || !c.tenancy.is_empty() {
+        let mut placement = aws_sdk_ec2::types::Placement::builder();
+        if !s.availability_zone.is_empty() {
+            placement = placement.availability_zone(&s.availability_zone);
+        }
+        if !c.tenancy.is_empty() {
+            placement = placement.tenancy(aws_sdk_ec2::types::Tenancy::from(c.tenancy.as_str()));
+        }
+        req = req.placement(placement.build());
+    }
+    if spot {
+        // A one-time spot request made with the instance (no launch template or fleet to
+        // clean up): it closes when the instance goes.
+        let mut opts = aws_sdk_ec2::types::SpotMarketOptions::builder()
+            .spot_instance_type(aws_sdk_ec2::types::SpotInstanceType::OneTime);
+        if c.spot_price != "auto" {
+            opts = opts.max_price(&c.spot_price);
+        }
+        if let Some(m) = c.block_duration_minutes {
+            opts = opts.block_duration_minutes(m);
+        }
+        req = req.instance_market_options(
+            aws_sdk_ec2::types::InstanceMarketOptionsRequest::builder()
+                .market_type(aws_sdk_ec2::types::MarketType::Spot)
+                .spot_options(opts.build())
+                .build(),
+        );
+        if !s.rendered.spot_tags.is_empty() {
+            req = req.tag_specifications(
+                TagSpecification::builder()
+                    .resource_type(ResourceType::SpotInstancesRequest)
+                    .set_tags(Some(tags(&s.rendered.spot_tags, false)))
+                    .build(),
+            );
+        }
+    }
+    Ok(req)
 }
 
 /// Moves the instance from `group` to its VPC's default group; true when `group` is free.

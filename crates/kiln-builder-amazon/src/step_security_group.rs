@@ -33,13 +33,10 @@ impl StepSecurityGroup {
     }
 }
 
-#[async_trait]
-impl Step<State> for StepSecurityGroup {
-    fn name(&self) -> &'static str {
-        "StepSecurityGroup"
-    }
-
-    async fn run(&mut self, cx: &BuildCx, s: &mut State) -> Result<()> {
+impl StepSecurityGroup {
+    /// The template's groups (`security_group_id(s)`, or those `security_group_filter`
+    /// finds); empty when the build makes a temporary one.
+    pub async fn given(&self, cx: &BuildCx, s: &State) -> Result<Vec<String>> {
         let mut given = self.config.security_group_ids.clone();
         if !self.config.security_group_id.is_empty() {
             given.push(self.config.security_group_id.clone());
@@ -85,6 +82,18 @@ impl Step<State> for StepSecurityGroup {
             cx.ui
                 .message(&format!("Found Security Group(s): {}", given.join(", ")));
         }
+        Ok(given)
+    }
+}
+
+#[async_trait]
+impl Step<State> for StepSecurityGroup {
+    fn name(&self) -> &'static str {
+        "StepSecurityGroup"
+    }
+
+    async fn run(&mut self, cx: &BuildCx, s: &mut State) -> Result<()> {
+        let given = self.given(cx, s).await?;
         if !given.is_empty() {
             s.security_groups = given;
             return Ok(());

@@ -71,6 +71,8 @@ pub struct Options {
     pub on_error: OnError,
     /// `-debug`.
     pub debug: bool,
+    /// `-dry-run`: each builder checks what it can and nothing runs or is created.
+    pub dry_run: bool,
 }
 
 /// The outcome of one build.
@@ -145,6 +147,11 @@ async fn run_one(
 ) -> BuildResult {
     let start = Instant::now();
     let name = job.info.name.clone();
+    let after = if opts.dry_run {
+        would_run(&job)
+    } else {
+        vec![]
+    };
     let hook = Arc::new(ProvisionHook {
         provisioners: job.provisioners,
         error_cleanup: job.error_cleanup,
@@ -157,9 +164,15 @@ async fn run_one(
         debug: opts.debug,
         hook,
     };
-    let outcome = match job.builder.run(&cx).await {
-        Ok(artifact) => post_process(&job.info, &ui, &cancel, artifact, &job.post_processors).await,
-        Err(e) => Err(e),
+    let outcome = if opts.dry_run {
+        dry_run(job.builder.as_ref(), &cx, &after).await
+    } else {
+        match job.builder.run(&cx).await {
+            Ok(artifact) => {
+                post_process(&job.info, &ui, &cancel, artifact, &job.post_processors).await
+            }
+            Err(e) => Err(e),
+        }
     };
     let elapsed = start.elapsed();
     match outcome {
@@ -188,6 +201,51 @@ async fn run_one(
             }
         }
     }
+}
+
+/// What a dry run says would run after the builder: provisioners and post-processors.
+fn would_run(job: &BuildJob) -> Vec<String> {
+    let mut lines = Vec::new();
+    if !job.provisioners.is_empty() {
+        let kinds: Vec<&str> = job.provisioners.iter().map(|p| p.kind.as_str()).collect();
+        lines.push(format!(
+            "Would run {} provisioner(s): {}",
+            kinds.len(),
+            kinds.join(", ")
+        ));
+    }
+    if let Some(p) = &job.error_cleanup {
+        lines.push(format!(
+            "On an error, would run the error-cleanup provisioner: {}",
+            p.kind
+        ));
+    }
+    for chain in &job.post_processors {
+        let names: Vec<String> = chain
+            .iter()
+            .map(|pp| match &pp.name {
+                Some(n) => format!("{n} (type {})", pp.kind),
+                None => pp.kind.clone(),
+            })
+            .collect();
+        lines.push(format!("Would run post-processors: {}", names.join(" -> ")));
+    }
+    lines
+}
+
+/// A dry run of one build: the builder's checks, then what would run after it.
+async fn dry_run(
+    builder: &dyn Builder,
+    cx: &BuildCx,
+    after: &[String],
+) -> Result<Vec<ArtifactRef>> {
+    cx.ui
+        .say("Dry run: checking what this build would do; nothing is created or run.");
+    builder.dry_run(cx).await?;
+    for line in after {
+        cx.ui.say(line);
+    }
+    Ok(vec![])
 }
 
 /// Packer's post-processor chain semantics: each chain starts from the builder's artifact;

@@ -174,6 +174,15 @@ pub trait Builder: Send + Sync {
     fn secrets(&self) -> Vec<String> {
         vec![]
     }
+
+    /// `kiln build -dry-run`: checks what can be checked without creating anything (lookups,
+    /// the cloud's own permission checks) and says what the build would make; an error when
+    /// the build could not run.
+    async fn dry_run(&self, cx: &BuildCx) -> Result<()> {
+        cx.ui
+            .say("Nothing to check: this builder creates nothing outside this machine.");
+        Ok(())
+    }
 }
 
 /// What a provisioner gets to work with.

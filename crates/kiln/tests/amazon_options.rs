@@ -48,6 +48,17 @@ fn build_at(
     builder_json: &str,
     env: &[(&str, &str)],
 ) -> (i32, String) {
+    build_with(url, dir, builder_json, env, &["-machine-readable"])
+}
+
+/// [`build_at`] with other flags for `kiln build`.
+fn build_with(
+    url: &str,
+    dir: &std::path::Path,
+    builder_json: &str,
+    env: &[(&str, &str)],
+    flags: &[&str],
+) -> (i32, String) {
     let tpl = dir.join("t.json");
     std::fs::write(
         &tpl,
@@ -64,16 +75,10 @@ fn build_at(
         ("AWS_ENDPOINT_URL", url),
     ];
     envs.extend_from_slice(env);
-    let out = run_in(
-        dir,
-        &[
-            "build",
-            "-color=false",
-            "-machine-readable",
-            tpl.to_str().unwrap(),
-        ],
-        &envs,
-    );
+    let mut args = vec!["build", "-color=false"];
+    args.extend_from_slice(flags);
+    args.push(tpl.to_str().unwrap());
+    let out = run_in(dir, &args, &envs);
     (out.status.code().unwrap_or(-1), stdout(&out))
 }
 
@@ -802,6 +807,75 @@ fn credentials_from_instance_metadata_credential_process_and_sso() {
     assert_eq!(
         signers()[1..].to_vec(),
         vec!["ASIASSOPORTAL0000".to_string()]
+    );
+    assert_eq!(m.everything_left(), Vec::<String>::new());
+}
+
+/// `kiln build -dry-run`: the read-only lookups, then every call that would create something
+/// sent with DryRun, which EC2 (and moto) answer without making anything; a refusal fails the
+/// dry run and names the call.
+#[test]
+fn dry_run_asks_ec2_about_each_create_and_makes_nothing() {
+    let m = Moto::start_multi_region();
+    let proxy = Proxy::start(&m, 0.0);
+    let t = ec2_target(&m);
+    let dir = tempfile::tempdir().unwrap();
+    let builder = ebs_builder(
+        t.port,
+        "dry-{{timestamp}}",
+        r#", "ami_regions": ["us-west-2"]"#,
+    );
+    let dry = || build_with(&proxy.url(), dir.path(), &builder, &[], &["-dry-run"]);
+    let (code, text) = dry();
+    assert_eq!(code, 0, "{text}");
+    for said in [
+        "ImportKeyPair (the temporary key pair): would be allowed (EC2 dry run)",
+        "CreateSecurityGroup (the temporary group): would be allowed (EC2 dry run)",
+        "RunInstances (t2.micro from ami-af4333cf): would be allowed (EC2 dry run)",
+        "Would then connect over ssh, provision, and create the AMI dry-",
+        "in us-east-1, us-west-2",
+        "Would run 1 provisioner(s): shell",
+        "==> Dry run finished: nothing was created.",
+    ] {
+        assert!(text.contains(said), "{said:?} in:\n{text}");
+    }
+    let requests = proxy.requests();
+    let creates: Vec<_> = requests
+        .iter()
+        .filter(|r| !r.0.starts_with("Describe"))
+        .collect();
+    let names: Vec<&str> = creates.iter().map(|r| r.0.as_str()).collect();
+    assert_eq!(
+        names,
+        ["ImportKeyPair", "CreateSecurityGroup", "RunInstances"],
+        "{requests:?}"
+    );
+    assert!(
+        creates
+            .iter()
+            .all(|r| r.1.get("DryRun").map(String::as_str) == Some("true")),
+        "{creates:?}"
+    );
+    assert_eq!(m.everything_left(), Vec::<String>::new());
+    assert!(
+        !t.log().contains("Accepted publickey"),
+        "a dry run does not log in:\n{}",
+        t.log()
+    );
+    // EC2 refuses the launch (as it does without ec2:RunInstances): the dry run fails and
+    // says which call and why.
+    let n = proxy
+        .calls()
+        .iter()
+        .position(|c| c == "RunInstances")
+        .unwrap()
+        + 1;
+    proxy.configure_fault(0.0, Some(n), "UnauthorizedOperation");
+    let (code, text) = dry();
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("EC2 would refuse: EC2 RunInstances (t2.micro from ami-af4333cf) failed: UnauthorizedOperation"),
+        "{text}"
     );
     assert_eq!(m.everything_left(), Vec::<String>::new());
 }

@@ -170,6 +170,46 @@ fn only_and_except_select_builds_and_named_post_processors() {
 }
 
 #[test]
+fn dry_run_creates_and_runs_nothing_and_says_what_would_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let t = write(
+        dir.path(),
+        "t.json",
+        r#"{"builders": [{"type": "file", "content": "a", "target": "a.txt"}],
+            "provisioners": [{"type": "shell-local", "inline": ["touch provisioned"]},
+                             {"type": "sleep", "duration": "1s"}],
+            "post-processors": [[{"type": "checksum", "output": "a.sum"},
+                                 {"type": "manifest", "name": "list", "output": "m.json"}]]}"#,
+    );
+    let out = run_in(dir.path(), &["build", "-dry-run", &t], &[]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}");
+    for said in [
+        "==> file: Dry run: checking what this build would do; nothing is created or run.",
+        "==> file: Nothing to check: this builder creates nothing outside this machine.",
+        "==> file: Would run 2 provisioner(s): shell-local, sleep",
+        "==> file: Would run post-processors: checksum -> list (type manifest)",
+        "==> Dry run finished: nothing was created.",
+    ] {
+        assert!(text.contains(said), "{said:?} in:\n{text}");
+    }
+    let made: Vec<_> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n != "t.json")
+        .collect();
+    assert!(made.is_empty(), "made: {made:?}");
+    // A template the plan refuses fails the dry run as it fails a build.
+    let bad = write(
+        dir.path(),
+        "bad.json",
+        r#"{"builders": [{"type": "nope"}]}"#,
+    );
+    let out = run_in(dir.path(), &["build", "-dry-run", &bad], &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+}
+
+#[test]
 fn json_event_stream_is_one_object_per_line_and_redacted() {
     let dir = tempfile::tempdir().unwrap();
     let t = write(

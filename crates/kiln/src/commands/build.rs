@@ -27,6 +27,7 @@ const FLAGS: &[(&str, Kind)] = &[
     ("color", Kind::Bool),
     ("timestamp-ui", Kind::Bool),
     ("json", Kind::Bool),
+    ("dry-run", Kind::Bool),
 ];
 
 const USAGE: &str = "Usage: kiln build [options] TEMPLATE
@@ -37,6 +38,7 @@ const USAGE: &str = "Usage: kiln build [options] TEMPLATE
 Options:
   -color=false                  Disable color output. (Default: color)
   -debug                        Debug mode enabled for builds.
+  -dry-run                      Check what the builds would do, creating and running nothing (kiln).
   -except=foo,bar,baz           Run all builds and post-processors other than these.
   -only=foo,bar,baz             Build only the specified builds.
   -force                        Force a build to continue if artifacts exist, deletes existing artifacts.
@@ -171,6 +173,7 @@ pub fn run(argv: &[String], machine: bool) -> u8 {
         parallel: if debug { 1 } else { parallel },
         on_error,
         debug,
+        dry_run: flags.bool("dry-run", false),
     };
     rt.block_on(async move {
         let cancel = CancellationToken::new();
@@ -190,7 +193,7 @@ pub fn run(argv: &[String], machine: bool) -> u8 {
         }
         let start = Instant::now();
         let results = engine::run_all(planned.jobs, &ui, opts, &cancel).await;
-        let code = summarize(&ui, &results, start, cancel.is_cancelled());
+        let code = summarize(&ui, &results, start, cancel.is_cancelled(), opts.dry_run);
         let left = journal.finish();
         if left.is_empty() {
             code
@@ -247,7 +250,13 @@ fn spawn_signal_handler(
     });
 }
 
-fn summarize(ui: &Ui, results: &[BuildResult], start: Instant, interrupted: bool) -> u8 {
+fn summarize(
+    ui: &Ui,
+    results: &[BuildResult],
+    start: Instant,
+    interrupted: bool,
+    dry_run: bool,
+) -> u8 {
     ui.say(&format!(
         "\n==> Wait completed after {}",
         format_elapsed(start.elapsed())
@@ -268,7 +277,9 @@ fn summarize(ui: &Ui, results: &[BuildResult], start: Instant, interrupted: bool
     }
     let with_artifacts: Vec<&BuildResult> =
         results.iter().filter(|r| !r.artifacts.is_empty()).collect();
-    if with_artifacts.is_empty() {
+    if dry_run {
+        ui.say("\n==> Dry run finished: nothing was created.");
+    } else if with_artifacts.is_empty() {
         ui.say("\n==> Builds finished but no artifacts were created.");
     } else {
         ui.say("\n==> Builds finished. The artifacts of successful builds are:");
