@@ -159,20 +159,20 @@ fn image_poll(
     })
 }
 
-/// Tags the snapshots `img` lists that are not in `tagged` yet, and adds them there. EC2
-/// lists an image's snapshots while it is still pending: tagged then, a snapshot carries
-/// kiln's tags for as long as it exists, and nothing is left to tag once the AMI is ready.
+/// Tags the snapshots in `ids` that are not in `tagged` yet, and adds them there. EC2 lists
+/// an image's snapshots while it is still pending: tagged then, a snapshot carries kiln's
+/// tags for as long as it exists, and nothing is left to tag once the AMI is ready.
 async fn tag_new_snapshots(
     ec2: &aws_sdk_ec2::Client,
-    img: &aws_sdk_ec2::types::Image,
+    ids: &[String],
     tags: &[Tag],
     tagged: &std::sync::Mutex<Vec<String>>,
 ) -> Result<()> {
     let new: Vec<String> = {
         let done = tagged.lock().expect("tagged lock");
-        snapshots_of(img)
-            .into_iter()
+        ids.iter()
             .filter(|id| !done.contains(id))
+            .cloned()
             .collect()
     };
     if new.is_empty() {
@@ -439,18 +439,51 @@ impl Step<State> for StepCreateAmi {
         let (image, released) = {
             let s: &State = s;
             let (ec2, ami, tags, tagged) = (&s.ec2, &ami, &snapshot_tags, &tagged);
+            // The polls pass on the snapshots they see and a task of its own tags them, so
+            // that tagging never delays the next look at the AMI.
+            let (seen_tx, mut seen) = tokio::sync::watch::channel(Vec::<String>::new());
+            let done = tokio_util::sync::CancellationToken::new();
             let what = format!("AMI {ami} to be available");
-            let wait = wait::until(&what, self.wait, &cx.cancel, || async move {
-                let out = match ec2.describe_images().image_ids(ami).send().await {
-                    Ok(o) => o,
-                    Err(e) if throttled(&e) => return Ok(Poll::Throttled),
-                    Err(e) => return Err(api_err("DescribeImages", e)),
-                };
-                if let Some(img) = out.images().first() {
-                    tag_new_snapshots(ec2, img, tags, tagged).await?;
+            let wait = async {
+                let seen_tx = &seen_tx;
+                let r = wait::until(&what, self.wait, &cx.cancel, || async move {
+                    let out = match ec2.describe_images().image_ids(ami).send().await {
+                        Ok(o) => o,
+                        Err(e) if throttled(&e) => return Ok(Poll::Throttled),
+                        Err(e) => return Err(api_err("DescribeImages", e)),
+                    };
+                    if let Some(img) = out.images().first() {
+                        let ids = snapshots_of(img);
+                        seen_tx.send_if_modified(|v| {
+                            let new = *v != ids;
+                            *v = ids;
+                            new
+                        });
+                    }
+                    image_poll(ami, out.images().first())
+                })
+                .await;
+                done.cancel();
+                r
+            };
+            let tag = async {
+                loop {
+                    tokio::select! {
+                        biased;
+                        _ = done.cancelled() => break,
+                        changed = seen.changed() => {
+                            if changed.is_err() {
+                                break;
+                            }
+                            let ids = seen.borrow_and_update().clone();
+                            // A failure here is tried again once the AMI is ready.
+                            if let Err(e) = tag_new_snapshots(ec2, &ids, tags, tagged).await {
+                                kiln_core::log::log(format_args!("[WARN] {e}; trying again later"));
+                            }
+                        }
+                    }
                 }
-                image_poll(ami, out.images().first())
-            });
+            };
             let release = async {
                 if early {
                     crate::release::release_early(cx, s).await
@@ -458,7 +491,8 @@ impl Step<State> for StepCreateAmi {
                     vec![]
                 }
             };
-            tokio::join!(wait, release)
+            let (image, (), released) = tokio::join!(wait, tag, release);
+            (image, released)
         };
         for r in released {
             if s.temporary_security_group.as_deref() == Some(r.as_str()) {
@@ -467,6 +501,8 @@ impl Step<State> for StepCreateAmi {
             s.released.insert(r);
         }
         let image = image?;
+        // What EC2 listed only once the AMI was ready (or what failed above).
+        tag_new_snapshots(&s.ec2, &snapshots_of(&image), &snapshot_tags, &tagged).await?;
         s.snapshot_ids = snapshots_of(&image);
         s.amis.insert(
             s.region.clone(),
