@@ -67,6 +67,23 @@ fn seed_template_builds_end_to_end() {
     let out = run_in(&seed_dir, &["validate", &tpl], &env_refs);
     assert!(out.status.success(), "{}", stdout(&out));
 
+    // A dry run first: EC2 is asked about each create, nothing is made, nothing runs.
+    let out = run_in(
+        &seed_dir,
+        &["build", "-color=false", "-dry-run", &tpl],
+        &env_refs,
+    );
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}");
+    for said in [
+        "RunInstances (t2.micro from ami-af4333cf): would be allowed (EC2 dry run)",
+        "create the AMI elasticsearch-1-0-0 in us-east-1",
+        "Would run 3 provisioner(s): shell, ansible-local, shell",
+    ] {
+        assert!(text.contains(said), "{said:?} in:\n{text}");
+    }
+    assert_eq!(m.everything_left(), Vec::<String>::new());
+
     let out = run_in(
         &seed_dir,
         &["build", "-color=false", "-machine-readable", &tpl],
