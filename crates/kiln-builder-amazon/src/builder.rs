@@ -105,7 +105,6 @@ impl AmazonEbs {
             temporary_security_group: None,
             temporary_security_group_name: String::new(),
             temporary_key_pair: None,
-            released: Default::default(),
             instance_id: None,
             host: None,
             comm: None,
@@ -122,6 +121,13 @@ impl AmazonEbs {
             instance_profile: None,
             temporary_instance_profile: false,
         }
+    }
+
+    /// The options with `-force` applied: as Packer, it replaces an AMI of the same name.
+    fn forced(&self, cx: &BuildCx) -> Config {
+        let mut c = self.config.clone();
+        c.force_deregister |= cx.info.force;
+        c
     }
 
     fn wait(&self) -> Wait {
@@ -162,10 +168,8 @@ impl Builder for AmazonEbs {
     async fn dry_run(&self, cx: &BuildCx) -> Result<()> {
         let c = &self.config;
         let mut s = self.new_state(cx).await;
-        let mut config = c.clone();
-        config.force_deregister |= cx.info.force;
         StepPreValidate {
-            config: config.clone(),
+            config: self.forced(cx),
         }
         .run(cx, &mut s)
         .await?;
@@ -284,12 +288,7 @@ impl Builder for AmazonEbs {
         let keep = Arc::new(AtomicBool::new(false));
         let mut steps: Vec<Box<dyn Step<State>>> = vec![
             Box::new(StepPreValidate {
-                config: {
-                    // As Packer: -force replaces an AMI of the same name.
-                    let mut c = self.config.clone();
-                    c.force_deregister |= cx.info.force;
-                    c
-                },
+                config: self.forced(cx),
             }),
             Box::new(StepSourceAmi {
                 filter: self.config.source_ami_filter.clone(),
@@ -324,9 +323,7 @@ impl Builder for AmazonEbs {
                 ena_support: self.config.ena_support,
                 sriov_support: self.config.sriov_support,
             }));
-            let mut config = self.config.clone();
-            // As Packer: -force replaces an AMI of the same name.
-            config.force_deregister |= cx.info.force;
+            let config = self.forced(cx);
             steps.push(Box::new(StepCreateAmi {
                 config: config.clone(),
                 wait,

@@ -9,11 +9,18 @@ use crate::step_run_instance::release_group;
 use kiln_core::journal::Event;
 use kiln_core::plugin::BuildCx;
 
-/// Deletes the temporary security group and key pair; returns what it deleted (the group's
-/// id, the key pair's name), which the caller adds to [`State::released`].
-pub(crate) async fn release_early(cx: &BuildCx, s: &State) -> Vec<String> {
+/// What [`release_early`] deleted: the caller clears them from the state, so the steps'
+/// cleanups leave them alone.
+#[derive(Default)]
+pub(crate) struct Released {
+    pub group: bool,
+    pub key_pair: bool,
+}
+
+/// Deletes the temporary security group and key pair; says which went.
+pub(crate) async fn release_early(cx: &BuildCx, s: &State) -> Released {
     let Some(instance) = s.instance_id.as_deref() else {
-        return vec![];
+        return Released::default();
     };
     let group = s.temporary_security_group.as_deref();
     let key = s.temporary_key_pair.as_deref();
@@ -38,7 +45,7 @@ pub(crate) async fn release_early(cx: &BuildCx, s: &State) -> Vec<String> {
                     group,
                     Event::Deleted,
                 );
-                Some(group.to_string())
+                Some(())
             }
             Err(e) => {
                 kiln_core::log::log(format_args!(
@@ -54,7 +61,7 @@ pub(crate) async fn release_early(cx: &BuildCx, s: &State) -> Vec<String> {
         match s.ec2.delete_key_pair().key_name(name).send().await {
             Ok(_) => {
                 s.journal(cx, "ec2:key-pair", name, "", Event::Deleted);
-                Some(name.to_string())
+                Some(())
             }
             Err(e) => {
                 kiln_core::log::log(format_args!(
@@ -65,6 +72,9 @@ pub(crate) async fn release_early(cx: &BuildCx, s: &State) -> Vec<String> {
             }
         }
     };
-    let (g, k) = tokio::join!(group, key);
-    g.into_iter().chain(k).collect()
+    let (group, key_pair) = tokio::join!(group, key);
+    Released {
+        group: group.is_some(),
+        key_pair: key_pair.is_some(),
+    }
 }

@@ -33,15 +33,13 @@ pub struct State {
     pub availability_zone: String,
     /// Security groups for the instance.
     pub security_groups: Vec<String>,
-    /// The temporary security group kiln made, if it did (deleted at cleanup).
+    /// The temporary security group kiln made, while it exists (deleted at cleanup, or
+    /// while the AMI is made).
     pub temporary_security_group: Option<String>,
     /// Its name (its journal key).
     pub temporary_security_group_name: String,
-    /// The temporary key pair kiln imported (its name), if it did.
+    /// The temporary key pair kiln imported (its name), while it exists.
     pub temporary_key_pair: Option<String>,
-    /// Temporary resources (ids, key pair names) already deleted while the AMI was being made:
-    /// their steps' cleanups skip them.
-    pub released: std::collections::BTreeSet<String>,
     /// The build instance.
     pub instance_id: Option<String>,
     /// Address to connect to.

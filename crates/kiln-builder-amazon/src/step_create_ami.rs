@@ -488,17 +488,17 @@ impl Step<State> for StepCreateAmi {
                 if early {
                     crate::release::release_early(cx, s).await
                 } else {
-                    vec![]
+                    crate::release::Released::default()
                 }
             };
             let (image, (), released) = tokio::join!(wait, tag, release);
             (image, released)
         };
-        for r in released {
-            if s.temporary_security_group.as_deref() == Some(r.as_str()) {
-                s.temporary_security_group = None;
-            }
-            s.released.insert(r);
+        if released.group {
+            s.temporary_security_group = None;
+        }
+        if released.key_pair {
+            s.temporary_key_pair = None;
         }
         let image = image?;
         // What EC2 listed only once the AMI was ready (or what failed above).

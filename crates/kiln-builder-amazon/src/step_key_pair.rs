@@ -14,7 +14,6 @@ use kiln_core::{Error, Result};
 pub struct StepKeyPair {
     /// Communicator options.
     pub comm: CommConfig,
-    created: Option<String>,
 }
 
 impl StepKeyPair {
@@ -27,10 +26,7 @@ impl StepKeyPair {
 
     /// The step.
     pub fn new(comm: CommConfig) -> StepKeyPair {
-        StepKeyPair {
-            comm,
-            created: None,
-        }
+        StepKeyPair { comm }
     }
 }
 
@@ -80,7 +76,7 @@ impl Step<State> for StepKeyPair {
             out.key_pair_id().unwrap_or_default(),
             Event::Created,
         );
-        self.created = Some(name.clone());
+        // The state owns it from here (it may go while the AMI is made).
         s.temporary_key_pair = Some(name.clone());
         s.key_name = Some(name);
         s.private_key = Some(pair.private_openssh.clone());
@@ -89,7 +85,7 @@ impl Step<State> for StepKeyPair {
     }
 
     async fn cleanup(&mut self, cx: &BuildCx, s: &mut State) {
-        if let Some(name) = self.created.take().filter(|n| !s.released.contains(n)) {
+        if let Some(name) = s.temporary_key_pair.take() {
             cx.ui.say("Deleting temporary keypair...");
             match s.ec2.delete_key_pair().key_name(&name).send().await {
                 Ok(_) => s.journal(cx, "ec2:key-pair", &name, "", Event::Deleted),

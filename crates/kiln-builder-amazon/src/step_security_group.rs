@@ -17,19 +17,12 @@ pub struct StepSecurityGroup {
     pub config: Config,
     /// SSH port to open.
     pub port: u16,
-    created: Option<String>,
-    name: String,
 }
 
 impl StepSecurityGroup {
     /// The step.
     pub fn new(config: Config, port: u16) -> StepSecurityGroup {
-        StepSecurityGroup {
-            config,
-            port,
-            created: None,
-            name: String::new(),
-        }
+        StepSecurityGroup { config, port }
     }
 }
 
@@ -120,8 +113,10 @@ impl Step<State> for StepSecurityGroup {
         })?;
         let id = out.group_id().unwrap_or_default().to_string();
         s.journal(cx, "ec2:security-group", &name, &id, Event::Created);
-        self.created = Some(id.clone());
-        self.name = name.clone();
+        // The state owns it from here: the instance's cleanup frees it, this step's
+        // deletes it (unless it went while the AMI was made).
+        s.temporary_security_group = Some(id.clone());
+        s.temporary_security_group_name = name;
         let cidrs = if self.config.temporary_security_group_source_cidrs.is_empty() {
             vec!["0.0.0.0/0".to_string()]
         } else {
@@ -146,25 +141,26 @@ impl Step<State> for StepSecurityGroup {
             .send()
             .await
             .map_err(|e| api_err("AuthorizeSecurityGroupIngress", e))?;
-        s.security_groups = vec![id.clone()];
-        s.temporary_security_group = Some(id);
-        s.temporary_security_group_name = name;
+        s.security_groups = vec![id];
         Ok(())
     }
 
     async fn cleanup(&mut self, cx: &BuildCx, s: &mut State) {
-        let Some(id) = self.created.take() else {
+        let Some(id) = s.temporary_security_group.take() else {
             return;
         };
-        if s.released.contains(&id) {
-            return;
-        }
         cx.ui.say("Deleting temporary security group...");
         // The group stays "in use" until the instance is fully gone: retry briefly.
         for attempt in 0..30 {
             match s.ec2.delete_security_group().group_id(&id).send().await {
                 Ok(_) => {
-                    s.journal(cx, "ec2:security-group", &self.name, &id, Event::Deleted);
+                    s.journal(
+                        cx,
+                        "ec2:security-group",
+                        &s.temporary_security_group_name,
+                        &id,
+                        Event::Deleted,
+                    );
                     return;
                 }
                 Err(e) if code(&e).as_deref() == Some("DependencyViolation") && attempt < 29 => {

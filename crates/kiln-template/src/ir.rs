@@ -125,9 +125,9 @@ pub fn interpolate_except(
     for m in members {
         if later.contains(&m.key.as_str()) {
             m.value.try_map_strings(&mut |s, span| {
-                interp::check(s).map(|()| s.to_string()).map_err(|e| {
-                    Diagnostic::at(span.map(|sp| sp.sub(1 + e.pos, 1)).as_ref(), e.message)
-                })
+                interp::check(s)
+                    .map(|()| s.to_string())
+                    .map_err(|e| located(span, e))
             })?;
         } else {
             interpolate(&mut m.value, cx)?;
@@ -138,9 +138,12 @@ pub fn interpolate_except(
 
 /// Renders one template string, turning errors into located diagnostics.
 pub fn render_at(s: &str, span: Option<&Span>, cx: &Context) -> Result<String, Diagnostic> {
-    interp::render(s, cx).map_err(|e| {
-        // Inside a JSON string the template starts one byte after the opening quote.
-        let at = span.map(|sp| sp.sub(1 + e.pos, 1));
-        Diagnostic::at(at.as_ref(), e.message)
-    })
+    interp::render(s, cx).map_err(|e| located(span, e))
+}
+
+/// A template string's error as a diagnostic at its place in the file.
+fn located(span: Option<&Span>, e: interp::InterpError) -> Diagnostic {
+    // Inside a JSON string the template starts one byte after the opening quote.
+    let at = span.map(|sp| sp.sub(1 + e.pos, 1));
+    Diagnostic::at(at.as_ref(), e.message)
 }
