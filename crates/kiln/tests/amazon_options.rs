@@ -442,21 +442,22 @@ fn group_key_pair_and_snapshot_tags_are_done_while_the_ami_is_made() {
     let proxy = Proxy::start(&m, 1.0);
     let t = ec2_target(&m);
     let dir = tempfile::tempdir().unwrap();
-    let (code, text) = build_at(
-        &proxy.url(),
-        dir.path(),
-        &ebs_builder(
-            t.port,
-            "early-{{timestamp}}",
-            r#",
-                "tags": {"Name": "early"}, "snapshot_tags": {"Disk": "root"}"#,
-        ),
-        &[],
+    let builder = ebs_builder(
+        t.port,
+        "early-{{timestamp}}",
+        r#", "tags": {"Name": "early"}, "snapshot_tags": {"Disk": "root"}"#,
     );
+    let (code, text) = build_at(&proxy.url(), dir.path(), &builder, &[]);
     assert_eq!(code, 0, "{text}\n{}", t.log());
     let requests = proxy.requests();
     let actions: Vec<&str> = requests.iter().map(|r| r.0.as_str()).collect();
     let created = actions.iter().position(|a| *a == "CreateImage").unwrap();
+    // Prevalidation checked the name: without force_deregister it is not looked up again.
+    let stopped = actions.iter().position(|a| *a == "StopInstances").unwrap();
+    assert!(
+        !actions[stopped..created].contains(&"DescribeImages"),
+        "{actions:?}"
+    );
     let terminated = actions
         .iter()
         .position(|a| *a == "TerminateInstances")
@@ -512,6 +513,29 @@ fn group_key_pair_and_snapshot_tags_are_done_while_the_ami_is_made() {
         "{create:?}"
     );
     m.remove_products();
+    assert_eq!(m.everything_left(), Vec::<String>::new());
+
+    // A name another build took meanwhile: EC2's Duplicate is said plainly, nothing is left.
+    // (Without the lag the calls come in a fixed order: learn where CreateImage falls.)
+    proxy.configure(0.0, None);
+    let (code, text) = build_at(&proxy.url(), dir.path(), &builder, &[]);
+    assert_eq!(code, 0, "{text}");
+    m.remove_products();
+    let n = proxy
+        .calls()
+        .iter()
+        .position(|c| c == "CreateImage")
+        .unwrap()
+        + 1;
+    proxy.configure_fault(0.0, Some(n), "InvalidAMIName.Duplicate");
+    let (code, text) = build_at(&proxy.url(), dir.path(), &builder, &[]);
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains(
+            "was taken in us-east-1 while the build ran (set force_deregister to replace it)"
+        ),
+        "{text}"
+    );
     assert_eq!(m.everything_left(), Vec::<String>::new());
 }
 
