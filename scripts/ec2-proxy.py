@@ -16,7 +16,9 @@ Control (JSON over HTTP, on the proxy's own port):
                         every call answers after `delay` (a slow API)
   GET  /__proxy/calls   the actions called since the last config, in order
   GET  /__proxy/requests  the same calls with their parameters and the access key id that
-                        signed them: [{"action", "params": {name: value}, "key"}]
+                        signed them, and when each arrived and was answered (epoch seconds;
+                        null while in flight): [{"action", "params": {name: value}, "key",
+                        "started", "ended"}]
 
 Instance metadata (/latest/..., IMDS) passes through to moto's, with the TTL header a real
 IMDSv2 puts on a token (moto leaves it out, and the AWS SDKs refuse a token without it): point
@@ -200,9 +202,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         with LOCK:
             STATE["calls"].append(action)
             signer = re.search(r"Credential=([^/,]+)/", self.headers.get("Authorization", ""))
-            STATE["requests"].append({"action": action,
-                                      "params": {k: v[0] for k, v in params.items()},
-                                      "key": signer.group(1) if signer else ""})
+            entry = {"action": action, "params": {k: v[0] for k, v in params.items()},
+                     "key": signer.group(1) if signer else "", "started": started, "ended": None}
+            STATE["requests"].append(entry)
             n = len(STATE["calls"])
             at = STATE["fail_at"]
             fail = at is not None and at <= n < at + STATE["fail_count"]
@@ -220,6 +222,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 "</DecodeAuthorizationMessageResult><ResponseMetadata><RequestId>proxy</RequestId>"
                 "</ResponseMetadata></DecodeAuthorizationMessageResponse>"))
         if fail:
+            with LOCK:
+                entry["ended"] = time.time()
             message = html.escape(fail_message)
             scope = re.search(r"Credential=[^/]+/[^/]+/[^/]+/([^/]+)/", self.headers.get("Authorization", ""))
             if scope and scope.group(1) != "ec2":
@@ -245,6 +249,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             if code == 200:
                 record(action, params, text, lag)
                 text = rewrite(action, text)
+            entry["ended"] = time.time()
         if TRACE:
             with LOCK, open(TRACE, "a") as f:
                 f.write(f"{started:.3f} {time.time():.3f} {action} {code}\n")

@@ -9,6 +9,7 @@ use crate::step_iam_profile::StepIamInstanceProfile;
 use crate::step_key_pair::StepKeyPair;
 use crate::step_modify_ami::StepModifyAmiAttributes;
 use crate::step_network_info::StepNetworkInfo;
+use crate::step_prepare::StepPrepare;
 use crate::step_run_instance::StepRunInstance;
 use crate::step_security_group::StepSecurityGroup;
 use crate::step_source_ami::StepSourceAmi;
@@ -90,37 +91,15 @@ impl AmazonEbs {
             .region()
             .map(|r| r.to_string())
             .unwrap_or_default();
-        State {
+        let place = self.place(&region);
+        State::new(
             ec2,
-            region: region.clone(),
-            run_uuid: cx.info.run_uuid.clone(),
-            source_ami: self.config.source_ami.clone(),
-            key_name: None,
-            private_key: None,
-            public_key: None,
-            vpc_id: String::new(),
-            subnet_id: String::new(),
-            availability_zone: String::new(),
-            security_groups: vec![],
-            temporary_security_group: None,
-            temporary_security_group_name: String::new(),
-            temporary_key_pair: None,
-            instance_id: None,
-            host: None,
-            comm: None,
-            conn: None,
-            ami_id: None,
-            ami_key: String::new(),
-            amis: Default::default(),
-            snapshot_ids: vec![],
-            place: self.place(&region),
-            source_image: None,
-            rendered: Default::default(),
             iam,
-            shared: shared.clone(),
-            instance_profile: None,
-            temporary_instance_profile: false,
-        }
+            shared,
+            cx.info.run_uuid.clone(),
+            self.config.source_ami.clone(),
+            place,
+        )
     }
 
     /// The options with `-force` applied: as Packer, it replaces an AMI of the same name.
@@ -287,22 +266,21 @@ impl Builder for AmazonEbs {
         let wait = self.wait();
         let keep = Arc::new(AtomicBool::new(false));
         let mut steps: Vec<Box<dyn Step<State>>> = vec![
-            Box::new(StepPreValidate {
-                config: self.forced(cx),
-            }),
-            Box::new(StepSourceAmi {
-                filter: self.config.source_ami_filter.clone(),
-                config: self.config.clone(),
-            }),
-            Box::new(StepNetworkInfo {
-                config: self.config.clone(),
-            }),
-            Box::new(StepKeyPair::new(self.comm.clone())),
-            Box::new(StepSecurityGroup::new(
-                self.config.clone(),
-                self.comm.port(),
+            Box::new(StepPrepare::new(
+                StepPreValidate {
+                    config: self.forced(cx),
+                },
+                StepSourceAmi {
+                    filter: self.config.source_ami_filter.clone(),
+                    config: self.config.clone(),
+                },
+                StepNetworkInfo {
+                    config: self.config.clone(),
+                },
+                StepKeyPair::new(self.comm.clone()),
+                StepSecurityGroup::new(self.config.clone(), self.comm.port()),
+                StepIamInstanceProfile::new(self.config.clone(), wait),
             )),
-            Box::new(StepIamInstanceProfile::new(self.config.clone(), wait)),
             Box::new(StepRunInstance {
                 config: self.config.clone(),
                 comm: self.comm.clone(),

@@ -14,6 +14,7 @@ pub mod step_iam_profile;
 pub mod step_key_pair;
 pub mod step_modify_ami;
 pub mod step_network_info;
+pub mod step_prepare;
 pub mod step_run_instance;
 pub mod step_security_group;
 pub mod step_source_ami;

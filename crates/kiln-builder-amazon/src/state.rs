@@ -115,6 +115,103 @@ pub fn image_key(name: &str, region: &str) -> String {
 pub const TEMPORARY_TTL_HOURS: i64 = 24;
 
 impl State {
+    /// A build's state before any step: its clients, region, run id, the source AMI the
+    /// template names and where its resources live; nothing found or made yet.
+    pub fn new(
+        ec2: Client,
+        iam: aws_sdk_iam::Client,
+        shared: aws_config::SdkConfig,
+        run_uuid: String,
+        source_ami: String,
+        place: Vec<(String, String)>,
+    ) -> State {
+        let region = ec2
+            .config()
+            .region()
+            .map(|r| r.to_string())
+            .unwrap_or_default();
+        State {
+            ec2,
+            region,
+            run_uuid,
+            source_ami,
+            key_name: None,
+            private_key: None,
+            public_key: None,
+            vpc_id: String::new(),
+            subnet_id: String::new(),
+            availability_zone: String::new(),
+            security_groups: vec![],
+            temporary_security_group: None,
+            temporary_security_group_name: String::new(),
+            temporary_key_pair: None,
+            instance_id: None,
+            host: None,
+            comm: None,
+            conn: None,
+            ami_id: None,
+            ami_key: String::new(),
+            amis: Default::default(),
+            snapshot_ids: vec![],
+            place,
+            source_image: None,
+            rendered: Default::default(),
+            iam,
+            shared,
+            instance_profile: None,
+            temporary_instance_profile: false,
+        }
+    }
+
+    /// A fresh state on the same clients, for a step that runs beside others; what it
+    /// finds and makes comes back with [`State::absorb`].
+    pub fn fork(&self) -> State {
+        State::new(
+            self.ec2.clone(),
+            self.iam.clone(),
+            self.shared.clone(),
+            self.run_uuid.clone(),
+            self.source_ami.clone(),
+            self.place.clone(),
+        )
+    }
+
+    /// Takes what a fork's steps found and made before the launch: the key, the network,
+    /// the security groups, the instance profile. Each is set by one step only, so a value
+    /// the fork set wins and one it left alone stays.
+    pub fn absorb(&mut self, from: State) {
+        fn take<T>(to: &mut Option<T>, from: Option<T>) {
+            if from.is_some() {
+                *to = from;
+            }
+        }
+        fn take_text(to: &mut String, from: String) {
+            if !from.is_empty() {
+                *to = from;
+            }
+        }
+        take(&mut self.key_name, from.key_name);
+        take(&mut self.private_key, from.private_key);
+        take(&mut self.public_key, from.public_key);
+        take(&mut self.temporary_key_pair, from.temporary_key_pair);
+        take_text(&mut self.vpc_id, from.vpc_id);
+        take_text(&mut self.subnet_id, from.subnet_id);
+        take_text(&mut self.availability_zone, from.availability_zone);
+        if !from.security_groups.is_empty() {
+            self.security_groups = from.security_groups;
+        }
+        take(
+            &mut self.temporary_security_group,
+            from.temporary_security_group,
+        );
+        take_text(
+            &mut self.temporary_security_group_name,
+            from.temporary_security_group_name,
+        );
+        take(&mut self.instance_profile, from.instance_profile);
+        self.temporary_instance_profile |= from.temporary_instance_profile;
+    }
+
     /// The build info Packer renders tags with (its `BuildInfoTemplate`).
     pub fn build_info(&self) -> Vec<(&'static str, TVal)> {
         let img = self.source_image.as_ref();

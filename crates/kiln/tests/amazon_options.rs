@@ -540,6 +540,58 @@ fn group_key_pair_and_snapshot_tags_are_done_while_the_ami_is_made() {
 }
 
 #[test]
+fn the_calls_before_the_launch_go_together_reads_first_and_a_failed_check_makes_nothing() {
+    let m = Moto::start();
+    let proxy = Proxy::start(&m, 0.0);
+    // Every call answers half a second late: calls made together overlap by far more than
+    // any scheduling noise, calls made one after another not at all.
+    proxy.configure_slow(0.5);
+    let t = ec2_target(&m);
+    let dir = tempfile::tempdir().unwrap();
+    let builder = ebs_builder(t.port, "together", "");
+    let (code, text) = build_at(&proxy.url(), dir.path(), &builder, &[]);
+    assert_eq!(code, 0, "{text}\n{}", t.log());
+    let calls = proxy.timed();
+    let launch = calls.iter().position(|c| c.0 == "RunInstances").unwrap();
+    let before = &calls[..launch];
+    let of = |action: &str| -> Vec<&(String, f64, f64)> {
+        before.iter().filter(|c| c.0 == action).collect()
+    };
+    let overlap = |a: &(String, f64, f64), b: &(String, f64, f64)| a.1 < b.2 && b.1 < a.2;
+    // The reads: the AMI name check and the source AMI, at once.
+    let reads = of("DescribeImages");
+    assert_eq!(reads.len(), 2, "{before:?}");
+    assert!(overlap(reads[0], reads[1]), "{before:?}");
+    // Then the creates, at once, each after both reads were answered.
+    let (key, group) = (of("ImportKeyPair"), of("CreateSecurityGroup"));
+    assert_eq!((key.len(), group.len()), (1, 1), "{before:?}");
+    assert!(overlap(key[0], group[0]), "{before:?}");
+    for create in [key[0], group[0]] {
+        assert!(reads.iter().all(|r| r.2 <= create.1), "{before:?}");
+    }
+    // The launch once all of them, the group's ingress rule too, were answered.
+    assert!(before.iter().all(|c| c.2 <= calls[launch].1), "{calls:?}");
+    assert_eq!(
+        before.last().map(|c| c.0.as_str()),
+        Some("AuthorizeSecurityGroupIngress"),
+        "{before:?}"
+    );
+    // The name is taken now: the check fails, and nothing is created.
+    proxy.configure_slow(0.0);
+    let (code, text) = build_at(&proxy.url(), dir.path(), &builder, &[]);
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("AMI Name: 'together' is used by an existing AMI"),
+        "{text}"
+    );
+    let actions = proxy.calls();
+    for create in ["ImportKeyPair", "CreateSecurityGroup", "RunInstances"] {
+        assert!(!actions.contains(&create.to_string()), "{actions:?}");
+    }
+    assert_eq!(m.leftovers(), (vec![], vec![], vec![]), "{text}");
+}
+
+#[test]
 fn a_temporary_instance_profile_lives_as_long_as_the_build() {
     let m = Moto::start();
     let proxy = Proxy::start(&m, 0.0);

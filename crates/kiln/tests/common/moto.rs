@@ -305,6 +305,22 @@ impl Proxy {
             .collect()
     }
 
+    /// The calls since the last configure with when each arrived and was answered
+    /// (seconds): (action, started, ended). A call still in flight ends at infinity.
+    pub fn timed(&self) -> Vec<(String, f64, f64)> {
+        let v: Vec<serde_json::Value> =
+            serde_json::from_str(&self.control("GET", "/__proxy/requests", "")).unwrap();
+        v.into_iter()
+            .map(|r| {
+                (
+                    r["action"].as_str().unwrap_or_default().to_string(),
+                    r["started"].as_f64().unwrap_or(f64::INFINITY),
+                    r["ended"].as_f64().unwrap_or(f64::INFINITY),
+                )
+            })
+            .collect()
+    }
+
     /// [`Proxy::configure_fault`] with the error's message and how many calls in a row fail.
     pub fn configure_failure(&self, fail_at: usize, count: usize, code: &str, message: &str) {
         let body = serde_json::json!({"lag": 0, "fail_at": fail_at, "fail_count": count,
