@@ -251,6 +251,20 @@ pub(super) fn forwarded_agent(target: &Target) -> Option<std::path::PathBuf> {
 /// How long one handshake may take before the attempt counts as failed.
 const HANDSHAKE_LIMIT: Duration = Duration::from_secs(20);
 
+/// How long one TCP connect may wait for an answer. A machine that is still booting drops
+/// the SYNs, and the kernel sends its next one 1, 3, 7, 15 s after the first: a fresh
+/// attempt every 2 s reaches sshd about a second after it listens.
+const TCP_CONNECT_LIMIT: Duration = Duration::from_secs(2);
+
+/// The pause after a failed attempt before the next: 200 ms at first, doubling up to 1 s.
+/// Only SSH's own attempts wait it (no API is asked), so the cap is what a booting machine's
+/// sshd waits for kiln, at most, once it listens; Packer waits 5 s between attempts.
+fn retry_delay(attempt: u32) -> Duration {
+    Duration::from_millis(200)
+        .saturating_mul(1 << attempt.min(8))
+        .min(Duration::from_secs(1))
+}
+
 /// Connects and authenticates within `target.timeout`, retrying with backoff. Cancelling
 /// stops at once.
 pub async fn connect(
@@ -308,7 +322,7 @@ async fn establish_by(
 ) -> Result<Handle<Client>, CommError> {
     let start = Instant::now();
     let mut handshake_failures = 0;
-    let mut delay = Duration::from_millis(200);
+    let mut failures = 0;
     loop {
         let remaining = deadline.saturating_duration_since(Instant::now());
         let attempt = attempt(target, bastion, remaining);
@@ -327,6 +341,8 @@ async fn establish_by(
         // booting); handshake and authentication failures at most `handshake_attempts` times.
         let give_up = handshake_failures >= target.handshake_attempts.max(1);
         let now = Instant::now();
+        let delay = retry_delay(failures);
+        failures += 1;
         if give_up || now + delay >= deadline {
             return Err(CommError::Failed(format!(
                 "SSH to {} failed in phase \"{}\" after {:.1}s ({} attempt(s) beyond TCP): {}",
@@ -341,7 +357,6 @@ async fn establish_by(
             _ = tokio::time::sleep(delay) => {}
             _ = cancel.cancelled() => return Err(CommError::Cancelled),
         }
-        delay = (delay * 2).min(Duration::from_secs(5));
     }
 }
 
@@ -412,12 +427,18 @@ async fn attempt(
     let config = client_config(target);
     let mut handle = match bastion {
         None => {
+            let connect_limit = limit.min(TCP_CONNECT_LIMIT);
             let mut stream = tokio::time::timeout(
-                limit,
+                connect_limit,
                 TcpStream::connect((target.host.as_str(), target.port)),
             )
             .await
-            .map_err(|_| fail(Phase::TcpConnect, format!("no answer within {limit:?}")))?
+            .map_err(|_| {
+                fail(
+                    Phase::TcpConnect,
+                    format!("no answer within {connect_limit:?}"),
+                )
+            })?
             .map_err(|e| fail(Phase::TcpConnect, e.to_string()))?;
             let _ = stream.set_nodelay(true);
             wait_for_banner(&mut stream, limit).await?;
@@ -645,4 +666,18 @@ async fn wait_for_banner(stream: &mut TcpStream, limit: Duration) -> Result<(), 
         )));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retries_start_fast_and_never_pause_more_than_a_second() {
+        let ms: Vec<u128> = [0, 1, 2, 3, 4, 9, 40, u32::MAX]
+            .into_iter()
+            .map(|i| retry_delay(i).as_millis())
+            .collect();
+        assert_eq!(ms, [200, 400, 800, 1000, 1000, 1000, 1000, 1000]);
+    }
 }
