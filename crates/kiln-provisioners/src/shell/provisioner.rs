@@ -141,7 +141,7 @@ impl Shell {
         let mut env_remote = String::new();
         let mut uploaded: Vec<String> = Vec::new();
         let result = async {
-            if use_file {
+            let env_file = if use_file {
                 let mut f = tempfile::Builder::new().prefix("kiln-env").tempfile()?;
                 for (k, v) in env {
                     writeln!(f, "export {k}={}", single_quote(v))?;
@@ -153,13 +153,27 @@ impl Shell {
                     random_suffix()
                 );
                 uploaded.push(env_remote.clone());
-                self.upload_with_retry(comm, f.path(), &env_remote, &cx.cancel)
-                    .await?;
-            }
+                Some(f)
+            } else {
+                None
+            };
             uploaded.push(remote.clone());
-            // Staged with mode 0755: it arrives executable (Packer runs `chmod 0755` after).
-            self.upload_with_retry(comm, local, &remote, &cx.cancel)
-                .await?;
+            // Both files at once, each on its own channel: the machine's round trips and
+            // process starts overlap. The script is staged with mode 0755, so it arrives
+            // executable (Packer runs `chmod 0755` after).
+            let env_upload = async {
+                match &env_file {
+                    Some(f) => {
+                        self.upload_with_retry(comm, f.path(), &env_remote, &cx.cancel)
+                            .await
+                    }
+                    None => Ok(()),
+                }
+            };
+            tokio::try_join!(
+                env_upload,
+                self.upload_with_retry(comm, local, &remote, &cx.cancel)
+            )?;
             let vars: String = env
                 .iter()
                 .map(|(k, v)| {
