@@ -86,12 +86,7 @@ impl AmazonEbs {
         let shared = client::sdk_config(&self.config).await;
         let ec2 = client::ec2_in(&shared, &self.config, None);
         let iam = client::iam_in(&shared);
-        let region = ec2
-            .config()
-            .region()
-            .map(|r| r.to_string())
-            .unwrap_or_default();
-        let place = self.place(&region);
+        let place = self.place(&crate::state::region_of(&ec2));
         State::new(
             ec2,
             iam,

@@ -111,6 +111,14 @@ pub fn image_key(name: &str, region: &str) -> String {
     format!("{name}@{region}")
 }
 
+/// The region an EC2 client calls.
+pub fn region_of(ec2: &Client) -> String {
+    ec2.config()
+        .region()
+        .map(|r| r.to_string())
+        .unwrap_or_default()
+}
+
 /// How long a temporary resource may live before a reaper may delete it (`kiln:expires`).
 pub const TEMPORARY_TTL_HOURS: i64 = 24;
 
@@ -125,14 +133,9 @@ impl State {
         source_ami: String,
         place: Vec<(String, String)>,
     ) -> State {
-        let region = ec2
-            .config()
-            .region()
-            .map(|r| r.to_string())
-            .unwrap_or_default();
         State {
+            region: region_of(&ec2),
             ec2,
-            region,
             run_uuid,
             source_ami,
             key_name: None,
