@@ -10,9 +10,12 @@ retry), to test what a build leaves behind when any call fails.
 
 Control (JSON over HTTP, on the proxy's own port):
   POST /__proxy/config  {"lag": seconds, "fail_at": n or null, "fail_count": 1,
-                         "fail_code": code, "fail_message": text, "delay": seconds}
+                         "fail_action": name or null, "fail_code": code,
+                         "fail_message": text, "delay": seconds}
                         resets the call log; calls fail_at .. fail_at+fail_count-1 fail
-                        with fail_code (InjectedFault) and fail_message;
+                        (or the first fail_count calls of the action fail_action, however
+                        concurrent calls are ordered) with fail_code (InjectedFault) and
+                        fail_message;
                         every call answers after `delay` (a slow API)
   GET  /__proxy/calls   the actions called since the last config, in order
   GET  /__proxy/requests  the same calls with their parameters and the access key id that
@@ -49,7 +52,7 @@ import urllib.request
 
 LOCK = threading.Lock()
 TRACE = ""
-STATE = {"lag": 0.0, "delay": 0.0, "fail_at": None, "fail_code": "InjectedFault", "fail_count": 1, "fail_message": "", "calls": [], "requests": []}
+STATE = {"lag": 0.0, "delay": 0.0, "fail_at": None, "fail_code": "InjectedFault", "fail_count": 1, "fail_message": "", "fail_action": None, "calls": [], "requests": []}
 # resource id -> (state name, code or None, until)
 HELD = {}
 
@@ -144,6 +147,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
             with LOCK:
                 STATE["lag"] = float(cfg.get("lag", STATE["lag"]))
                 STATE["fail_at"] = cfg.get("fail_at")
+                STATE["fail_action"] = cfg.get("fail_action")
                 STATE["fail_code"] = cfg.get("fail_code") or "InjectedFault"
                 STATE["fail_count"] = int(cfg.get("fail_count") or 1)
                 STATE["fail_message"] = cfg.get("fail_message") or ""
@@ -208,6 +212,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             n = len(STATE["calls"])
             at = STATE["fail_at"]
             fail = at is not None and at <= n < at + STATE["fail_count"]
+            if STATE["fail_action"] == action:
+                fail = STATE["calls"].count(action) <= STATE["fail_count"]
             fail_code = STATE["fail_code"]
             fail_message = STATE["fail_message"] or f"fault injected at call {n} ({action})"
             lag = STATE["lag"]

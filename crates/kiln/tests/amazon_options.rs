@@ -67,19 +67,24 @@ fn build_with(
         ),
     )
     .unwrap();
-    let mut envs = vec![
-        ("AWS_ACCESS_KEY_ID", "dummy-access"),
-        ("AWS_SECRET_ACCESS_KEY", "dummy-secret"),
-        ("AWS_DEFAULT_REGION", "us-east-1"),
-        ("AWS_EC2_METADATA_DISABLED", "true"),
-        ("AWS_ENDPOINT_URL", url),
-    ];
+    let mut envs = aws_env(url);
     envs.extend_from_slice(env);
     let mut args = vec!["build", "-color=false"];
     args.extend_from_slice(flags);
     args.push(tpl.to_str().unwrap());
     let out = run_in(dir, &args, &envs);
     (out.status.code().unwrap_or(-1), stdout(&out))
+}
+
+/// The dummy credentials and region the builds here run with, against the EC2 API at `url`.
+fn aws_env(url: &str) -> Vec<(&'static str, &str)> {
+    vec![
+        ("AWS_ACCESS_KEY_ID", "dummy-access"),
+        ("AWS_SECRET_ACCESS_KEY", "dummy-secret"),
+        ("AWS_DEFAULT_REGION", "us-east-1"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+        ("AWS_ENDPOINT_URL", url),
+    ]
 }
 
 /// The builder the tests here start from (the seed's source AMI and login, the rig's sshd, an
@@ -588,6 +593,52 @@ fn the_calls_before_the_launch_go_together_reads_first_and_a_failed_check_makes_
     for create in ["ImportKeyPair", "CreateSecurityGroup", "RunInstances"] {
         assert!(!actions.contains(&create.to_string()), "{actions:?}");
     }
+    assert_eq!(m.leftovers(), (vec![], vec![], vec![]), "{text}");
+}
+
+#[test]
+fn a_retry_at_the_prompt_first_deletes_what_the_failed_attempt_made() {
+    let m = Moto::start();
+    let proxy = Proxy::start(&m, 0.0);
+    let t = ec2_target(&m);
+    let dir = tempfile::tempdir().unwrap();
+    // The security group fails once; the key pair made beside it succeeds.
+    proxy.configure_action_failure("CreateSecurityGroup", 1);
+    std::fs::write(
+        dir.path().join("t.json"),
+        format!(
+            r#"{{"builders": [{}], "provisioners": [{{"type": "shell", "inline": ["true"]}}]}}"#,
+            ebs_builder(t.port, "retried", "")
+        ),
+    )
+    .unwrap();
+    let url = proxy.url();
+    let (code, text) = on_a_terminal(
+        dir.path(),
+        &["-color=false", "-on-error=ask", "t.json"],
+        &aws_env(&url),
+        "retry\n",
+    );
+    assert_eq!(code, 0, "{text}\n{}", t.log());
+    assert!(text.contains("Step \"StepPrepare\" failed"), "{text}");
+    let requests = proxy.requests();
+    let named = |action: &str| -> Vec<(usize, String)> {
+        requests
+            .iter()
+            .enumerate()
+            .filter(|(_, r)| r.0 == action)
+            .map(|(i, r)| (i, r.1.get("KeyName").cloned().unwrap_or_default()))
+            .collect()
+    };
+    // Two attempts, two key pairs: the first attempt's went before the second began.
+    let imports = named("ImportKeyPair");
+    assert_eq!(imports.len(), 2, "{requests:?}");
+    let deleted = named("DeleteKeyPair");
+    let first_gone = deleted
+        .iter()
+        .find(|(_, k)| *k == imports[0].1)
+        .unwrap_or_else(|| panic!("{requests:?}"));
+    assert!(first_gone.0 < imports[1].0, "{requests:?}");
     assert_eq!(m.leftovers(), (vec![], vec![], vec![]), "{text}");
 }
 

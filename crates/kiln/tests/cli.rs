@@ -321,33 +321,6 @@ fn build_on_a_terminal(dir: &std::path::Path, template: &str, answers: &str) -> 
     )
 }
 
-/// Runs `kiln build ARGS` on a terminal with `env` set, typing `answers`.
-fn on_a_terminal(
-    dir: &std::path::Path,
-    args: &[&str],
-    env: &[(&str, &str)],
-    answers: &str,
-) -> (i32, String) {
-    use std::io::Write;
-    let command = format!("{} build {}", env!("CARGO_BIN_EXE_kiln"), args.join(" "));
-    let mut child = std::process::Command::new("script")
-        .current_dir(dir)
-        .envs(env.iter().copied())
-        .args(["-q", "-e", "-c", &command, "/dev/null"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .spawn()
-        .expect("script (util-linux)");
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(answers.as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    (out.status.code().unwrap_or(-1), stdout(&out))
-}
-
 #[test]
 fn on_error_ask_prompts_on_a_terminal_to_clean_up_abort_or_retry() {
     let dir = tempfile::tempdir().unwrap();

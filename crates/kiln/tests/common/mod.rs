@@ -176,3 +176,30 @@ impl Drop for Agent {
         let _ = self.child.wait();
     }
 }
+
+/// Runs `kiln build ARGS` on a terminal with `env` set, typing `answers`.
+pub fn on_a_terminal(
+    dir: &std::path::Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    answers: &str,
+) -> (i32, String) {
+    use std::io::Write;
+    let command = format!("{} build {}", env!("CARGO_BIN_EXE_kiln"), args.join(" "));
+    let mut child = std::process::Command::new("script")
+        .current_dir(dir)
+        .envs(env.iter().copied())
+        .args(["-q", "-e", "-c", &command, "/dev/null"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .expect("script (util-linux)");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(answers.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (out.status.code().unwrap_or(-1), stdout(&out))
+}

@@ -328,6 +328,14 @@ impl Proxy {
         self.control("POST", "/__proxy/config", &body.to_string());
     }
 
+    /// Makes the first `count` calls of `action` fail (InjectedFault), whatever the order
+    /// of the calls made beside them, and clears the log.
+    pub fn configure_action_failure(&self, action: &str, count: usize) {
+        let body = serde_json::json!({"lag": 0, "fail_at": null, "fail_action": action,
+                                      "fail_count": count});
+        self.control("POST", "/__proxy/config", &body.to_string());
+    }
+
     /// The actions called since the last configure, in order.
     pub fn calls(&self) -> Vec<String> {
         serde_json::from_str(&self.control("GET", "/__proxy/calls", "")).unwrap()
