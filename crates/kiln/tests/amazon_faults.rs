@@ -204,49 +204,75 @@ fn a_failure_at_each_api_call_in_turn_leaves_nothing_behind() {
         rig.proxy.configure(0.0, Some(n));
         let (code, text) = rig.build();
         let failed_call = rig.proxy.calls().get(n - 1).cloned().unwrap_or_default();
-        let finished = text.contains("Build 'amazon-ebs' finished after");
-        if finished {
-            // The build made its AMI (the fault fell on a call it could do without, or on a
-            // cleanup after it): the AMI is the product.
-            rig.moto.remove_products();
-        }
-        if code != 0 {
-            assert_eq!(code, 1, "call {n} ({failed_call}):\n{text}");
-            assert!(
-                text.contains(&format!("fault injected at call {n}")),
-                "call {n} ({failed_call}): the error does not say what failed:\n{text}"
-            );
-        }
-        // A failure while creating or waiting leaves nothing even before `kiln cleanup`; one
-        // while deleting leaves what it could not delete, listed in the journal.
-        let deleting = ["Delete", "Terminate", "Deregister"]
-            .iter()
-            .any(|p| failed_call.starts_with(p));
-        let left = rig.moto.everything_left();
-        if !deleting {
-            assert_eq!(
-                left,
-                Vec::<String>::new(),
-                "call {n} ({failed_call}):\n{text}"
-            );
-            assert!(
-                rig.journal_empty(),
-                "call {n} ({failed_call}): journal left:\n{text}"
-            );
-        } else if !left.is_empty() {
-            assert!(
-                text.contains("run `kiln cleanup` to delete them"),
-                "call {n} ({failed_call}) left {left:?} without saying so:\n{text}"
-            );
-        }
-        let cleaned = rig.cleanup();
-        assert_eq!(
-            rig.moto.everything_left(),
-            Vec::<String>::new(),
-            "call {n} ({failed_call}), after kiln cleanup:\n{cleaned}\nbuild:\n{text}"
+        let fault = format!("fault injected at call {n}");
+        leaves_nothing(
+            &rig,
+            &format!("call {n} ({failed_call})"),
+            &failed_call,
+            &fault,
+            code,
+            &text,
         );
-        assert!(rig.journal_empty(), "call {n}: journal left after cleanup");
     }
+    // Calls made side by side come in either order, so a position need not be the same call
+    // each time: each action fails once more by name.
+    let mut actions = calls.clone();
+    actions.sort();
+    actions.dedup();
+    for action in actions {
+        rig.proxy.configure_action_failure(&action, 1);
+        let (code, text) = rig.build();
+        let fault = format!("({action})");
+        leaves_nothing(
+            &rig,
+            &format!("the first {action}"),
+            &action,
+            &fault,
+            code,
+            &text,
+        );
+    }
+}
+
+/// What a build whose call `failed_call` failed must leave: an error that names the fault
+/// (`fault`) and exit code 1, or a finished build whose AMI is the product; nothing else in
+/// moto or the journal (when the failure was in a deletion: nothing after `kiln cleanup`).
+fn leaves_nothing(rig: &Rig, what: &str, failed_call: &str, fault: &str, code: i32, text: &str) {
+    let finished = text.contains("Build 'amazon-ebs' finished after");
+    if finished {
+        // The build made its AMI (the fault fell on a call it could do without, or on a
+        // cleanup after it): the AMI is the product.
+        rig.moto.remove_products();
+    }
+    if code != 0 {
+        assert_eq!(code, 1, "{what}:\n{text}");
+        assert!(
+            text.contains(fault),
+            "{what}: the error does not say what failed:\n{text}"
+        );
+    }
+    // A failure while creating or waiting leaves nothing even before `kiln cleanup`; one
+    // while deleting leaves what it could not delete, listed in the journal.
+    let deleting = ["Delete", "Terminate", "Deregister"]
+        .iter()
+        .any(|p| failed_call.starts_with(p));
+    let left = rig.moto.everything_left();
+    if !deleting {
+        assert_eq!(left, Vec::<String>::new(), "{what}:\n{text}");
+        assert!(rig.journal_empty(), "{what}: journal left:\n{text}");
+    } else if !left.is_empty() {
+        assert!(
+            text.contains("run `kiln cleanup` to delete them"),
+            "{what} left {left:?} without saying so:\n{text}"
+        );
+    }
+    let cleaned = rig.cleanup();
+    assert_eq!(
+        rig.moto.everything_left(),
+        Vec::<String>::new(),
+        "{what}, after kiln cleanup:\n{cleaned}\nbuild:\n{text}"
+    );
+    assert!(rig.journal_empty(), "{what}: journal left after cleanup");
 }
 
 #[test]
