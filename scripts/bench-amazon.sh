@@ -7,6 +7,7 @@
 # stopped, available (3 x LAG; kiln does not wait for the termination, Packer does).
 # moto answers its first call in a region slowly (it loads its AMIs): it is warmed up first so
 # neither tool pays for it.
+# Then where kiln's time beyond the floor went, from the proxy's --trace of its calls.
 # Goal (issue 5): ratio <= 0.5. Needs root (the sshd target runs in its own namespaces).
 # Installs packer and moto if missing.
 set -euo pipefail
@@ -32,7 +33,7 @@ MOTO_AMIS_PATH=$PWD/crates/kiln/tests/fixtures/amazon/amis.json moto_server -H 1
 pids+=("$!")
 moto=http://127.0.0.1:$moto_port
 for _ in $(seq 100); do curl -sf -o /dev/null "$moto/moto-api/" && break; sleep 0.1; done
-coproc PROXY { exec python3 scripts/ec2-proxy.py --upstream "$moto" --lag "$LAG"; }
+coproc PROXY { exec python3 scripts/ec2-proxy.py --upstream "$moto" --lag "$LAG" --trace "$work/trace.txt"; }
 pids+=("$PROXY_PID")
 read -r _ _ proxy_port <&"${PROXY[0]}"
 proxy=http://127.0.0.1:$proxy_port
@@ -85,9 +86,31 @@ run() { # tool -> seconds; fails the benchmark if the build fails or leaves anyt
 curl -s -o /dev/null -H 'Authorization: AWS4-HMAC-SHA256 Credential=test/20200101/us-east-1/ec2/aws4_request, SignedHeaders=host, Signature=00' \
   "$moto/?Action=DescribeImages&ImageId.1=ami-af4333cf&Version=2016-11-15"
 k=$(KILN_STATE_DIR=$work/state run "$KILN")
+mv "$work/trace.txt" "$work/kiln-trace.txt"
 p=$(run packer)
 floor=$(echo "3 * $LAG" | bc -l)
 printf 'amazon-ebs with %ss per state transition: kiln %.1fs  packer %.1fs  ratio %.3f (goal <= 0.5)\n' \
   "$LAG" "$k" "$p" "$(echo "$k / $p" | bc -l)"
 printf '  the transitions a build waits for take %.0fs: kiln spends %.1fs more, packer %.1fs more\n' \
   "$floor" "$(echo "$k - $floor" | bc -l)" "$(echo "$p - $floor" | bc -l)"
+# Where kiln's extra time went, from the proxy's record of its calls (start, end, action).
+python3 - "$work/kiln-trace.txt" "$LAG" <<'PY'
+import sys
+calls = [(float(a), float(b), c) for a, b, c, _ in (l.split() for l in open(sys.argv[1]))]
+lag = float(sys.argv[2])
+def first(action):
+    return next(c for c in calls if c[2] == action)
+run, stop, image = first("RunInstances"), first("StopInstances"), first("CreateImage")
+def seen(poll, after, before):
+    polls = [c for c in calls if c[2] == poll and after[1] <= c[0] < before]
+    return polls[-1][1]
+running = seen("DescribeInstances", run, stop[0])
+stopped = seen("DescribeInstances", stop, image[0])
+ready = seen("DescribeImages", image, float("inf"))
+late = [running - run[1] - lag, stopped - stop[1] - lag, ready - image[1] - lag]
+print("  kiln's extra time: polls answered %s s after the transitions ended; %.2f s of calls "
+      "before the launch; %.2f s from running to StopInstances (SSH login, provisioning, key "
+      "removal); %.2f s from stopped to CreateImage answered; %.2f s after the AMI was ready"
+      % (" + ".join("%.2f" % x for x in late), run[1] - calls[0][0], stop[0] - running,
+         image[1] - stopped, calls[-1][1] - ready))
+PY
