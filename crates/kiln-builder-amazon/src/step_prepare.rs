@@ -3,7 +3,9 @@
 //! creates: the key pair, the security group (in the VPC found) and the instance profile.
 //! The launch waits for the slowest of each group instead of the sum of all: EC2 takes a
 //! tenth of a second or more per call, IAM longer, and Packer makes them one after another.
-//! A check that fails still leaves nothing made.
+//! A failure among the reads still leaves nothing made. (A security group filter or an
+//! instance profile that is not found fails with the second group, as in Packer, where
+//! those steps come after the key pair: what was made beside it is deleted.)
 //!
 //! Each step works on a fork of the state; what the forks found and made is taken back
 //! into the build's state once all of a group have finished, whether they succeeded or not,
@@ -83,7 +85,7 @@ impl Step<State> for StepPrepare {
             self.group.name(),
             self.profile.name()
         ));
-        // What only reads first, so that a check that fails leaves nothing made.
+        // What only reads first, so that a failure there leaves nothing made.
         let (mut checked, mut networked) = (s.fork(), s.fork());
         let (pre_r, source_r, network_r) = tokio::join!(
             self.pre.run(cx, &mut checked),
