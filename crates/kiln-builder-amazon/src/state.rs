@@ -328,15 +328,16 @@ impl State {
             .collect()
     }
 
-    /// [`State::kiln_tags`] as a tag specification for one resource type.
+    /// [`State::with_kiln_tags`] as a tag specification for one resource type.
     pub fn kiln_tag_spec(
         &self,
         cx: &kiln_core::plugin::BuildCx,
         kind: aws_sdk_ec2::types::ResourceType,
+        maps: &[&BTreeMap<String, String>],
     ) -> aws_sdk_ec2::types::TagSpecification {
         aws_sdk_ec2::types::TagSpecification::builder()
             .resource_type(kind)
-            .set_tags(Some(self.kiln_tags(cx)))
+            .set_tags(Some(self.with_kiln_tags(cx, maps)))
             .build()
     }
 

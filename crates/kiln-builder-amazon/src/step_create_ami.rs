@@ -398,12 +398,11 @@ impl Step<State> for StepCreateAmi {
             .create_image()
             .instance_id(&instance)
             .name(&name)
-            .tag_specifications(
-                aws_sdk_ec2::types::TagSpecification::builder()
-                    .resource_type(aws_sdk_ec2::types::ResourceType::Image)
-                    .set_tags(Some(s.with_kiln_tags(cx, &[&s.rendered.tags])))
-                    .build(),
-            );
+            .tag_specifications(s.kiln_tag_spec(
+                cx,
+                aws_sdk_ec2::types::ResourceType::Image,
+                &[&s.rendered.tags],
+            ));
         if !s.rendered.ami_description.is_empty() {
             req = req.description(&s.rendered.ami_description);
         }

@@ -62,7 +62,7 @@ impl Step<State> for StepKeyPair {
             .public_key_material(aws_sdk_ec2::primitives::Blob::new(
                 pair.public_openssh.as_bytes(),
             ))
-            .tag_specifications(s.kiln_tag_spec(cx, aws_sdk_ec2::types::ResourceType::KeyPair))
+            .tag_specifications(s.kiln_tag_spec(cx, aws_sdk_ec2::types::ResourceType::KeyPair, &[]))
             .send()
             .await
             .map_err(|e| {

@@ -33,15 +33,10 @@ pub struct StepRunInstance {
     pub token: String,
 }
 
-fn tags(map: &std::collections::BTreeMap<String, String>, default_name: bool) -> Vec<Tag> {
-    let mut v: Vec<Tag> = map
-        .iter()
+fn tags(map: &std::collections::BTreeMap<String, String>) -> Vec<Tag> {
+    map.iter()
         .map(|(k, v)| Tag::builder().key(k).value(v).build())
-        .collect();
-    if default_name && !map.contains_key("Name") {
-        v.push(Tag::builder().key("Name").value("Packer Builder").build());
-    }
-    v
+        .collect()
 }
 
 async fn instance_state(s: &State, id: &str) -> Result<Poll<aws_sdk_ec2::types::Instance>> {
@@ -281,6 +276,8 @@ pub(crate) fn launch_request(
     s: &State,
 ) -> Result<aws_sdk_ec2::operation::run_instances::builders::RunInstancesFluentBuilder> {
     let spot = c.is_spot();
+    let default_name =
+        std::collections::BTreeMap::from([("Name".to_string(), "Packer Builder".to_string())]);
     let mut req = s
         .ec2
         .run_instances()
@@ -288,28 +285,17 @@ pub(crate) fn launch_request(
         .min_count(1)
         .max_count(1)
         .set_security_group_ids(Some(s.security_groups.clone()))
-        .tag_specifications(
-            TagSpecification::builder()
-                .resource_type(ResourceType::Instance)
-                .set_tags(Some(
-                    tags(&s.rendered.run_tags, true)
-                        .into_iter()
-                        .chain(s.kiln_tags(cx))
-                        .collect(),
-                ))
-                .build(),
-        )
-        .tag_specifications(
-            TagSpecification::builder()
-                .resource_type(ResourceType::Volume)
-                .set_tags(Some(
-                    tags(&s.rendered.run_volume_tags, false)
-                        .into_iter()
-                        .chain(s.kiln_tags(cx))
-                        .collect(),
-                ))
-                .build(),
-        );
+        // The instance is named "Packer Builder" unless run_tags name it, as in Packer.
+        .tag_specifications(s.kiln_tag_spec(
+            cx,
+            ResourceType::Instance,
+            &[&default_name, &s.rendered.run_tags],
+        ))
+        .tag_specifications(s.kiln_tag_spec(
+            cx,
+            ResourceType::Volume,
+            &[&s.rendered.run_volume_tags],
+        ));
     if let Some(k) = &s.key_name {
         req = req.key_name(k);
     }
@@ -407,7 +393,7 @@ pub(crate) fn launch_request(
             req = req.tag_specifications(
                 TagSpecification::builder()
                     .resource_type(ResourceType::SpotInstancesRequest)
-                    .set_tags(Some(tags(&s.rendered.spot_tags, false)))
+                    .set_tags(Some(tags(&s.rendered.spot_tags)))
                     .build(),
             );
         }

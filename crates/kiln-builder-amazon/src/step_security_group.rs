@@ -100,9 +100,11 @@ impl Step<State> for StepSecurityGroup {
             .create_security_group()
             .group_name(&name)
             .description("Temporary group for Packer")
-            .tag_specifications(
-                s.kiln_tag_spec(cx, aws_sdk_ec2::types::ResourceType::SecurityGroup),
-            );
+            .tag_specifications(s.kiln_tag_spec(
+                cx,
+                aws_sdk_ec2::types::ResourceType::SecurityGroup,
+                &[],
+            ));
         if !s.vpc_id.is_empty() {
             req = req.vpc_id(&s.vpc_id);
         }

@@ -387,15 +387,20 @@ fn tags_render_build_info_in_every_region_and_launch_options_reach_ec2() {
             );
         }
     }
-    // The instance (terminated, still listed) carried the rendered run tag.
+    // The instance (terminated, still listed) carried the rendered run tag, Packer's default
+    // name (the run tags give none) and kiln's tags.
     let instances = m.query("Action=DescribeInstances");
     let instance = Moto::values(&instances, "instanceId").pop().unwrap();
+    let instance_tags = tags_of(&m, "us-east-1", &instance);
     assert_eq!(
-        tags_of(&m, "us-east-1", &instance)
-            .get("Owner")
-            .map(String::as_str),
+        instance_tags.get("Owner").map(String::as_str),
         Some("679593333241")
     );
+    assert_eq!(
+        instance_tags.get("Name").map(String::as_str),
+        Some("Packer Builder")
+    );
+    assert!(instance_tags.contains_key("kiln:run"), "{instance_tags:?}");
     // What RunInstances and ModifyImageAttribute were asked, over the wire.
     let requests = proxy.requests();
     let run = &requests
@@ -698,13 +703,14 @@ fn a_temporary_instance_profile_lives_as_long_as_the_build() {
         at("TerminateInstances") < at("DeleteInstanceProfile"),
         "{order:?}"
     );
-    for said in [
-        "Creating temporary instance profile for this instance: packer-",
-        "Deleting temporary role...",
-        "Deleting temporary instance profile...",
-    ] {
-        assert!(text.contains(said), "{said}\n{text}");
-    }
+    assert_says(
+        &text,
+        &[
+            "Creating temporary instance profile for this instance: packer-",
+            "Deleting temporary role...",
+            "Deleting temporary instance profile...",
+        ],
+    );
     m.remove_products();
     assert_eq!(m.everything_left(), Vec::<String>::new());
 
@@ -955,17 +961,18 @@ fn dry_run_asks_ec2_about_each_create_and_makes_nothing() {
     let dry = || build_with(&proxy.url(), dir.path(), &builder, &[], &["-dry-run"]);
     let (code, text) = dry();
     assert_eq!(code, 0, "{text}");
-    for said in [
-        "ImportKeyPair (the temporary key pair): would be allowed (EC2 dry run)",
-        "CreateSecurityGroup (the temporary group): would be allowed (EC2 dry run)",
-        "RunInstances (t2.micro from ami-af4333cf): would be allowed (EC2 dry run)",
-        "Would then connect over ssh, provision, and create the AMI dry-",
-        "in us-east-1, us-west-2",
-        "Would run 1 provisioner(s): shell",
-        "==> Dry run finished: nothing was created.",
-    ] {
-        assert!(text.contains(said), "{said:?} in:\n{text}");
-    }
+    assert_says(
+        &text,
+        &[
+            "ImportKeyPair (the temporary key pair): would be allowed (EC2 dry run)",
+            "CreateSecurityGroup (the temporary group): would be allowed (EC2 dry run)",
+            "RunInstances (t2.micro from ami-af4333cf): would be allowed (EC2 dry run)",
+            "Would then connect over ssh, provision, and create the AMI dry-",
+            "in us-east-1, us-west-2",
+            "Would run 1 provisioner(s): shell",
+            "==> Dry run finished: nothing was created.",
+        ],
+    );
     let requests = proxy.requests();
     let creates: Vec<_> = requests
         .iter()
