@@ -75,13 +75,14 @@ fn seed_template_builds_end_to_end() {
     );
     let text = stdout(&out);
     assert!(out.status.success(), "{text}");
-    for said in [
-        "RunInstances (t2.micro from ami-af4333cf): would be allowed (EC2 dry run)",
-        "create the AMI elasticsearch-1-0-0 in us-east-1",
-        "Would run 3 provisioner(s): shell, ansible-local, shell",
-    ] {
-        assert!(text.contains(said), "{said:?} in:\n{text}");
-    }
+    assert_says(
+        &text,
+        &[
+            "RunInstances (t2.micro from ami-af4333cf): would be allowed (EC2 dry run)",
+            "create the AMI elasticsearch-1-0-0 in us-east-1",
+            "Would run 3 provisioner(s): shell, ansible-local, shell",
+        ],
+    );
     assert_eq!(m.everything_left(), Vec::<String>::new());
 
     let out = run_in(

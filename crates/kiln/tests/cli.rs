@@ -184,15 +184,16 @@ fn dry_run_creates_and_runs_nothing_and_says_what_would_run() {
     let out = run_in(dir.path(), &["build", "-dry-run", &t], &[]);
     let text = stdout(&out);
     assert!(out.status.success(), "{text}");
-    for said in [
-        "==> file: Dry run: checking what this build would do; nothing is created or run.",
-        "==> file: Nothing to check: this builder creates nothing outside this machine.",
-        "==> file: Would run 2 provisioner(s): shell-local, sleep",
-        "==> file: Would run post-processors: checksum -> list (type manifest)",
-        "==> Dry run finished: nothing was created.",
-    ] {
-        assert!(text.contains(said), "{said:?} in:\n{text}");
-    }
+    assert_says(
+        &text,
+        &[
+            "==> file: Dry run: checking what this build would do; nothing is created or run.",
+            "==> file: Nothing to check: this builder creates nothing outside this machine.",
+            "==> file: Would run 2 provisioner(s): shell-local, sleep",
+            "==> file: Would run post-processors: checksum -> list (type manifest)",
+            "==> Dry run finished: nothing was created.",
+        ],
+    );
     let made: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())

@@ -34,6 +34,13 @@ pub fn run_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     c.output().expect("run kiln")
 }
 
+/// Asserts that `text` contains each of `lines`, naming the first one missing.
+pub fn assert_says(text: &str, lines: &[&str]) {
+    for said in lines {
+        assert!(text.contains(said), "{said:?} in:\n{text}");
+    }
+}
+
 /// Standard output as text.
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
