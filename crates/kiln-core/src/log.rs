@@ -69,6 +69,7 @@ pub fn log(message: impl std::fmt::Display) {
         .lock()
         .expect("log lock")
         .redact(&message.to_string());
+    let text = crate::redact::redact_learned(&text);
     let ts = chrono::Local::now().format("%Y/%m/%d %H:%M:%S");
     let mut out = s.out.lock().expect("log lock");
     for line in text.lines() {

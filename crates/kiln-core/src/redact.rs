@@ -65,6 +65,15 @@ impl Redactor {
         Redactor { needles }
     }
 
+    /// This redactor and `more`'s secrets together.
+    pub fn merged(&self, more: &Redactor) -> Redactor {
+        let mut needles = self.needles.clone();
+        needles.extend(more.needles.iter().cloned());
+        needles.sort_by_key(|n| std::cmp::Reverse(n.len()));
+        needles.dedup();
+        Redactor { needles }
+    }
+
     /// True when there is nothing to hide.
     pub fn is_empty(&self) -> bool {
         self.needles.is_empty()
@@ -80,6 +89,30 @@ impl Redactor {
         }
         out
     }
+}
+
+/// Secrets a plugin learns while it runs (credentials read from a secret store), masked
+/// from then on in every line the UI and the log write, whatever their own redactor.
+static LEARNED: std::sync::RwLock<Redactor> = std::sync::RwLock::new(Redactor {
+    needles: Vec::new(),
+});
+
+/// Masks `secrets` from now on, in this process's every output.
+pub fn hide<I: IntoIterator<Item = S>, S: AsRef<str>>(secrets: I) {
+    let more = Redactor::new(secrets);
+    if more.is_empty() {
+        return;
+    }
+    let mut learned = LEARNED.write().unwrap_or_else(|e| e.into_inner());
+    *learned = learned.merged(&more);
+}
+
+/// Masks the secrets [`hide`] was given.
+pub fn redact_learned(text: &str) -> String {
+    LEARNED
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .redact(text)
 }
 
 /// `s` as it appears between double quotes in a shell script: `\`, `"`, `$` and a backquote
@@ -144,5 +177,20 @@ mod tests {
         let r = Redactor::new([""]);
         assert!(r.is_empty());
         assert_eq!(r.redact("abc"), "abc");
+    }
+
+    #[test]
+    fn learned_secrets_are_masked_from_then_on_with_their_other_spellings() {
+        assert_eq!(redact_learned("k learned-w8 v"), "k learned-w8 v");
+        hide(["learned-w8"]);
+        hide([""]);
+        assert_eq!(redact_learned("k learned-w8 v"), format!("k {MASK} v"));
+        assert!(!redact_learned(&STANDARD.encode("xx learned-w8")).contains("bGVhcm5lZC13O"));
+        // What was learned before stays masked.
+        hide(["another-one"]);
+        assert_eq!(
+            redact_learned("learned-w8 another-one"),
+            format!("{MASK} {MASK}")
+        );
     }
 }

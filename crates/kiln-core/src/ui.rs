@@ -76,9 +76,11 @@ impl Ui {
         *self.inner.redactor.lock().expect("ui lock") = r;
     }
 
-    /// Masks secrets in a string (for text that leaves through another path, e.g. files).
+    /// Masks secrets in a string (for text that leaves through another path, e.g. files):
+    /// the run's and those learned while it runs ([`crate::redact::hide`]).
     pub fn redact(&self, text: &str) -> String {
-        self.inner.redactor.lock().expect("ui lock").redact(text)
+        let text = self.inner.redactor.lock().expect("ui lock").redact(text);
+        crate::redact::redact_learned(&text)
     }
 
     fn write_raw(&self, line: &str) {
