@@ -31,12 +31,22 @@ The SSO portal's GetRoleCredentials (GET /federation/credentials), which moto la
 here with the role's keys ASIASSOPORTAL0000 / sso-secret / sso-token, and recorded as a call
 with its account_id, role_name and bearer token: point AWS_ENDPOINT_URL_SSO here.
 
+Vault's AWS secrets engine (GET /v1/MOUNT/creds/NAME), which no package here provides, is
+answered here for the token kiln-vault-token, and recorded as the call VaultReadCreds with the
+path, query (role_arn, ttl), token and namespace: an IAM user's keys AKIAVAULTUSER0000 /
+vault-user-secret (no session token, a 768 h lease), or with a role_arn an assumed role's
+ASIAVAULTROLE0000 / vault-role-secret / vault-role-token (a lease of ttl seconds, default 3600).
+Another token gets 403 "permission denied", the role "missing" a 400 as Vault answers; a
+fail_action of VaultReadCreds answers 503.
+
 STS's DecodeAuthorizationMessage, which moto lacks, is answered here: the decoded message is
 {"allowed": false, "encoded": ENCODED} (the faults above stand in for EC2's encoded
 authorization failures).
 
 Usage: ec2-proxy.py --upstream http://127.0.0.1:MOTO_PORT [--port 0] [--lag 0] [--trace FILE]
-Prints "listening on PORT" once ready.
+                    [--tls CERT KEY]
+Prints "listening on PORT" once ready. With --tls it also answers HTTPS (the certificate and
+key in PEM) on a second port, with the same state, and prints "tls on PORT" next.
 """
 import argparse
 import html
@@ -192,6 +202,38 @@ class Handler(http.server.BaseHTTPRequestHandler):
             "accessKeyId": "ASIASSOPORTAL0000", "secretAccessKey": "sso-secret",
             "sessionToken": "sso-token", "expiration": expires}}), "application/json")
 
+    def vault_creds(self):
+        url = urllib.parse.urlparse(self.path)
+        params = {k: v[0] for k, v in urllib.parse.parse_qs(url.query).items()}
+        params.update(path=url.path, token=self.headers.get("X-Vault-Token", ""),
+                      namespace=self.headers.get("X-Vault-Namespace", ""))
+        with LOCK:
+            STATE["calls"].append("VaultReadCreds")
+            STATE["requests"].append({"action": "VaultReadCreds", "params": params, "key": ""})
+            fail = (STATE["fail_action"] == "VaultReadCreds"
+                    and STATE["calls"].count("VaultReadCreds") <= STATE["fail_count"])
+        def errors(code, *messages):
+            return self.reply(code, json.dumps({"errors": list(messages)}), "application/json")
+        if fail:
+            return errors(503, "Vault is sealed")
+        if params["token"] != "kiln-vault-token":
+            return errors(403, "permission denied")
+        role = re.fullmatch(r"/v1/.+/creds/([^/]+)", url.path)
+        if not role or role.group(1) == "missing":
+            return errors(400, 'Role "%s" not found' % (role.group(1) if role else ""))
+        if "role_arn" in params:
+            ttl = int(params.get("ttl", "3600").rstrip("s"))
+            data = {"access_key": "ASIAVAULTROLE0000", "secret_key": "vault-role-secret",
+                    "security_token": "vault-role-token"}
+        else:
+            ttl = 768 * 3600
+            data = {"access_key": "AKIAVAULTUSER0000", "secret_key": "vault-user-secret",
+                    "security_token": None}
+        return self.reply(200, json.dumps({
+            "request_id": "proxy", "lease_id": url.path[4:] + "/proxy", "renewable": True,
+            "lease_duration": ttl, "data": data, "wrap_info": None, "warnings": None,
+            "auth": None}), "application/json")
+
     def handle_any(self):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
@@ -201,6 +243,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.metadata(body)
         if self.path.startswith("/federation/credentials"):
             return self.sso_role_credentials()
+        if self.path.startswith("/v1/"):
+            return self.vault_creds()
         action, params = action_of(self.path, body)
         started = time.time()
         with LOCK:
@@ -279,6 +323,7 @@ def main():
     ap.add_argument("--port", type=int, default=0)
     ap.add_argument("--lag", type=float, default=0.0)
     ap.add_argument("--trace", default="", help="append 'start end action status' per call to this file")
+    ap.add_argument("--tls", nargs=2, metavar=("CERT", "KEY"), help="also answer HTTPS")
     a = ap.parse_args()
     global TRACE
     TRACE = a.trace
@@ -286,6 +331,14 @@ def main():
     Handler.upstream = a.upstream.rstrip("/")
     srv = Server(("127.0.0.1", a.port), Handler)
     print(f"listening on {srv.server_address[1]}", flush=True)
+    if a.tls:
+        import ssl
+        tls = Server(("127.0.0.1", 0), Handler)
+        cx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        cx.load_cert_chain(*a.tls)
+        tls.socket = cx.wrap_socket(tls.socket, server_side=True)
+        threading.Thread(target=tls.serve_forever, daemon=True).start()
+        print(f"tls on {tls.server_address[1]}", flush=True)
     srv.serve_forever()
 
 

@@ -3,7 +3,8 @@
 # SSH targets' root filesystem once, runs `cargo test --workspace`, and ends with one line of
 # totals. Needs ../shared (with seed/) beside the checkout: the seed template is tested as written.
 #   apt: debootstrap (root filesystem), util-linux (unshare isolates the targets), tar, bc,
-#        openssh-client (ssh-agent for agent auth; ssh for the remote ansible provisioner)
+#        openssh-client (ssh-agent for agent auth; ssh for the remote ansible provisioner),
+#        openssl (a CA and certificate for the Vault stand-in's TLS)
 #   pip: ansible-core (ansible provisioners), moto[server,ec2] (the EC2 API for amazon-ebs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +15,7 @@ if [ ! -f ../shared/seed/000_f83e5ddeb25fd349.txt ]; then
   exit 1
 fi
 need=()
-for pair in debootstrap:debootstrap unshare:util-linux tar:tar bc:bc ssh-agent:openssh-client; do
+for pair in debootstrap:debootstrap unshare:util-linux tar:tar bc:bc ssh-agent:openssh-client openssl:openssl; do
   command -v "${pair%%:*}" >/dev/null || need+=("${pair#*:}")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -23,7 +24,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 command -v ansible-playbook >/dev/null || python3 -m pip install -q --disable-pip-version-check "ansible-core==2.15.*"
 command -v moto_server >/dev/null || python3 -m pip install -q --disable-pip-version-check "moto[server,ec2]"
-for tool in cargo sh sleep base64 bc debootstrap unshare tar ssh-agent ssh ansible-playbook moto_server; do
+for tool in cargo sh sleep base64 bc debootstrap unshare tar ssh-agent ssh openssl ansible-playbook moto_server; do
   command -v "$tool" >/dev/null || { echo "test: missing $tool" >&2; exit 1; }
 done
 KILN_TEST_ROOTFS=$(scripts/test-rootfs.sh)

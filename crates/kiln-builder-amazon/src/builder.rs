@@ -77,6 +77,18 @@ impl AmazonEbs {
         if !self.config.mfa_code.is_empty() {
             p.push(("mfa".into(), "true".into()));
         }
+        // Vault's role (its address and token come from the environment, as for the build).
+        if let Some(v) = self.config.vault() {
+            for (k, v) in [
+                ("vault_name", &v.name),
+                ("vault_role_arn", &v.role_arn),
+                ("vault_engine", &v.engine_name),
+            ] {
+                if !v.is_empty() {
+                    p.push((k.into(), v.clone()));
+                }
+            }
+        }
         p
     }
 

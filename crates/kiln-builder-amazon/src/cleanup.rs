@@ -27,6 +27,15 @@ fn config_for(r: &Record) -> Config {
             ..Default::default()
         });
     }
+    if let Some(name) = r.place.get("vault_name") {
+        let get = |k: &str| r.place.get(k).cloned().unwrap_or_default();
+        c.vault_aws_engine = Some(crate::vault::VaultAwsEngine {
+            name: name.clone(),
+            role_arn: get("vault_role_arn"),
+            engine_name: get("vault_engine"),
+            ..Default::default()
+        });
+    }
     if r.place.contains_key("mfa") {
         c.mfa_code = std::env::var("KILN_MFA_CODE").unwrap_or_default();
     }

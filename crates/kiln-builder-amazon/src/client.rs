@@ -78,7 +78,11 @@ pub async fn sdk_config(c: &Config) -> aws_config::SdkConfig {
     loader = loader.retry_config(
         aws_config::retry::RetryConfig::standard().with_max_attempts(retries.saturating_add(1)),
     );
-    if !c.access_key.is_empty() {
+    if let Some(engine) = c.vault() {
+        loader = loader.credentials_provider(crate::vault::VaultCredentials {
+            engine: engine.clone(),
+        });
+    } else if !c.access_key.is_empty() {
         let token = (!c.token.is_empty()).then(|| c.token.clone());
         loader = loader.credentials_provider(aws_credential_types::Credentials::new(
             c.access_key.clone(),
@@ -339,13 +343,29 @@ pub fn api_err<E: std::error::Error + ProvideErrorMetadata + 'static, R: std::fm
     service_err("EC2", call, e)
 }
 
+/// An SDK error's text without the Debug form the SDK appends after its readable chain.
+fn readable(text: &str) -> &str {
+    let variants = [
+        "DispatchFailure",
+        "ServiceError",
+        "ConstructionFailure",
+        "TimeoutError",
+        "ResponseError",
+    ];
+    variants
+        .iter()
+        .filter_map(|v| text.find(&format!(" ({v}(")))
+        .min()
+        .map_or(text, |at| &text[..at])
+}
+
 /// [`api_err`] for any AWS service's call.
 pub fn service_err<E: std::error::Error + ProvideErrorMetadata + 'static, R: std::fmt::Debug>(
     service: &str,
     call: &str,
     e: SdkError<E, R>,
 ) -> Error {
-    let text = DisplayErrorContext(&e).to_string();
+    let text = readable(&DisplayErrorContext(&e).to_string()).to_string();
     if text.contains("no credentials found in chain") {
         return Error::msg(format!(
             "{service} {call} failed: no AWS credentials found. Set access_key and secret_key in the template, \
@@ -359,7 +379,27 @@ pub fn service_err<E: std::error::Error + ProvideErrorMetadata + 'static, R: std
             return Error::msg(format!("{service} {call} failed: {code}: {message}"));
         }
     }
-    // The SDK appends its Debug form after the readable chain: keep the readable part.
-    let readable = text.split(" (").next().unwrap_or(&text);
-    Error::msg(format!("{service} {call} failed: {readable}"))
+    // A credentials provider's own words (a role that cannot be assumed, a Vault refusal),
+    // without the SDK's layers before them.
+    const CREDENTIALS: &str = "an error occurred while loading credentials: ";
+    if let Some(at) = text.find(CREDENTIALS) {
+        let why = &text[at + CREDENTIALS.len()..];
+        return Error::msg(format!("{service} {call} failed: no credentials: {why}"));
+    }
+    Error::msg(format!("{service} {call} failed: {text}"))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn an_sdk_errors_debug_tail_is_cut_and_its_own_parentheses_kept() {
+        assert_eq!(
+            super::readable(
+                "dispatch failure: io error: tcp connect error: Connection refused (os error 111) \
+                 (DispatchFailure(DispatchFailure { source: ConnectorError { kind: Io } }))"
+            ),
+            "dispatch failure: io error: tcp connect error: Connection refused (os error 111)"
+        );
+        assert_eq!(super::readable("no tail here"), "no tail here");
+    }
 }

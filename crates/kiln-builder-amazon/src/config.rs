@@ -233,9 +233,9 @@ pub struct Config {
     /// `source_profile`).
     #[serde(default)]
     pub mfa_code: String,
-    /// Credentials from Vault's AWS engine (not supported yet).
+    /// Credentials from Vault's AWS secrets engine.
     #[serde(default)]
-    pub vault_aws_engine: Option<serde_json::Value>,
+    pub vault_aws_engine: Option<crate::vault::VaultAwsEngine>,
     /// The image to start from.
     #[serde(default)]
     pub source_ami: String,
@@ -495,6 +495,11 @@ impl Config {
         Ok(())
     }
 
+    /// The `vault_aws_engine` block, unless it is absent or empty (Packer ignores an empty one).
+    pub fn vault(&self) -> Option<&crate::vault::VaultAwsEngine> {
+        self.vault_aws_engine.as_ref().filter(|v| !v.is_empty())
+    }
+
     /// Checks what Packer checks.
     pub fn validate(&self) -> Result<(), Diagnostic> {
         let unsupported = |what: &str, hint: &str| {
@@ -508,11 +513,18 @@ impl Config {
                 "amazon-ebs: mfa_code is for a profile whose role needs MFA (role_arn, mfa_serial, source_profile), not for assume_role",
             ));
         }
-        if self.vault_aws_engine.is_some() {
-            return unsupported(
-                "vault_aws_engine",
-                "read the credentials from Vault before the build (vault read aws/creds/ROLE) and pass them as AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY",
-            );
+        if let Some(v) = self.vault() {
+            // Packer's words.
+            if !self.access_key.is_empty() || !self.secret_key.is_empty() {
+                return Err(Diagnostic::new(
+                    "amazon-ebs: If you have set vault_aws_engine, you must not set the access_key or secret_key.",
+                ));
+            }
+            if v.name.is_empty() {
+                return Err(Diagnostic::new(
+                    "amazon-ebs: vault_aws_engine needs the name of the engine's role to read credentials of",
+                ));
+            }
         }
         if self.insecure_skip_tls_verify {
             return Err(Diagnostic::new(

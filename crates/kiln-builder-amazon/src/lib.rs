@@ -18,6 +18,7 @@ pub mod step_prepare;
 pub mod step_run_instance;
 pub mod step_security_group;
 pub mod step_source_ami;
+pub mod vault;
 pub mod wait;
 
 use kiln_core::plugin::Registry;

@@ -210,31 +210,53 @@ pub struct Proxy {
     child: Child,
     /// Its port.
     pub port: u16,
+    /// Its HTTPS port, when started with a certificate.
+    pub tls_port: Option<u16>,
 }
 
 impl Proxy {
     /// Starts the proxy in front of `moto`.
     pub fn start(moto: &Moto, lag: f64) -> Proxy {
+        Proxy::start_with(moto, &["--lag", &lag.to_string()])
+    }
+
+    /// Starts the proxy in front of `moto`, also answering HTTPS with the certificate `cert`
+    /// and its key `key` (PEM files) on [`Proxy::tls_port`].
+    pub fn start_tls(moto: &Moto, cert: &std::path::Path, key: &std::path::Path) -> Proxy {
+        Proxy::start_with(
+            moto,
+            &["--tls", cert.to_str().unwrap(), key.to_str().unwrap()],
+        )
+    }
+
+    fn start_with(moto: &Moto, args: &[&str]) -> Proxy {
         use std::io::BufRead;
         let script =
             std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/ec2-proxy.py");
         let mut child = Command::new("python3")
             .arg(script)
-            .args(["--upstream", &moto.url(), "--lag", &lag.to_string()])
+            .args(["--upstream", &moto.url()])
+            .args(args)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
             .expect("python3 for scripts/ec2-proxy.py");
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .unwrap();
-        let port = line
-            .trim()
-            .strip_prefix("listening on ")
-            .and_then(|p| p.parse().ok())
-            .unwrap_or_else(|| panic!("ec2-proxy.py said {line:?}"));
-        Proxy { child, port }
+        let mut out = std::io::BufReader::new(child.stdout.take().unwrap());
+        let mut port_after = |prefix: &str| {
+            let mut line = String::new();
+            out.read_line(&mut line).unwrap();
+            line.trim()
+                .strip_prefix(prefix)
+                .and_then(|p| p.parse().ok())
+                .unwrap_or_else(|| panic!("ec2-proxy.py said {line:?}"))
+        };
+        let port = port_after("listening on ");
+        let tls_port = args.contains(&"--tls").then(|| port_after("tls on "));
+        Proxy {
+            child,
+            port,
+            tls_port,
+        }
     }
 
     /// The endpoint URL.
@@ -303,6 +325,20 @@ impl Proxy {
                 )
             })
             .collect()
+    }
+
+    /// The access key ids that signed the calls since the last configure, a run of calls
+    /// signed by the same key listed once; calls the proxy answers itself unsigned (the SSO
+    /// portal, Vault) are left out.
+    pub fn signers(&self) -> Vec<String> {
+        let mut keys: Vec<String> = self
+            .requests()
+            .into_iter()
+            .map(|r| r.2)
+            .filter(|k| !k.is_empty())
+            .collect();
+        keys.dedup();
+        keys
     }
 
     /// The calls since the last configure with when each arrived and was answered
@@ -398,6 +434,68 @@ impl Moto {
             }
         }
     }
+}
+
+/// A build against moto itself.
+pub fn build(m: &Moto, dir: &std::path::Path, builder_json: &str) -> (i32, String) {
+    build_at(&m.url(), dir, builder_json, &[])
+}
+
+/// A build against the EC2 API at `url` (moto, or the proxy in front of it), with more
+/// environment.
+pub fn build_at(
+    url: &str,
+    dir: &std::path::Path,
+    builder_json: &str,
+    env: &[(&str, &str)],
+) -> (i32, String) {
+    build_with(url, dir, builder_json, env, &["-machine-readable"])
+}
+
+/// [`build_at`] with other flags for `kiln build`.
+pub fn build_with(
+    url: &str,
+    dir: &std::path::Path,
+    builder_json: &str,
+    env: &[(&str, &str)],
+    flags: &[&str],
+) -> (i32, String) {
+    let tpl = dir.join("t.json");
+    std::fs::write(
+        &tpl,
+        format!(
+            r#"{{"builders": [{builder_json}], "provisioners": [{{"type": "shell", "inline": ["true"]}}]}}"#
+        ),
+    )
+    .unwrap();
+    let mut envs = aws_env(url);
+    envs.extend_from_slice(env);
+    let mut args = vec!["build", "-color=false"];
+    args.extend_from_slice(flags);
+    args.push(tpl.to_str().unwrap());
+    let out = super::run_in(dir, &args, &envs);
+    (out.status.code().unwrap_or(-1), super::stdout(&out))
+}
+
+/// The dummy credentials and region the amazon-ebs tests build with, against the EC2 API at `url`.
+pub fn aws_env(url: &str) -> Vec<(&'static str, &str)> {
+    vec![
+        ("AWS_ACCESS_KEY_ID", "dummy-access"),
+        ("AWS_SECRET_ACCESS_KEY", "dummy-secret"),
+        ("AWS_DEFAULT_REGION", "us-east-1"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+        ("AWS_ENDPOINT_URL", url),
+    ]
+}
+
+/// The builder the amazon-ebs tests start from (the seed's source AMI and login, the rig's sshd, an
+/// AMI named `ami_name`), with `extra`: more JSON members, each after a comma.
+pub fn ebs_builder(port: u16, ami_name: &str, extra: &str) -> String {
+    format!(
+        r#"{{"type": "amazon-ebs", "region": "us-east-1", "source_ami": "ami-af4333cf",
+            "instance_type": "t2.micro", "ssh_username": "centos", "ssh_host": "127.0.0.1",
+            "ssh_port": {port}, "ami_name": "{ami_name}"{extra}}}"#
+    )
 }
 
 /// An sshd target that accepts the key pair of whichever instance is running in `m` (through
