@@ -37,7 +37,9 @@ path, query (role_arn, ttl), token and namespace: an IAM user's keys AKIAVAULTUS
 vault-user-secret (no session token, a 768 h lease), or with a role_arn an assumed role's
 ASIAVAULTROLE0000 / vault-role-secret / vault-role-token (a lease of ttl seconds, default 3600).
 Another token gets 403 "permission denied", the role "missing" a 400 as Vault answers; a
-fail_action of VaultReadCreds answers 503.
+fail_action of VaultReadCreds answers 503. Its KV engines hold one secret, "app" (password
+kv-Pa55-w0rd, user deploy): version 2 at /v1/secret/data/app, version 1 at /v1/kv/app; reads
+are recorded as VaultRead with the path and token; other paths answer 404 with no errors.
 
 STS's DecodeAuthorizationMessage, which moto lacks, is answered here: the decoded message is
 {"allowed": false, "encoded": ENCODED} (the faults above stand in for EC2's encoded
@@ -202,8 +204,32 @@ class Handler(http.server.BaseHTTPRequestHandler):
             "accessKeyId": "ASIASSOPORTAL0000", "secretAccessKey": "sso-secret",
             "sessionToken": "sso-token", "expiration": expires}}), "application/json")
 
+    KV = {"app": {"password": "kv-Pa55-w0rd", "user": "deploy"}}
+
+    def vault_kv(self, url):
+        token = self.headers.get("X-Vault-Token", "")
+        with LOCK:
+            STATE["calls"].append("VaultRead")
+            STATE["requests"].append({"action": "VaultRead", "key": "",
+                                      "params": {"path": url.path, "token": token}})
+        def answer(code, doc):
+            return self.reply(code, json.dumps(doc), "application/json")
+        if token != "kiln-vault-token":
+            return answer(403, {"errors": ["permission denied"]})
+        v2 = re.fullmatch(r"/v1/secret/data/(.+)", url.path)
+        v1 = re.fullmatch(r"/v1/kv/(.+)", url.path)
+        name = (v2 or v1).group(1) if (v2 or v1) else None
+        if name not in self.KV:
+            return answer(404, {"errors": []})
+        data = {"data": self.KV[name], "metadata": {"version": 1}} if v2 else self.KV[name]
+        return answer(200, {"request_id": "proxy", "lease_id": "", "renewable": False,
+                            "lease_duration": 0 if v2 else 2764800, "data": data,
+                            "warnings": None, "auth": None})
+
     def vault_creds(self):
         url = urllib.parse.urlparse(self.path)
+        if "/creds/" not in url.path:
+            return self.vault_kv(url)
         params = {k: v[0] for k, v in urllib.parse.parse_qs(url.query).items()}
         params.update(path=url.path, token=self.headers.get("X-Vault-Token", ""),
                       namespace=self.headers.get("X-Vault-Namespace", ""))

@@ -11,6 +11,7 @@ pub mod interp;
 pub mod ir;
 pub mod json;
 pub mod legacy;
+pub mod secrets;
 pub mod source;
 pub mod value;
 pub mod variables;

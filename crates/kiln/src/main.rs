@@ -27,6 +27,8 @@ fn main() -> ExitCode {
         env!("CARGO_PKG_VERSION"),
         kiln_template::PACKER_COMPAT_VERSION
     ));
+    // The `vault` and `aws_secretsmanager` template functions read these.
+    kiln_template::secrets::install(Box::new(kiln_secrets::Stores::default()));
     // Packer accepts -machine-readable anywhere on the command line.
     let machine = remove_flag(&mut argv, "machine-readable");
     let code = match argv.first().map(String::as_str) {

@@ -118,6 +118,32 @@ impl Moto {
         Ok(out)
     }
 
+    /// A call of a JSON-protocol service (`target`: `secretsmanager.CreateSecret`) in
+    /// us-east-1 with the JSON `body`; returns the JSON answer.
+    pub fn json_call(
+        &self,
+        service: &str,
+        target: &str,
+        body: &serde_json::Value,
+    ) -> serde_json::Value {
+        let body = body.to_string();
+        let mut s = TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        write!(
+            s,
+            "POST / HTTP/1.0\r\nHost: 127.0.0.1\r\nX-Amz-Target: {target}\r\n\
+             Content-Type: application/x-amz-json-1.1\r\nContent-Length: {}\r\n\
+             Authorization: AWS4-HMAC-SHA256 Credential=test/20200101/us-east-1/{service}/aws4_request, SignedHeaders=host, Signature=00\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        assert!(out.contains(" 200 "), "{target}: {out}");
+        let (_, json) = out.split_once("\r\n\r\n").unwrap_or_default();
+        serde_json::from_str(json).unwrap_or_else(|e| panic!("{target}: {e}: {out}"))
+    }
+
     /// An EC2 query; returns the XML.
     pub fn query(&self, query: &str) -> String {
         self.try_query(query)

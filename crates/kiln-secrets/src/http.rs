@@ -1,0 +1,57 @@
+//! One HTTP exchange over the AWS SDK's own HTTP stack (hyper, rustls on ring): the secret
+//! stores' clients need a few requests, not a second HTTP client.
+
+use aws_smithy_http_client::tls;
+use aws_smithy_runtime_api::client::http::HttpConnector;
+use aws_smithy_runtime_api::http::Request;
+use std::time::Duration;
+
+/// A connector trusting the system's certificates, or only those of `trust` when given.
+pub(crate) fn connector(trust: Option<tls::TlsContext>) -> aws_smithy_http_client::Connector {
+    let b = aws_smithy_http_client::Connector::builder().tls_provider(tls::Provider::Rustls(
+        tls::rustls_provider::CryptoMode::Ring,
+    ));
+    match trust {
+        Some(cx) => b.tls_context(cx).build(),
+        None => b.build(),
+    }
+}
+
+/// Sends `req` and reads the whole answer within `limit`: its status and body, or what went
+/// wrong, in words.
+pub(crate) async fn exchange(
+    connector: &aws_smithy_http_client::Connector,
+    req: Request,
+    limit: Duration,
+) -> Result<(u16, bytes::Bytes), String> {
+    let exchange = async {
+        let resp = connector
+            .call(req)
+            .await
+            .map_err(|e| format!("cannot reach it: {}", causes(&e)))?;
+        let status = resp.status().as_u16();
+        let body = aws_smithy_types::byte_stream::ByteStream::new(resp.into_body())
+            .collect()
+            .await
+            .map_err(|e| format!("its answer broke off: {e}"))?
+            .into_bytes();
+        Ok((status, body))
+    };
+    tokio::time::timeout(limit, exchange)
+        .await
+        .unwrap_or_else(|_| Err(format!("no answer within {} s", limit.as_secs_f32())))
+}
+
+/// An error and its causes, each once, in words (no Debug forms).
+pub(crate) fn causes(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        let more = c.to_string();
+        if !text.contains(&more) {
+            text = format!("{text}: {more}");
+        }
+        cause = c.source();
+    }
+    text
+}
