@@ -37,7 +37,9 @@ path, query (role_arn, ttl), token and namespace: an IAM user's keys AKIAVAULTUS
 vault-user-secret (no session token, a 768 h lease), or with a role_arn an assumed role's
 ASIAVAULTROLE0000 / vault-role-secret / vault-role-token (a lease of ttl seconds, default 3600).
 Another token gets 403 "permission denied", the role "missing" a 400 as Vault answers; a
-fail_action of VaultReadCreds answers 503. Its KV engines hold one secret, "app" (password
+fail_action of VaultReadCreds answers 503. With "vault_propagation": N in the config, the IAM
+user keys are refused (401 AuthFailure, as EC2 refuses keys IAM has not spread yet) for N
+seconds after each read. Its KV engines hold one secret, "app" (password
 kv-Pa55-w0rd, user deploy): version 2 at /v1/secret/data/app, version 1 at /v1/kv/app; reads
 are recorded as VaultRead with the path and token; other paths answer 404 with no errors.
 
@@ -64,7 +66,7 @@ import urllib.request
 
 LOCK = threading.Lock()
 TRACE = ""
-STATE = {"lag": 0.0, "delay": 0.0, "fail_at": None, "fail_code": "InjectedFault", "fail_count": 1, "fail_message": "", "fail_action": None, "calls": [], "requests": []}
+STATE = {"lag": 0.0, "delay": 0.0, "fail_at": None, "fail_code": "InjectedFault", "fail_count": 1, "fail_message": "", "fail_action": None, "vault_propagation": 0.0, "vault_read_at": 0.0, "calls": [], "requests": []}
 # resource id -> (state name, code or None, until)
 HELD = {}
 
@@ -164,6 +166,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 STATE["fail_count"] = int(cfg.get("fail_count") or 1)
                 STATE["fail_message"] = cfg.get("fail_message") or ""
                 STATE["delay"] = float(cfg.get("delay", 0.0))
+                STATE["vault_propagation"] = float(cfg.get("vault_propagation", 0.0))
                 STATE["calls"] = []
                 STATE["requests"] = []
             return self.reply(200, "{}", "application/json")
@@ -255,6 +258,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             ttl = 768 * 3600
             data = {"access_key": "AKIAVAULTUSER0000", "secret_key": "vault-user-secret",
                     "security_token": None}
+            with LOCK:
+                STATE["vault_read_at"] = time.time()
         return self.reply(200, json.dumps({
             "request_id": "proxy", "lease_id": url.path[4:] + "/proxy", "renewable": True,
             "lease_duration": ttl, "data": data, "wrap_info": None, "warnings": None,
@@ -286,6 +291,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 fail = STATE["calls"].count(action) <= STATE["fail_count"]
             fail_code = STATE["fail_code"]
             fail_message = STATE["fail_message"] or f"fault injected at call {n} ({action})"
+            unknown_key = (entry["key"] == "AKIAVAULTUSER0000"
+                           and started < STATE["vault_read_at"] + STATE["vault_propagation"])
             lag = STATE["lag"]
             delay = STATE["delay"]
         if delay:
@@ -297,6 +304,14 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 f"<DecodeAuthorizationMessageResult><DecodedMessage>{html.escape(decoded)}</DecodedMessage>"
                 "</DecodeAuthorizationMessageResult><ResponseMetadata><RequestId>proxy</RequestId>"
                 "</ResponseMetadata></DecodeAuthorizationMessageResponse>"))
+        if unknown_key:
+            with LOCK:
+                entry["ended"] = time.time()
+                entry["refused"] = "AuthFailure"
+            return self.reply(401, (
+                '<?xml version="1.0" encoding="UTF-8"?><Response><Errors><Error>'
+                "<Code>AuthFailure</Code><Message>AWS was not able to validate the provided "
+                "access credentials</Message></Error></Errors><RequestID>proxy</RequestID></Response>"))
         if fail:
             with LOCK:
                 entry["ended"] = time.time()

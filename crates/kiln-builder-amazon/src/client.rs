@@ -22,6 +22,9 @@ pub fn ec2_in(
     if let Some(r) = region {
         conf = conf.region(aws_config::Region::new(r.to_string()));
     }
+    if c.vault().is_some() {
+        conf = conf.retry_classifier(crate::vault::NewKeysSpreading);
+    }
     // Only EC2 goes to custom_endpoint_ec2 (STS and IAM keep their own).
     if !c.custom_endpoint_ec2.is_empty() {
         conf = conf.endpoint_url(&c.custom_endpoint_ec2);

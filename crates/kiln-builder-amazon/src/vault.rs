@@ -74,6 +74,59 @@ pub fn credentials_of(answer: &serde_json::Value, now: SystemTime) -> Result<Cre
     ))
 }
 
+/// When IAM user keys (no session token) were last read from Vault. IAM spreads new keys
+/// to the other services over seconds, so for a while EC2 may refuse them as unknown; Vault
+/// leaves the retry to its clients (hashicorp/vault#3115), Packer does not retry.
+static NEW_USER_KEYS: std::sync::Mutex<Option<std::time::Instant>> = std::sync::Mutex::new(None);
+
+/// How long after a read a refusal of the keys is taken for IAM still spreading them.
+const PROPAGATION: Duration = Duration::from_secs(60);
+
+/// Retries an EC2 call refused with AuthFailure (or IAM's and STS's InvalidClientTokenId)
+/// within [`PROPAGATION`] of reading new IAM user keys from Vault, with the SDK's backoff and
+/// attempts; any other time such a refusal stands.
+#[derive(Debug)]
+pub struct NewKeysSpreading;
+
+impl aws_smithy_runtime_api::client::retries::classifiers::ClassifyRetry for NewKeysSpreading {
+    fn classify_retry(
+        &self,
+        ctx: &aws_smithy_runtime_api::client::interceptors::context::InterceptorContext,
+    ) -> aws_smithy_runtime_api::client::retries::classifiers::RetryAction {
+        use aws_smithy_runtime_api::client::retries::classifiers::RetryAction;
+        let spreading = NEW_USER_KEYS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .is_some_and(|at| at.elapsed() < PROPAGATION);
+        let refused = ctx.response().is_some_and(|r| {
+            matches!(r.status().as_u16(), 401 | 403)
+                && r.body().bytes().is_some_and(|b| {
+                    let text = String::from_utf8_lossy(b);
+                    text.contains("AuthFailure") || text.contains("InvalidClientTokenId")
+                })
+        });
+        if spreading && refused {
+            kiln_core::log::log(
+                "amazon-ebs: the keys Vault just made are not known yet; trying again",
+            );
+            RetryAction::transient_error()
+        } else {
+            RetryAction::NoActionIndicated
+        }
+    }
+
+    fn name(&self) -> &'static str {
+        "vault_new_iam_user_keys"
+    }
+
+    fn priority(
+        &self,
+    ) -> aws_smithy_runtime_api::client::retries::classifiers::RetryClassifierPriority {
+        use aws_smithy_runtime_api::client::retries::classifiers::RetryClassifierPriority;
+        RetryClassifierPriority::run_after(RetryClassifierPriority::transient_error_classifier())
+    }
+}
+
 /// The credentials provider: reads Vault when the SDK first asks, and again once they near
 /// their expiry.
 #[derive(Debug)]
@@ -123,6 +176,10 @@ impl VaultCredentials {
             c.access_key_id(),
             client.addr
         ));
+        if c.session_token().is_none() {
+            *NEW_USER_KEYS.lock().unwrap_or_else(|e| e.into_inner()) =
+                Some(std::time::Instant::now());
+        }
         sessions.retain(|(k, _)| *k != key);
         sessions.push((key, c.clone()));
         Ok(c)

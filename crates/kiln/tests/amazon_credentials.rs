@@ -678,3 +678,59 @@ fn vault_over_tls_is_trusted_through_vault_cacert_or_capath() {
     }
     assert_eq!(m.everything_left(), Vec::<String>::new());
 }
+
+/// IAM user keys Vault has just made are refused by EC2 for a few seconds, while IAM spreads
+/// them (the proxy refuses them for 3 s: moto knows every key at once). kiln tries again
+/// with the SDK's backoff and the build goes through. The template's own keys refused the same
+/// way fail the build at once: a key that is simply wrong is not retried.
+#[test]
+fn new_vault_user_keys_refused_while_iam_spreads_them_are_tried_again() {
+    let m = Moto::start();
+    let proxy = Proxy::start(&m, 0.0);
+    let t = ec2_target(&m);
+    let dir = tempfile::tempdir().unwrap();
+    let (d, url) = (dir.path().display().to_string(), proxy.url());
+    proxy.configure_vault_propagation(3.0);
+    let builder = ebs_builder(
+        t.port,
+        "spreading-{{timestamp}}",
+        r#", "skip_create_ami": true, "vault_aws_engine": {"name": "image-builder"}"#,
+    );
+    let started = std::time::Instant::now();
+    let (code, text) = build_at(
+        &url,
+        dir.path(),
+        &builder,
+        &vault_env(&d, &url, "kiln-vault-token"),
+    );
+    assert_eq!(code, 0, "{text}\n{}", t.log());
+    let refused = proxy.refused();
+    assert!(
+        !refused.is_empty(),
+        "nothing was refused: the test tests nothing"
+    );
+    assert!(started.elapsed() >= std::time::Duration::from_secs(3));
+    assert_eq!(proxy.signers(), ["AKIAVAULTUSER0000"]);
+    assert_eq!(
+        proxy
+            .calls()
+            .iter()
+            .filter(|c| *c == "VaultReadCreds")
+            .count(),
+        1
+    );
+    assert_eq!(m.everything_left(), Vec::<String>::new());
+    // The same keys written in the template, refused the same way (401 AuthFailure, for 30 s
+    // after that read): the build ends at the first call.
+    proxy.configure_vault_propagation(30.0);
+    let builder = ebs_builder(
+        t.port,
+        "static-keys",
+        r#", "skip_create_ami": true, "access_key": "AKIAVAULTUSER0000", "secret_key": "vault-user-secret""#,
+    );
+    let (code, text) = build_at(&url, dir.path(), &builder, &[]);
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("AuthFailure"), "{text}");
+    assert_eq!(proxy.calls(), ["DescribeImages"], "not tried again");
+    assert_eq!(m.everything_left(), Vec::<String>::new());
+}

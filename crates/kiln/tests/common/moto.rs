@@ -353,6 +353,24 @@ impl Proxy {
             .collect()
     }
 
+    /// Clears the log and refuses the Vault stand-in's IAM user keys for `seconds` after each
+    /// read of them, as EC2 refuses keys IAM has not spread yet.
+    pub fn configure_vault_propagation(&self, seconds: f64) {
+        let body = serde_json::json!({"lag": 0, "fail_at": null, "vault_propagation": seconds});
+        self.control("POST", "/__proxy/config", &body.to_string());
+    }
+
+    /// The calls since the last configure that the proxy refused as signed by keys not yet
+    /// known (`vault_propagation`).
+    pub fn refused(&self) -> Vec<String> {
+        let v: Vec<serde_json::Value> =
+            serde_json::from_str(&self.control("GET", "/__proxy/requests", "")).unwrap();
+        v.iter()
+            .filter(|r| r["refused"].is_string())
+            .map(|r| r["action"].as_str().unwrap_or_default().to_string())
+            .collect()
+    }
+
     /// The access key ids that signed the calls since the last configure, a run of calls
     /// signed by the same key listed once; calls the proxy answers itself unsigned (the SSO
     /// portal, Vault) are left out.
