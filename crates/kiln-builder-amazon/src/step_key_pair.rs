@@ -44,7 +44,10 @@ impl Step<State> for StepKeyPair {
             cx.ui.say("Using the SSH credentials from the template");
             return Ok(());
         }
-        let name = format!("packer_{}", uuid::Uuid::new_v4());
+        let name = match self.comm.temporary_key_pair_name.as_str() {
+            "" => format!("packer_{}", uuid::Uuid::new_v4()),
+            named => named.to_string(),
+        };
         // The key is made here and only its public half goes to EC2: the private key never
         // crosses the network (CreateKeyPair would send it back in the response).
         let pair = kiln_comm::keys::generate(

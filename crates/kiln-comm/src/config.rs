@@ -105,6 +105,38 @@ pub struct CommConfig {
     /// Temporary RSA key size.
     #[serde(default)]
     pub temporary_key_pair_bits: Option<u32>,
+    /// The temporary key pair's name in the cloud (default `packer_<UUID>`).
+    #[serde(default)]
+    pub temporary_key_pair_name: String,
+    /// Packer's WinRM options, accepted so that a WinRM template hears that the communicator
+    /// is not available rather than that its keys are unknown; ignored with `ssh`, as in
+    /// Packer.
+    #[serde(default)]
+    pub winrm_username: Option<serde::de::IgnoredAny>,
+    /// WinRM: `winrm_password`.
+    #[serde(default)]
+    pub winrm_password: Option<serde::de::IgnoredAny>,
+    /// WinRM: `winrm_host`.
+    #[serde(default)]
+    pub winrm_host: Option<serde::de::IgnoredAny>,
+    /// WinRM: `winrm_no_proxy`.
+    #[serde(default)]
+    pub winrm_no_proxy: Option<serde::de::IgnoredAny>,
+    /// WinRM: `winrm_port`.
+    #[serde(default)]
+    pub winrm_port: Option<serde::de::IgnoredAny>,
+    /// WinRM: `winrm_timeout`.
+    #[serde(default)]
+    pub winrm_timeout: Option<serde::de::IgnoredAny>,
+    /// WinRM: `winrm_use_ssl`.
+    #[serde(default)]
+    pub winrm_use_ssl: Option<serde::de::IgnoredAny>,
+    /// WinRM: `winrm_insecure`.
+    #[serde(default)]
+    pub winrm_insecure: Option<serde::de::IgnoredAny>,
+    /// WinRM: `winrm_use_ntlm`.
+    #[serde(default)]
+    pub winrm_use_ntlm: Option<serde::de::IgnoredAny>,
     /// Which address of the instance to use (cloud builders).
     #[serde(default)]
     pub ssh_interface: String,

@@ -183,7 +183,7 @@ pub fn plan(t: &Template, overrides: &Overrides, opts: &PlanOptions) -> Result<P
                 .map_err(|m| Diagnostic::at(b.span.as_ref(), m))?;
             let mut config = b.config.clone();
             interpolate_except(&mut config, &icx, registry.rendered_at_build(&b.kind))?;
-            factory(&config, &pcx)
+            factory(&config, &pcx).map_err(|d| d.or_in(&b.config))
         })();
         let builder = match builder {
             Ok(x) => Some(x),
@@ -235,7 +235,7 @@ pub fn plan(t: &Template, overrides: &Overrides, opts: &PlanOptions) -> Result<P
                         .map_err(|m| Diagnostic::at(pp.span.as_ref(), m))?;
                     let mut config = pp.config.clone();
                     interpolate(&mut config, &icx)?;
-                    factory(&config, &pcx)?;
+                    factory(&config, &pcx).map_err(|d| d.or_in(&pp.config))?;
                     Ok::<_, Diagnostic>(PlannedPostProcessor {
                         kind: pp.kind.clone(),
                         name: pp.name.clone(),
@@ -294,7 +294,7 @@ fn plan_provisioner(
     }
     interpolate(&mut config, icx)?;
     // Construct once now so configuration errors surface before anything runs.
-    factory(&config, pcx)?;
+    factory(&config, pcx).map_err(|d| d.or_in(&p.config))?;
     Ok(PlannedProvisioner {
         kind: p.kind.clone(),
         config,

@@ -275,11 +275,20 @@ fn tags_render_build_info_in_every_region_and_launch_options_reach_ec2() {
                 "snapshot_tag": [{"key": "SnapBlock", "value": "1"}],
                 "run_tag": [{"key": "Owner", "value": "{{ .SourceAMIOwner }}"}],
                 "tenancy": "dedicated", "enable_t2_unlimited": true, "no_ephemeral": true,
-                "ami_product_codes": ["kilnprod1"], "max_retries": 5"#,
+                "ami_product_codes": ["kilnprod1"], "max_retries": 5,
+                "temporary_key_pair_name": "kiln-named-key""#,
         ),
         &[("KILN_TAG_TEXT", "{{ .SourceAMI }}")],
     );
     assert_eq!(code, 0, "{text}\n{}", t.log());
+    let import = proxy
+        .requests()
+        .into_iter()
+        .find(|r| r.0 == "ImportKeyPair");
+    assert_eq!(
+        import.map(|r| r.1["KeyName"].clone()).as_deref(),
+        Some("kiln-named-key")
+    );
     for region in ["us-east-1", "us-west-2"] {
         let (ami, description, snapshots) = image_and_snapshots(&m, region);
         // Rendered with the source image's info, the build region's in both regions.
@@ -824,6 +833,10 @@ fn packer_option_checks() {
             "If you have set vault_aws_engine, you must not set the access_key or secret_key.",
         ),
         (
+            r#""communicator": "winrm", "winrm_username": "Administrator", "winrm_use_ssl": true"#,
+            "the winrm communicator is not available in kiln yet",
+        ),
+        (
             r#""vault_aws_engine": {"engine_name": "aws-prod"}"#,
             "vault_aws_engine needs the name of the engine's role",
         ),
@@ -895,6 +908,11 @@ fn packer_option_checks() {
         assert!(
             text.contains(says),
             "{extra}: expected {says:?} in:\n{text}"
+        );
+        // Each is placed in the file (at the option it names, or the builder).
+        assert!(
+            text.contains(&format!("{}:1:", tpl.display())),
+            "{extra}: no location in:\n{text}"
         );
     }
     // Packer's singular blocks, accepted beside the maps; a Packer-valid KMS alias ARN too.
