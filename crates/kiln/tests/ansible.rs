@@ -348,6 +348,76 @@ fn remote_ansible_options_and_use_proxy_through_the_builds_connection() {
     assert!(!kept[0].path().join("key").exists());
 }
 
+/// Packer's `inventory_file_template` renders the machine's line from the build's data (the
+/// alias, where ansible connects, the user), repeated under each group; a template's own
+/// `inventory_file` gets the build's key as Packer passes it, as an extra variable.
+#[test]
+fn remote_ansible_inventory_template_and_own_inventory_use_the_builds_key() {
+    let t = SshTarget::start();
+    let dir = tempfile::tempdir().unwrap();
+    for (playbook, dest) in [
+        ("probe.yml", "/root/ansible-probe"),
+        ("own.yml", "/root/ansible-own"),
+    ] {
+        std::fs::write(
+            dir.path().join(playbook),
+            format!(
+                "- hosts: all\n  gather_facts: false\n  become: true\n  tasks:\n    - copy:\n        \
+                 content: \"{{{{ inventory_hostname }}}} {{{{ group_names | join(',') }}}} {{{{ note | default('-') }}}}\\n\"\n        \
+                 dest: {dest}\n"
+            ),
+        )
+        .unwrap();
+    }
+    std::fs::write(
+        dir.path().join("own.ini"),
+        format!(
+            "own-host ansible_host=127.0.0.1 ansible_port={} ansible_user=centos\n",
+            t.port
+        ),
+    )
+    .unwrap();
+    let keep = dir.path().join("inventories");
+    std::fs::create_dir(&keep).unwrap();
+    let line = "{{ .HostAlias }} ansible_host={{ .Host }} ansible_port={{ .Port }} ansible_user={{ .User }} note=templated\\n";
+    let tpl = dir.path().join("t.json");
+    std::fs::write(
+        &tpl,
+        format!(
+            r#"{{"builders": [{}], "provisioners": [
+                {{"type": "ansible", "playbook_file": "probe.yml", "groups": ["web"],
+                  "host_alias": "tpl-host", "inventory_file_template": "{line}",
+                  "keep_inventory_file": true, "inventory_directory": "{}"}},
+                {{"type": "ansible", "playbook_file": "own.yml", "inventory_file": "own.ini"}}]}}"#,
+            builder(&t),
+            keep.display()
+        ),
+    )
+    .unwrap();
+    let out = run_in(
+        dir.path(),
+        &["build", "-color=false", tpl.to_str().unwrap()],
+        &[],
+    );
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}\n{}", t.log());
+    assert_eq!(
+        std::fs::read_to_string(t.path("/root/ansible-probe")).unwrap(),
+        "tpl-host web templated\n"
+    );
+    let kept: Vec<_> = std::fs::read_dir(&keep).unwrap().flatten().collect();
+    let inventory = std::fs::read_to_string(kept[0].path().join("inventory")).unwrap();
+    let machine = format!(
+        "tpl-host ansible_host=127.0.0.1 ansible_port={} ansible_user=centos note=templated\n",
+        t.port
+    );
+    assert_eq!(inventory, format!("{machine}[web]\n{machine}"));
+    assert_eq!(
+        std::fs::read_to_string(t.path("/root/ansible-own")).unwrap(),
+        "own-host ungrouped -\n"
+    );
+}
+
 #[test]
 fn remote_ansible_failing_task_names_the_task_and_host() {
     let t = SshTarget::start();

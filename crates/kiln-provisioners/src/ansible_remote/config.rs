@@ -41,6 +41,11 @@ pub struct Config {
     /// A user-supplied inventory file.
     #[serde(default)]
     pub inventory_file: String,
+    /// The generated inventory's machine line, a template of the build's data with
+    /// `HostAlias`, `Host`, `Port` and `User` (Packer's default:
+    /// `{{ .HostAlias }} ansible_host={{ .Host }} ansible_user={{ .User }} ansible_port={{ .Port }}`).
+    #[serde(default)]
+    pub inventory_file_template: String,
     /// Keep the generated inventory.
     #[serde(default)]
     pub keep_inventory_file: bool,

@@ -80,15 +80,33 @@ impl AnsibleRemote {
         })
     }
 
+    /// A 0600 copy of the build's private key in `dir`, when it logs in with one.
+    fn key_file(cx: &ProvisionCx<'_>, dir: &std::path::Path) -> Result<Option<std::path::PathBuf>> {
+        let Some(key) = cx.data.get("SSHPrivateKey").filter(|k| !k.is_empty()) else {
+            return Ok(None);
+        };
+        let path = dir.join("key");
+        let mut f = std::fs::File::create(&path)?;
+        f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        f.write_all(key.as_bytes())?;
+        if !key.ends_with('\n') {
+            f.write_all(b"\n")?;
+        }
+        Ok(Some(path))
+    }
+
+    /// The generated inventory: the machine's line (`inventory_file_template` rendered with
+    /// the build's data, or Packer's default line), then under each group the same again, then
+    /// the empty groups.
     fn inventory(
         &self,
         cx: &ProvisionCx<'_>,
         dir: &std::path::Path,
         at: &Endpoint,
+        key: Option<&std::path::Path>,
     ) -> Result<std::path::PathBuf> {
         let c = &self.config;
         let d = cx.data;
-        let host = &at.host;
         let alias = if c.host_alias.is_empty() {
             "default"
         } else {
@@ -99,38 +117,46 @@ impl AnsibleRemote {
         } else {
             c.user.clone()
         };
-        let mut line = format!(
-            "{alias} ansible_host={} ansible_port={} ansible_user={}",
-            inv(host),
-            at.port,
-            inv(&user)
-        );
-        match d.get("SSHPrivateKey").filter(|k| !k.is_empty()) {
-            Some(key) => {
-                let path = dir.join("key");
-                let mut f = std::fs::File::create(&path)?;
-                f.set_permissions(std::fs::Permissions::from_mode(0o600))?;
-                f.write_all(key.as_bytes())?;
-                if !key.ends_with('\n') {
-                    f.write_all(b"\n")?;
-                }
-                line.push_str(&format!(
-                    " ansible_ssh_private_key_file={}",
-                    inv(&path.display().to_string())
-                ));
-            }
-            None => match d.get("Password").filter(|p| !p.is_empty()) {
-                Some(pw) => line.push_str(&format!(" ansible_password={}", inv(pw))),
-                None => {
+        let host = if c.inventory_file_template.is_empty() {
+            let mut line = format!(
+                "{alias} ansible_host={} ansible_port={} ansible_user={}",
+                inv(&at.host),
+                at.port,
+                inv(&user)
+            );
+            match (key, d.get("Password").filter(|p| !p.is_empty())) {
+                (Some(_), _) => {}
+                (None, Some(pw)) => line.push_str(&format!(" ansible_password={}", inv(pw))),
+                (None, None) => {
                     return Err(Error::msg(
                         "ansible: the communicator has neither a key nor a password",
                     ))
                 }
-            },
-        }
-        let mut text = format!("{line}\n");
+            }
+            format!("{line}\n")
+        } else {
+            // As Packer: the build's data, with the alias, the user, and where ansible connects.
+            let mut data: std::collections::BTreeMap<String, kiln_template::interp::TVal> = d
+                .iter()
+                .map(|(k, v)| (k.clone(), kiln_template::interp::TVal::Str(v.clone())))
+                .collect();
+            for (k, v) in [
+                ("HostAlias", alias.to_string()),
+                ("User", user),
+                ("Host", at.host.clone()),
+                ("Port", at.port.clone()),
+            ] {
+                data.insert(k.into(), kiln_template::interp::TVal::Str(v));
+            }
+            kiln_template::interp::render(
+                &c.inventory_file_template,
+                &cx.info.interp.with_data(data),
+            )
+            .map_err(|e| Error::msg(format!("ansible: inventory_file_template: {e}")))?
+        };
+        let mut text = host.clone();
         for g in &c.groups {
-            text.push_str(&format!("[{g}]\n{alias}\n"));
+            text.push_str(&format!("[{g}]\n{host}"));
         }
         for g in &c.empty_groups {
             text.push_str(&format!("[{g}]\n"));
@@ -184,10 +210,11 @@ impl Provisioner for AnsibleRemote {
         };
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o700))?;
         // Kept alive (with its forward, if any) until ansible-playbook is done.
+        let key = Self::key_file(cx, dir.path())?;
         let _endpoint;
         let inventory = if c.inventory_file.is_empty() {
             _endpoint = self.endpoint(cx).await?;
-            self.inventory(cx, dir.path(), &_endpoint)?
+            self.inventory(cx, dir.path(), &_endpoint, key.as_deref())?
         } else {
             c.inventory_file.clone().into()
         };
@@ -231,6 +258,19 @@ impl Provisioner for AnsibleRemote {
         ssh_extra.extend(c.ansible_ssh_extra_args.iter().cloned());
         cmd.arg(format!("--ssh-extra-args={}", ssh_extra.join(" ")));
         cmd.args(&c.extra_arguments);
+        // As Packer, the key goes as an extra variable (it outranks the inventory's), also with
+        // the template's own inventory, unless the arguments log in with a password.
+        if let Some(key) = &key {
+            if !c
+                .extra_arguments
+                .iter()
+                .any(|a| a.contains("ansible_password"))
+            {
+                // (In JSON: a path with spaces stays one value.)
+                let var = serde_json::json!({"ansible_ssh_private_key_file": key});
+                cmd.arg("-e").arg(var.to_string());
+            }
+        }
         cmd.arg("-i").arg(&inventory);
         cx.ui
             .say(&format!("Executing Ansible: {}", c.playbook_file));
