@@ -2,12 +2,14 @@
 """sshd's AuthorizedKeysCommand for kiln's EC2 test rig: accepts the key pair of any running
 instance, read from the EC2 API at argv[1] (moto), the job EC2's metadata service and
 cloud-init do on a real instance. Like cloud-init, it also writes the key into centos's and
-root's authorized_keys, so a test can check that a build removed it before capture.
+root's authorized_keys, so a test can check that a build removed it before capture; and like
+cloud-init, once only (it leaves a mark in /run/kiln-ec2-keys): builds sharing this one
+target as their "instances" must not put back a key another build has just removed.
 
 sshd runs it for every key a client offers, twice for an accepted one (the probe, then the
 signed request), and a real instance reads a file instead: it imports only `socket` and `re`
-and runs without `site` (`python3 -S`), which keeps a login within ~0.1 s of what it costs
-on EC2.
+(and `os` once, for its mark directory) and runs without `site` (`python3 -S`), which keeps a
+login within ~0.1 s of what it costs on EC2.
 
 Usage (in sshd's config): AuthorizedKeysCommand /usr/local/bin/kiln-ec2-keys, a wrapper that
 runs this with the endpoint, e.g. `python3 -S - http://127.0.0.1:PORT`.
@@ -50,6 +52,15 @@ for item in pairs.split("<keyPairId>")[1:]:
     if name not in names or not public:
         continue
     print(public)
+    mark = "/run/kiln-ec2-keys/" + re.sub(r"[^A-Za-z0-9]", "_", public.split()[1][-48:])
+    try:
+        open(mark, "x").close()
+    except FileExistsError:
+        continue
+    except FileNotFoundError:
+        import os
+        os.makedirs("/run/kiln-ec2-keys", exist_ok=True)
+        open(mark, "a").close()
     for f, prefix in (("/home/centos/.ssh/authorized_keys", ""),
                       ("/root/.ssh/authorized_keys",
                        'no-port-forwarding,command="echo Please login as centos" ')):

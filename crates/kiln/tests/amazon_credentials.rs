@@ -236,9 +236,12 @@ fn mfa_code_assumes_the_profiles_role_with_the_code() {
         "[base]\naws_access_key_id = AKIABASEPROFILE0\naws_secret_access_key = base-secret\n",
     )
     .unwrap();
-    let builder = |profile: &str| {
+    // Two builds at once, each on a machine of its own as on EC2: two builds' key removals
+    // on one machine's authorized_keys would undo each other.
+    let t2 = ec2_target(&m);
+    let builder = |profile: &str, port: u16| {
         ebs_builder(
-            t.port,
+            port,
             "mfa-{{timestamp}}",
             &format!(
                 r#", "ami_regions": ["us-west-2"], "profile": "{profile}", "mfa_code": "123456",
@@ -254,14 +257,14 @@ fn mfa_code_assumes_the_profiles_role_with_the_code() {
         ("AWS_CONFIG_FILE", config.as_str()),
     ];
     // Two builds at once, each with a copy in another region.
-    let second = builder("builder").replacen(
+    let second = builder("builder", t2.port).replacen(
         r#""type": "amazon-ebs","#,
         r#""type": "amazon-ebs", "name": "second","#,
         1,
     );
-    let builders = format!("{}, {second}", builder("builder"));
+    let builders = format!("{}, {second}", builder("builder", t.port));
     let (code, text) = build_at(&proxy.url(), dir.path(), &builders, &env);
-    assert_eq!(code, 0, "{text}\n{}", t.log());
+    assert_eq!(code, 0, "{text}\n{}\n{}", t.log(), t2.log());
     let requests = proxy.requests();
     // Once for the whole run, both builds and their copies included: an MFA code is good
     // for one use.
@@ -291,7 +294,7 @@ fn mfa_code_assumes_the_profiles_role_with_the_code() {
     assert_eq!(m.everything_left(), Vec::<String>::new());
 
     // A profile without an MFA device: the error says what is missing, nothing is made.
-    let (code, text) = build_at(&proxy.url(), dir.path(), &builder("no-mfa"), &env);
+    let (code, text) = build_at(&proxy.url(), dir.path(), &builder("no-mfa", t.port), &env);
     assert_eq!(code, 1, "{text}");
     assert!(
         text.contains("profile \"no-mfa\" has no mfa_serial"),
