@@ -97,8 +97,17 @@ static LEARNED: std::sync::RwLock<Redactor> = std::sync::RwLock::new(Redactor {
     needles: Vec::new(),
 });
 
-/// Masks `secrets` from now on, in this process's every output.
+/// Values shorter than this that a plugin learns are not masked: nobody declared them
+/// secret, and masking `1` or `yes` everywhere would garble every line.
+pub const SHORTEST_LEARNED: usize = 4;
+
+/// Masks `secrets` from now on, in this process's every output (but values shorter than
+/// [`SHORTEST_LEARNED`] characters).
 pub fn hide<I: IntoIterator<Item = S>, S: AsRef<str>>(secrets: I) {
+    let secrets: Vec<S> = secrets
+        .into_iter()
+        .filter(|s| s.as_ref().chars().count() >= SHORTEST_LEARNED)
+        .collect();
     let more = Redactor::new(secrets);
     if more.is_empty() {
         return;
@@ -183,7 +192,8 @@ mod tests {
     fn learned_secrets_are_masked_from_then_on_with_their_other_spellings() {
         assert_eq!(redact_learned("k learned-w8 v"), "k learned-w8 v");
         hide(["learned-w8"]);
-        hide([""]);
+        hide(["", "yes"]);
+        assert_eq!(redact_learned("yes, learned-w8"), format!("yes, {MASK}"));
         assert_eq!(redact_learned("k learned-w8 v"), format!("k {MASK} v"));
         assert!(!redact_learned(&STANDARD.encode("xx learned-w8")).contains("bGVhcm5lZC13O"));
         // What was learned before stays masked.
