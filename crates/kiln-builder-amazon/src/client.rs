@@ -45,12 +45,8 @@ pub async fn iam(c: &Config) -> aws_sdk_iam::Client {
 
 /// The shared AWS configuration: the standard chain with Packer's overrides.
 pub async fn sdk_config(c: &Config) -> aws_config::SdkConfig {
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-            aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-        ))
-        .build_https();
-    let mut loader = aws_config::defaults(BehaviorVersion::latest()).http_client(http);
+    let mut loader = aws_config::defaults(BehaviorVersion::latest())
+        .http_client(kiln_secrets::http::sdk_client());
     if !c.region.is_empty() {
         loader = loader.region(aws_config::Region::new(c.region.clone()));
     }
@@ -187,10 +183,44 @@ struct AssumedRole {
     mfa: Result<Option<(String, String)>, String>,
 }
 
-/// Credentials a role gave for an MFA code, by role, device and code: an MFA code is good for
-/// one AssumeRole, so every build of the run that asks with the same code shares them.
-static MFA_SESSIONS: tokio::sync::Mutex<Vec<(String, aws_credential_types::Credentials)>> =
-    tokio::sync::Mutex::const_new(Vec::new());
+/// Credentials the run's builds share, by a key of where they came from: for sources that must
+/// not be asked twice (an MFA code is good for one AssumeRole; each Vault read of an IAM-user
+/// role makes a new IAM user).
+pub(crate) struct RunCredentials(
+    tokio::sync::Mutex<Vec<(String, aws_credential_types::Credentials)>>,
+);
+
+impl RunCredentials {
+    /// None yet.
+    pub(crate) const fn new() -> RunCredentials {
+        RunCredentials(tokio::sync::Mutex::const_new(Vec::new()))
+    }
+
+    /// The credentials kept for `key` unless they expire within a minute, else `fetch`'s,
+    /// kept. Held across the fetch: builds asking together make one fetch.
+    pub(crate) async fn get_or(
+        &self,
+        key: String,
+        fetch: impl std::future::Future<Output = aws_credential_types::provider::Result>,
+    ) -> aws_credential_types::provider::Result {
+        let mut kept = self.0.lock().await;
+        let fresh = |c: &aws_credential_types::Credentials| {
+            c.expiry().is_none_or(|e| {
+                e > std::time::SystemTime::now() + std::time::Duration::from_secs(60)
+            })
+        };
+        if let Some((_, c)) = kept.iter().find(|(k, c)| *k == key && fresh(c)) {
+            return Ok(c.clone());
+        }
+        let c = fetch.await?;
+        kept.retain(|(k, _)| *k != key);
+        kept.push((key, c.clone()));
+        Ok(c)
+    }
+}
+
+/// Credentials a role gave for an MFA code, by role, device and code.
+static MFA_SESSIONS: RunCredentials = RunCredentials::new();
 
 impl AssumedRole {
     async fn assume(&self) -> aws_credential_types::provider::Result {
@@ -198,20 +228,7 @@ impl AssumedRole {
             return self.assume_now().await;
         };
         let key = format!("{}\n{serial}\n{code}", self.role.role_arn);
-        // Held across the call: two builds starting together make one AssumeRole.
-        let mut sessions = MFA_SESSIONS.lock().await;
-        let fresh = |c: &aws_credential_types::Credentials| {
-            c.expiry().is_none_or(|e| {
-                e > std::time::SystemTime::now() + std::time::Duration::from_secs(60)
-            })
-        };
-        if let Some((_, c)) = sessions.iter().find(|(k, c)| *k == key && fresh(c)) {
-            return Ok(c.clone());
-        }
-        let c = self.assume_now().await?;
-        sessions.retain(|(k, _)| *k != key);
-        sessions.push((key, c.clone()));
-        Ok(c)
+        MFA_SESSIONS.get_or(key, self.assume_now()).await
     }
 
     async fn assume_now(&self) -> aws_credential_types::provider::Result {

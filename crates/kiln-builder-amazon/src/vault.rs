@@ -137,8 +137,7 @@ pub struct VaultCredentials {
 
 /// Credentials read from Vault, by address, namespace and path: each read of an IAM user
 /// role makes a new IAM user, so every build of the run that reads the same role shares them.
-static SESSIONS: tokio::sync::Mutex<Vec<(String, Credentials)>> =
-    tokio::sync::Mutex::const_new(Vec::new());
+static SESSIONS: crate::client::RunCredentials = crate::client::RunCredentials::new();
 
 impl VaultCredentials {
     async fn get(&self) -> aws_credential_types::provider::Result {
@@ -148,42 +147,38 @@ impl VaultCredentials {
             })?;
         let path = self.engine.path();
         let key = format!("{}\n{}\n{path}", client.addr, client.namespace);
-        // Held across the read: builds starting together make one read.
-        let mut sessions = SESSIONS.lock().await;
-        let fresh = |c: &Credentials| {
-            c.expiry()
-                .is_none_or(|e| e > SystemTime::now() + Duration::from_secs(60))
-        };
-        if let Some((_, c)) = sessions.iter().find(|(k, c)| *k == key && fresh(c)) {
-            return Ok(c.clone());
-        }
-        let answer = client
-            .read(&path)
-            .await
-            .map_err(|why| CredentialsError::provider_error(format!("vault_aws_engine: {why}")))?
-            .ok_or_else(|| {
-                CredentialsError::provider_error(format!(
-                    "vault_aws_engine: Vault at {} has no secret at /v1/{path}",
-                    client.addr
-                ))
-            })?;
-        let c = credentials_of(&answer, SystemTime::now()).map_err(|why| {
-            CredentialsError::provider_error(format!("vault_aws_engine: /v1/{path}: {why}"))
-        })?;
-        kiln_core::redact::hide([c.secret_access_key()].into_iter().chain(c.session_token()));
-        kiln_core::log::log(format_args!(
-            "amazon-ebs: credentials {} read from Vault at {} (/v1/{path})",
-            c.access_key_id(),
-            client.addr
-        ));
-        if c.session_token().is_none() {
-            *NEW_USER_KEYS.lock().unwrap_or_else(|e| e.into_inner()) =
-                Some(std::time::Instant::now());
-        }
-        sessions.retain(|(k, _)| *k != key);
-        sessions.push((key, c.clone()));
-        Ok(c)
+        SESSIONS.get_or(key, read_role(&client, &path)).await
     }
+}
+
+/// One read of a role's credentials at `path`, masked and recorded.
+async fn read_role(
+    client: &kiln_secrets::vault::Client,
+    path: &str,
+) -> aws_credential_types::provider::Result {
+    let answer = client
+        .read(path)
+        .await
+        .map_err(|why| CredentialsError::provider_error(format!("vault_aws_engine: {why}")))?
+        .ok_or_else(|| {
+            CredentialsError::provider_error(format!(
+                "vault_aws_engine: Vault at {} has no secret at /v1/{path}",
+                client.addr
+            ))
+        })?;
+    let c = credentials_of(&answer, SystemTime::now()).map_err(|why| {
+        CredentialsError::provider_error(format!("vault_aws_engine: /v1/{path}: {why}"))
+    })?;
+    kiln_core::redact::hide([c.secret_access_key()].into_iter().chain(c.session_token()));
+    kiln_core::log::log(format_args!(
+        "amazon-ebs: credentials {} read from Vault at {} (/v1/{path})",
+        c.access_key_id(),
+        client.addr
+    ));
+    if c.session_token().is_none() {
+        *NEW_USER_KEYS.lock().unwrap_or_else(|e| e.into_inner()) = Some(std::time::Instant::now());
+    }
+    Ok(c)
 }
 
 impl aws_credential_types::provider::ProvideCredentials for VaultCredentials {

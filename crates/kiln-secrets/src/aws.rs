@@ -14,13 +14,8 @@ const LIMIT: Duration = Duration::from_secs(60);
 
 /// The current value (stage AWSCURRENT) of the secret `name`, as text.
 pub async fn secret_string(name: &str) -> Result<String, String> {
-    let http = aws_smithy_http_client::Builder::new()
-        .tls_provider(aws_smithy_http_client::tls::Provider::Rustls(
-            aws_smithy_http_client::tls::rustls_provider::CryptoMode::Ring,
-        ))
-        .build_https();
     let conf = aws_config::defaults(BehaviorVersion::latest())
-        .http_client(http)
+        .http_client(crate::http::sdk_client())
         .load()
         .await;
     let region = conf

@@ -1,10 +1,21 @@
-//! One HTTP exchange over the AWS SDK's own HTTP stack (hyper, rustls on ring): the secret
-//! stores' clients need a few requests, not a second HTTP client.
+//! kiln's HTTP over the AWS SDK's own stack (hyper, rustls on ring): the SDK client every AWS
+//! configuration uses, and one exchange for the secret stores' few requests (not a second
+//! HTTP client).
 
 use aws_smithy_http_client::tls;
 use aws_smithy_runtime_api::client::http::HttpConnector;
 use aws_smithy_runtime_api::http::Request;
 use std::time::Duration;
+
+/// The AWS SDK's HTTP client with kiln's one TLS stack (rustls on ring), for an SDK
+/// configuration: the amazon builder's and Secrets Manager's.
+pub fn sdk_client() -> aws_smithy_runtime_api::client::http::SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https()
+}
 
 /// A connector trusting the system's certificates, or only those of `trust` when given.
 pub(crate) fn connector(trust: Option<tls::TlsContext>) -> aws_smithy_http_client::Connector {

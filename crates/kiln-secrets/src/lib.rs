@@ -4,7 +4,7 @@
 //! secret is read once a run, and every value it gives is masked in all output from then on.
 
 pub mod aws;
-mod http;
+pub mod http;
 pub mod vault;
 
 use std::collections::HashMap;
