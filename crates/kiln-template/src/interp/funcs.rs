@@ -167,30 +167,42 @@ pub(super) fn call(name: &str, args: Vec<TVal>, cx: &Context) -> Result<TVal, Ca
         }
         // Packer's message, word for word (its missing space included).
         "sed" => Err(msg("template function `sed` is deprecated use `replace` or `replace_all` instead.Documentation: https://www.packer.io/docs/templates/engine")),
-        "vault" | "aws_secretsmanager" if crate::secrets::stores().is_some() => {
-            let stores = crate::secrets::stores().expect("checked");
-            let text: Vec<String> = args
-                .iter()
-                .map(|a| string(a, "argument"))
-                .collect::<Result<_, _>>()?;
-            let value = if name == "vault" {
-                arity(&args, 2)?;
-                stores.vault(&text[0], &text[1])
-            } else {
-                // Packer's words.
-                match text.len() {
-                    0 => return Err(msg("secret name must be provided")),
-                    1 | 2 => stores.aws_secret(&text[0], text.get(1).map_or("", |k| k.as_str())),
-                    _ => return Err(msg("only secret name and optional secret key can be provided.")),
-                }
-            };
-            value.map(TVal::Str).map_err(msg)
-        }
-        "vault" | "consul_key" | "aws_secretsmanager" => Err(msg(format!(
-            "the {name} function is not supported yet by kiln; pass the value with -var or an environment variable"
-        ))),
+        "vault" | "consul_key" | "aws_secretsmanager" => match crate::secrets::stores() {
+            Some(stores) if name != "consul_key" => read_secret(name, &args, stores),
+            _ => Err(msg(format!(
+                "the {name} function is not supported yet by kiln; pass the value with -var or an environment variable"
+            ))),
+        },
         _ => builtin(name, args),
     }
+}
+
+/// `vault` or `aws_secretsmanager`, read from the installed stores, with Packer's arity rules
+/// and words.
+fn read_secret(
+    name: &str,
+    args: &[TVal],
+    stores: &dyn crate::secrets::SecretStores,
+) -> Result<TVal, CallError> {
+    let text: Vec<String> = args
+        .iter()
+        .map(|a| string(a, "argument"))
+        .collect::<Result<_, _>>()?;
+    let value = if name == "vault" {
+        arity(args, 2)?;
+        stores.vault(&text[0], &text[1])
+    } else {
+        match text.len() {
+            0 => return Err(msg("secret name must be provided")),
+            1 | 2 => stores.aws_secret(&text[0], text.get(1).map_or("", |k| k.as_str())),
+            _ => {
+                return Err(msg(
+                    "only secret name and optional secret key can be provided.",
+                ))
+            }
+        }
+    };
+    value.map(TVal::Str).map_err(msg)
 }
 
 /// Packer's `uuid`: time-ordered, the first 32 bits the Unix time in hex, the other 96 random.
