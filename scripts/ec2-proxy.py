@@ -42,6 +42,10 @@ user keys are refused (401 AuthFailure, as EC2 refuses keys IAM has not spread y
 seconds after each read. Its KV engines hold one secret, "app" (password
 kv-Pa55-w0rd, user deploy): version 2 at /v1/secret/data/app, version 1 at /v1/kv/app; reads
 are recorded as VaultRead with the path and token; other paths answer 404 with no errors.
+Each creds read gets a lease of its own (MOUNT/creds/NAME/ID), live until revoked through
+PUT /v1/sys/leases/revoke {"lease_id": ...}, recorded as VaultRevoke with the lease and token
+and answered 204 (for a lease that is gone too, as Vault does); "vault_revoke_denied": true in
+the config answers it 403. GET /__proxy/vault-leases lists the live leases.
 
 STS's DecodeAuthorizationMessage, which moto lacks, is answered here: the decoded message is
 {"allowed": false, "encoded": ENCODED} (the faults above stand in for EC2's encoded
@@ -62,11 +66,12 @@ import threading
 import time
 import urllib.error
 import urllib.parse
+import uuid
 import urllib.request
 
 LOCK = threading.Lock()
 TRACE = ""
-STATE = {"lag": 0.0, "delay": 0.0, "fail_at": None, "fail_code": "InjectedFault", "fail_count": 1, "fail_message": "", "fail_action": None, "vault_propagation": 0.0, "vault_read_at": 0.0, "calls": [], "requests": []}
+STATE = {"lag": 0.0, "delay": 0.0, "fail_at": None, "fail_code": "InjectedFault", "fail_count": 1, "fail_message": "", "fail_action": None, "vault_propagation": 0.0, "vault_read_at": 0.0, "vault_revoke_denied": False, "vault_leases": [], "calls": [], "requests": []}
 # resource id -> (state name, code or None, until)
 HELD = {}
 
@@ -167,6 +172,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
                 STATE["fail_message"] = cfg.get("fail_message") or ""
                 STATE["delay"] = float(cfg.get("delay", 0.0))
                 STATE["vault_propagation"] = float(cfg.get("vault_propagation", 0.0))
+                STATE["vault_revoke_denied"] = bool(cfg.get("vault_revoke_denied", False))
                 STATE["calls"] = []
                 STATE["requests"] = []
             return self.reply(200, "{}", "application/json")
@@ -174,6 +180,10 @@ class Handler(http.server.BaseHTTPRequestHandler):
             with LOCK:
                 calls = list(STATE["calls"])
             return self.reply(200, json.dumps(calls), "application/json")
+        if self.path == "/__proxy/vault-leases":
+            with LOCK:
+                leases = list(STATE["vault_leases"])
+            return self.reply(200, json.dumps(leases), "application/json")
         if self.path == "/__proxy/requests":
             with LOCK:
                 requests = list(STATE["requests"])
@@ -229,6 +239,31 @@ class Handler(http.server.BaseHTTPRequestHandler):
                             "lease_duration": 0 if v2 else 2764800, "data": data,
                             "warnings": None, "auth": None})
 
+    def vault_revoke(self, body):
+        token = self.headers.get("X-Vault-Token", "")
+        try:
+            lease = json.loads(body or b"{}").get("lease_id", "")
+        except ValueError:
+            lease = ""
+        with LOCK:
+            STATE["calls"].append("VaultRevoke")
+            STATE["requests"].append({"action": "VaultRevoke", "key": "",
+                                      "params": {"lease_id": lease, "token": token}})
+            denied = STATE["vault_revoke_denied"]
+        def errors(code, *messages):
+            return self.reply(code, json.dumps({"errors": list(messages)}), "application/json")
+        if self.command not in ("PUT", "POST"):
+            return errors(405, "unsupported operation")
+        if token != "kiln-vault-token" or denied:
+            return errors(403, "permission denied")
+        if not lease:
+            return errors(400, "lease_id is required")
+        with LOCK:
+            if lease in STATE["vault_leases"]:
+                STATE["vault_leases"].remove(lease)
+        self.send_response(204)
+        self.end_headers()
+
     def vault_creds(self):
         url = urllib.parse.urlparse(self.path)
         if "/creds/" not in url.path:
@@ -260,8 +295,11 @@ class Handler(http.server.BaseHTTPRequestHandler):
                     "security_token": None}
             with LOCK:
                 STATE["vault_read_at"] = time.time()
+        lease = "%s/%s" % (url.path[4:], uuid.uuid4().hex[:24])
+        with LOCK:
+            STATE["vault_leases"].append(lease)
         return self.reply(200, json.dumps({
-            "request_id": "proxy", "lease_id": url.path[4:] + "/proxy", "renewable": True,
+            "request_id": "proxy", "lease_id": lease, "renewable": True,
             "lease_duration": ttl, "data": data, "wrap_info": None, "warnings": None,
             "auth": None}), "application/json")
 
@@ -274,6 +312,8 @@ class Handler(http.server.BaseHTTPRequestHandler):
             return self.metadata(body)
         if self.path.startswith("/federation/credentials"):
             return self.sso_role_credentials()
+        if self.path.startswith("/v1/sys/leases/revoke"):
+            return self.vault_revoke(body)
         if self.path.startswith("/v1/"):
             return self.vault_creds()
         action, params = action_of(self.path, body)

@@ -95,7 +95,11 @@ impl AmazonEbs {
     /// The state a build starts from: clients on one shared configuration, nothing found or
     /// made yet.
     async fn new_state(&self, cx: &BuildCx) -> State {
-        let shared = client::sdk_config(&self.config).await;
+        let recorder = crate::vault::Recorder {
+            journal: cx.info.journal.clone(),
+            build: cx.info.name.clone(),
+        };
+        let shared = client::sdk_config(&self.config, Some(recorder)).await;
         let ec2 = client::ec2_in(&shared, &self.config, None);
         let iam = client::iam_in(&shared);
         let place = self.place(&crate::state::region_of(&ec2));

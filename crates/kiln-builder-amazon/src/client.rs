@@ -8,7 +8,7 @@ use kiln_core::Error;
 
 /// An EC2 client of its own (for `kiln cleanup`).
 pub async fn ec2(c: &Config) -> aws_sdk_ec2::Client {
-    ec2_in(&sdk_config(c).await, c, None)
+    ec2_in(&sdk_config(c, None).await, c, None)
 }
 
 /// An EC2 client on a build's shared configuration (one credential cache: a role is assumed
@@ -40,11 +40,15 @@ pub fn iam_in(shared: &aws_config::SdkConfig) -> aws_sdk_iam::Client {
 
 /// An IAM client of its own (for `kiln cleanup`).
 pub async fn iam(c: &Config) -> aws_sdk_iam::Client {
-    iam_in(&sdk_config(c).await)
+    iam_in(&sdk_config(c, None).await)
 }
 
-/// The shared AWS configuration: the standard chain with Packer's overrides.
-pub async fn sdk_config(c: &Config) -> aws_config::SdkConfig {
+/// The shared AWS configuration: the standard chain with Packer's overrides. `recorder`
+/// journals the Vault leases its credentials make.
+pub async fn sdk_config(
+    c: &Config,
+    recorder: Option<crate::vault::Recorder>,
+) -> aws_config::SdkConfig {
     let mut loader = aws_config::defaults(BehaviorVersion::latest())
         .http_client(kiln_secrets::http::sdk_client());
     if !c.region.is_empty() {
@@ -80,6 +84,7 @@ pub async fn sdk_config(c: &Config) -> aws_config::SdkConfig {
     if let Some(engine) = c.vault() {
         loader = loader.credentials_provider(crate::vault::VaultCredentials {
             engine: engine.clone(),
+            recorder,
         });
     } else if !c.access_key.is_empty() {
         let token = (!c.token.is_empty()).then(|| c.token.clone());

@@ -45,4 +45,6 @@ pub fn register(r: &mut Registry) {
     );
     r.cleaner("ec2:", cleanup::cleaner);
     r.cleaner("iam:", cleanup::cleaner);
+    r.cleaner("vault:", vault::clean);
+    r.at_run_end(vault::revoke_leases);
 }

@@ -4,6 +4,9 @@
 //! credentials are read when a call first needs them (`kiln validate` asks Vault nothing), the
 //! builds of a run that read the same role share one set, they are read again when they
 //! expire, and their secret parts are masked in all output from the moment they arrive.
+//! The lease of an IAM-user role's keys is revoked when the run ends, so Vault deletes the
+//! IAM user then rather than when the lease runs out (768 h by default): it is journaled
+//! until it is, and `kiln cleanup` revokes what a killed run left.
 
 use aws_credential_types::provider::error::CredentialsError;
 use aws_credential_types::Credentials;
@@ -133,7 +136,62 @@ impl aws_smithy_runtime_api::client::retries::classifiers::ClassifyRetry for New
 pub struct VaultCredentials {
     /// What to read.
     pub engine: VaultAwsEngine,
+    /// Where the leases it reads are recorded (none in `kiln cleanup`).
+    pub recorder: Option<Recorder>,
 }
+
+/// A build's journal, for the leases its reads make.
+#[derive(Clone)]
+pub struct Recorder {
+    /// The run's journal.
+    pub journal: std::sync::Arc<kiln_core::journal::Journal>,
+    /// The build that read.
+    pub build: String,
+}
+
+impl std::fmt::Debug for Recorder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Recorder({})", self.build)
+    }
+}
+
+/// The journal kind of a Vault lease.
+const LEASE: &str = "vault:lease";
+
+/// An IAM-user lease this process read, to revoke when the run ends.
+struct Lease {
+    client: kiln_secrets::vault::Client,
+    id: String,
+    /// How long Vault gave it.
+    duration: Duration,
+    recorder: Option<Recorder>,
+}
+
+impl Lease {
+    /// Where its journal records say it lives: the Vault, its namespace.
+    fn place(&self) -> [(&'static str, &str); 2] {
+        [
+            ("vault_addr", self.client.addr.as_str()),
+            ("vault_namespace", self.client.namespace.as_str()),
+        ]
+    }
+
+    fn record(&self, event: kiln_core::journal::Event) {
+        if let Some(r) = &self.recorder {
+            let place = self.place();
+            let place: Vec<(&str, &str)> = place
+                .iter()
+                .filter(|(_, v)| !v.is_empty())
+                .copied()
+                .collect();
+            r.journal
+                .record(&r.build, LEASE, &self.id, &self.id, &place, event);
+        }
+    }
+}
+
+/// The IAM-user leases read in this process and not revoked yet.
+static LEASES: std::sync::Mutex<Vec<Lease>> = std::sync::Mutex::new(Vec::new());
 
 /// Credentials read from Vault, by address, namespace and path: each read of an IAM user
 /// role makes a new IAM user, so every build of the run that reads the same role shares them.
@@ -147,14 +205,18 @@ impl VaultCredentials {
             })?;
         let path = self.engine.path();
         let key = format!("{}\n{}\n{path}", client.addr, client.namespace);
-        SESSIONS.get_or(key, read_role(&client, &path)).await
+        SESSIONS
+            .get_or(key, read_role(&client, &path, self.recorder.clone()))
+            .await
     }
 }
 
-/// One read of a role's credentials at `path`, masked and recorded.
+/// One read of a role's credentials at `path`, masked and recorded; an IAM user's lease is
+/// kept (and journaled) for [`revoke_leases`].
 async fn read_role(
     client: &kiln_secrets::vault::Client,
     path: &str,
+    recorder: Option<Recorder>,
 ) -> aws_credential_types::provider::Result {
     let answer = client
         .read(path)
@@ -177,8 +239,73 @@ async fn read_role(
     ));
     if c.session_token().is_none() {
         *NEW_USER_KEYS.lock().unwrap_or_else(|e| e.into_inner()) = Some(std::time::Instant::now());
+        // STS credentials cannot be revoked: only an IAM user's lease is worth it.
+        if let Some(id) = answer["lease_id"].as_str().filter(|id| !id.is_empty()) {
+            let lease = Lease {
+                client: client.clone(),
+                id: id.to_string(),
+                duration: Duration::from_secs(answer["lease_duration"].as_u64().unwrap_or(0)),
+                recorder,
+            };
+            lease.record(kiln_core::journal::Event::Created);
+            LEASES.lock().unwrap_or_else(|e| e.into_inner()).push(lease);
+        }
     }
     Ok(c)
+}
+
+/// At the end of the run: revokes the IAM-user leases its builds read, so Vault deletes their
+/// IAM users now. A lease Vault does not let the token revoke is left to run out, with a
+/// warning that says when and how to revoke it by hand; it is not a failure of the run.
+pub fn revoke_leases() -> std::pin::Pin<Box<dyn std::future::Future<Output = Vec<String>> + Send>> {
+    Box::pin(async {
+        let leases = std::mem::take(&mut *LEASES.lock().unwrap_or_else(|e| e.into_inner()));
+        let mut warnings = Vec::new();
+        for lease in leases {
+            match lease.client.revoke(&lease.id).await {
+                Ok(()) => {
+                    kiln_core::log::log(format_args!(
+                        "amazon-ebs: Vault lease {} revoked (its IAM user is deleted)",
+                        lease.id
+                    ));
+                    lease.record(kiln_core::journal::Event::Deleted);
+                }
+                Err(why) => {
+                    warnings.push(format!(
+                        "vault_aws_engine: the lease {id} was not revoked: {why}. Vault deletes \
+                         its IAM user when the lease ends, in {left}; to delete it now: \
+                         vault lease revoke {id}",
+                        id = lease.id,
+                        left = kiln_template::duration::format_go_duration(lease.duration),
+                    ));
+                    lease.record(kiln_core::journal::Event::Released);
+                }
+            }
+        }
+        warnings
+    })
+}
+
+/// `kiln cleanup` of a lease a killed run left: revoked at the Vault and namespace it was
+/// read from, with the token the environment gives now.
+pub fn clean(
+    r: kiln_core::journal::Record,
+) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>> {
+    Box::pin(async move {
+        let place = |k: &str| r.place.get(k).cloned().unwrap_or_default();
+        let client = kiln_secrets::vault::Client::from_env(|k| match k {
+            "VAULT_ADDR" => Some(place("vault_addr")),
+            "VAULT_AGENT_ADDR" => None,
+            "VAULT_NAMESPACE" => Some(place("vault_namespace")),
+            _ => std::env::var(k).ok(),
+        })?;
+        client.revoke(&r.id).await.map_err(|why| {
+            format!(
+                "{why}; Vault deletes its IAM user when the lease ends, or: vault lease revoke {}",
+                r.id
+            )
+        })
+    })
 }
 
 impl aws_credential_types::provider::ProvideCredentials for VaultCredentials {

@@ -256,10 +256,15 @@ pub type Cleaner =
         crate::journal::Record,
     ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<(), String>> + Send>>;
 
+/// Releases what a plugin holds for the whole run (a Vault lease its builds share), once
+/// every build is done, in `kiln build` and in `kiln cleanup`; returns warnings for the user.
+pub type RunEnd = fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = Vec<String>> + Send>>;
+
 /// Every plugin type kiln knows, by name.
 #[derive(Default)]
 pub struct Registry {
     cleaners: BTreeMap<&'static str, Cleaner>,
+    run_ends: Vec<RunEnd>,
     builders: BTreeMap<&'static str, BuilderFactory>,
     rendered_at_build: BTreeMap<&'static str, &'static [&'static str]>,
     provisioners: BTreeMap<&'static str, ProvisionerFactory>,
@@ -297,6 +302,18 @@ impl Registry {
     /// Registers the cleaner for journal records whose kind starts with `prefix` (`ec2:`).
     pub fn cleaner(&mut self, prefix: &'static str, f: Cleaner) {
         self.cleaners.insert(prefix, f);
+    }
+    /// Registers what to run once the run's builds are done.
+    pub fn at_run_end(&mut self, f: RunEnd) {
+        self.run_ends.push(f);
+    }
+    /// Runs every [`RunEnd`]; their warnings.
+    pub async fn end_run(&self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        for f in &self.run_ends {
+            warnings.extend(f().await);
+        }
+        warnings
     }
     /// The cleaner for a resource kind.
     pub fn get_cleaner(&self, kind: &str) -> Option<Cleaner> {

@@ -101,14 +101,51 @@ impl Client {
     /// Reads the secret at `path` (under `/v1/`): its JSON, `None` when Vault has nothing
     /// there, or what went wrong, in words.
     pub async fn read(&self, path: &str) -> Result<Option<serde_json::Value>, String> {
+        let answer = self.call("GET", path, None).await?;
+        let errors = answer.errors();
+        match (answer.status, answer.json) {
+            (200..=299, Some(json)) if json.is_object() => Ok(Some(json)),
+            (404, _) if errors.is_empty() => Ok(None),
+            (status, _) => Err(self.refusal("GET", path, status, errors, &answer.text)),
+        }
+    }
+
+    /// Revokes a lease (`PUT /v1/sys/leases/revoke`): Vault deletes what it made for it (the
+    /// IAM user of an IAM-user role) now rather than when the lease ends. Revoking a lease
+    /// that is already gone succeeds, as Vault answers.
+    pub async fn revoke(&self, lease_id: &str) -> Result<(), String> {
+        let body = serde_json::json!({ "lease_id": lease_id }).to_string();
+        let answer = self.call("PUT", "sys/leases/revoke", Some(body)).await?;
+        match answer.status {
+            200..=299 => Ok(()),
+            status => Err(self.refusal(
+                "PUT",
+                "sys/leases/revoke",
+                status,
+                answer.errors(),
+                &answer.text,
+            )),
+        }
+    }
+
+    /// Sends one request to `/v1/{path}`, again after an unreachable Vault or a 5xx as
+    /// `VAULT_MAX_RETRIES` allows: Vault's answer, or why there was none.
+    async fn call(&self, method: &str, path: &str, body: Option<String>) -> Result<Answer, String> {
         let connector = self.connector()?;
         let url = format!("{}/v1/{path}", self.addr);
         let mut attempt = 0;
         loop {
-            let mut req = aws_smithy_runtime_api::http::Request::new(SdkBody::empty());
+            let mut req = aws_smithy_runtime_api::http::Request::new(
+                body.clone().map_or_else(SdkBody::empty, SdkBody::from),
+            );
             req.set_uri(url.as_str())
                 .map_err(|e| format!("bad Vault address {:?}: {e}", self.addr))?;
+            req.set_method(method)
+                .map_err(|e| format!("{method} {url}: {e}"))?;
             req.headers_mut().insert("X-Vault-Request", "true");
+            if body.is_some() {
+                req.headers_mut().insert("Content-Type", "application/json");
+            }
             if !self.token.is_empty() {
                 req.headers_mut()
                     .insert("X-Vault-Token", self.token.clone());
@@ -129,32 +166,61 @@ impl Client {
                 continue;
             }
             let (status, body) = answer.map_err(|why| format!("Vault at {}: {why}", self.addr))?;
-            let json: serde_json::Value = serde_json::from_slice(&body).unwrap_or_default();
-            let errors: Vec<&str> = json["errors"]
-                .as_array()
-                .map(|a| a.iter().filter_map(|e| e.as_str()).collect())
-                .unwrap_or_default();
-            return match status {
-                200..=299 if json.is_object() => Ok(Some(json)),
-                404 if errors.is_empty() => Ok(None),
-                _ => {
-                    let why = if errors.is_empty() {
-                        String::from_utf8_lossy(&body).trim().to_string()
-                    } else {
-                        errors.join("; ")
-                    };
-                    let hint = if status == 403 && self.token.is_empty() {
-                        "; no token was sent: set VAULT_TOKEN or run `vault login`"
-                    } else {
-                        ""
-                    };
-                    Err(format!(
-                        "Vault at {} answered {status} to GET /v1/{path}: {why}{hint}",
-                        self.addr
-                    ))
-                }
-            };
+            return Ok(Answer {
+                status,
+                json: serde_json::from_slice(&body).ok(),
+                text: String::from_utf8_lossy(&body).trim().to_string(),
+            });
         }
+    }
+
+    /// Vault's refusal of `method /v1/path`, in words: its errors, or its answer's text.
+    fn refusal(
+        &self,
+        method: &str,
+        path: &str,
+        status: u16,
+        errors: Vec<String>,
+        text: &str,
+    ) -> String {
+        let why = if errors.is_empty() {
+            text.to_string()
+        } else {
+            errors.join("; ")
+        };
+        let hint = if status == 403 && self.token.is_empty() {
+            "; no token was sent: set VAULT_TOKEN or run `vault login`"
+        } else {
+            ""
+        };
+        format!(
+            "Vault at {} answered {status} to {method} /v1/{path}: {why}{hint}",
+            self.addr
+        )
+    }
+}
+
+/// One answer from Vault.
+struct Answer {
+    status: u16,
+    /// Its body as JSON, when it is.
+    json: Option<serde_json::Value>,
+    /// Its body as text.
+    text: String,
+}
+
+impl Answer {
+    /// The `errors` Vault's answer lists.
+    fn errors(&self) -> Vec<String> {
+        self.json
+            .as_ref()
+            .and_then(|j| j["errors"].as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|e| e.as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default()
     }
 }
 

@@ -9,7 +9,7 @@ mod moto;
 mod target;
 
 use common::*;
-use moto::{build_at, ebs_builder, ec2_target, Moto, Proxy};
+use moto::{build_at, build_with, ebs_builder, ec2_target, Moto, Proxy};
 
 #[test]
 fn assume_role_shared_credentials_file_and_decoded_authorization_failures() {
@@ -438,11 +438,80 @@ fn vault_aws_engine_credentials_sign_every_call_and_stay_out_of_the_output() {
     );
     assert!(!all.contains("vault-role-secret"), "{all}");
     assert!(!all.contains("vault-role-token"), "{all}");
+    // STS credentials cannot be revoked: their lease is left alone.
+    assert!(!proxy.calls().contains(&"VaultRevoke".to_string()));
     // `kiln validate` asks Vault nothing (Packer 1.6.6 reads the credentials to validate).
     let dead = vault_env(&d, "http://127.0.0.1:9", "");
     let out = run_in(dir.path(), &["validate", tpl.to_str().unwrap()], &dead);
     assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
     m.remove_products();
+    assert_eq!(m.everything_left(), Vec::<String>::new());
+}
+
+/// Each read of an IAM-user role makes Vault create an IAM user, which lives as long as the
+/// lease (768 h by default; Packer leaves it). kiln revokes the lease when the run ends,
+/// after its last EC2 call, so Vault deletes the user then; until it has, the lease is in the
+/// journal. A token that may not revoke leaves the build a success, with a warning that says
+/// when Vault deletes the user and how to do it now.
+#[test]
+fn the_lease_of_a_vault_iam_user_is_revoked_when_the_run_ends() {
+    let m = Moto::start();
+    let proxy = Proxy::start(&m, 0.0);
+    let t = ec2_target(&m);
+    let dir = tempfile::tempdir().unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let (d, url, state_dir) = (
+        dir.path().display().to_string(),
+        proxy.url(),
+        state.path().display().to_string(),
+    );
+    let builder = ebs_builder(
+        t.port,
+        "revoked-{{timestamp}}",
+        r#", "skip_create_ami": true, "vault_aws_engine": {"name": "image-builder"}"#,
+    );
+    let mut env = vault_env(&d, &url, "kiln-vault-token");
+    env.push(("KILN_STATE_DIR", state_dir.as_str()));
+    let journals = || std::fs::read_dir(state.path()).unwrap().count();
+    let (code, text) = build_with(&url, dir.path(), &builder, &env, &[]);
+    assert_eq!(code, 0, "{text}");
+    let requests = proxy.requests();
+    let revokes: Vec<_> = requests.iter().filter(|r| r.0 == "VaultRevoke").collect();
+    assert_eq!(revokes.len(), 1, "{requests:?}");
+    assert!(
+        revokes[0].1["lease_id"].starts_with("aws/creds/image-builder/"),
+        "{revokes:?}"
+    );
+    assert_eq!(revokes[0].1["token"], "kiln-vault-token");
+    assert_eq!(
+        requests.last().unwrap().0,
+        "VaultRevoke",
+        "after the last EC2 call"
+    );
+    assert_eq!(proxy.vault_leases(), Vec::<String>::new());
+    assert_eq!(journals(), 0, "the journal is finished");
+    assert!(!text.contains("Warning"), "{text}");
+
+    proxy.deny_vault_revoke();
+    let (code, text) = build_with(&url, dir.path(), &builder, &env, &[]);
+    assert_eq!(code, 0, "{text}");
+    let leases = proxy.vault_leases();
+    assert_eq!(leases.len(), 1, "{leases:?}");
+    assert_says(
+        &text,
+        &[&format!(
+            "Warning: vault_aws_engine: the lease {lease} was not revoked: Vault at {url} \
+             answered 403 to PUT /v1/sys/leases/revoke: permission denied. Vault deletes its \
+             IAM user when the lease ends, in 768h0m0s; to delete it now: vault lease revoke \
+             {lease}",
+            lease = leases[0]
+        )],
+    );
+    assert_eq!(
+        journals(),
+        0,
+        "a lease Vault keeps is not left for kiln cleanup"
+    );
     assert_eq!(m.everything_left(), Vec::<String>::new());
 }
 
@@ -600,6 +669,20 @@ fn kiln_cleanup_of_a_killed_build_reads_the_same_vault_role() {
     assert_eq!(requests[0].0, "VaultReadCreds", "{requests:?}");
     assert_eq!(requests[0].1["path"], "/v1/aws-prod/creds/image-builder");
     assert_eq!(proxy.signers(), ["AKIAVAULTUSER0000"], "{requests:?}");
+    // The killed run's IAM user (its lease journaled) and the one this cleanup read: both
+    // revoked, after the EC2 resources were deleted.
+    assert_eq!(proxy.vault_leases(), Vec::<String>::new(), "{requests:?}");
+    let revokes = requests.iter().filter(|r| r.0 == "VaultRevoke").count();
+    assert_eq!(revokes, 2, "{requests:?}");
+    assert!(
+        requests.iter().rev().take(2).all(|r| r.0 == "VaultRevoke"),
+        "{requests:?}"
+    );
+    assert!(
+        stdout(&out).contains("deleted vault:lease aws-prod/creds/image-builder/"),
+        "{}",
+        stdout(&out)
+    );
 }
 
 /// A CA and a certificate it signed for 127.0.0.1, made by openssl in `dir`: the CA's

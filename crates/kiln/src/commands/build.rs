@@ -193,6 +193,10 @@ pub fn run(argv: &[String], machine: bool) -> u8 {
         }
         let start = Instant::now();
         let results = engine::run_all(planned.jobs, &ui, opts, &cancel).await;
+        // What the builds shared for the whole run (Vault leases) is released now.
+        for warning in plan::registry().end_run().await {
+            ui.error(&format!("Warning: {warning}"));
+        }
         let code = summarize(&ui, &results, start, cancel.is_cancelled(), opts.dry_run);
         let left = journal.finish();
         if left.is_empty() {

@@ -22,6 +22,8 @@ fn rank(kind: &str) -> u8 {
         "ec2:instance" => 0,
         "ec2:image" => 1,
         "ec2:security-group" => 2,
+        // Last: what the others' deletion may still need.
+        "vault:lease" => 4,
         _ => 3,
     }
 }
@@ -111,6 +113,10 @@ pub fn run(argv: &[String]) -> u8 {
         if remaining.is_empty() {
             let _ = std::fs::remove_file(&path);
         }
+    }
+    // The credentials this cleanup read (a Vault role's new IAM user) go too.
+    for warning in rt.block_on(registry.end_run()) {
+        println!("warning: {warning}");
     }
     println!("kiln cleanup: {deleted} deleted, {failed} failed");
     if failed > 0 {

@@ -360,6 +360,18 @@ impl Proxy {
         self.control("POST", "/__proxy/config", &body.to_string());
     }
 
+    /// Makes the Vault stand-in refuse lease revocations (403), as Vault does for a token
+    /// whose policy does not allow `sys/leases/revoke`.
+    pub fn deny_vault_revoke(&self) {
+        let body = serde_json::json!({"lag": 0, "fail_at": null, "vault_revoke_denied": true});
+        self.control("POST", "/__proxy/config", &body.to_string());
+    }
+
+    /// The Vault stand-in's leases that are live: read and not revoked.
+    pub fn vault_leases(&self) -> Vec<String> {
+        serde_json::from_str(&self.control("GET", "/__proxy/vault-leases", "")).unwrap()
+    }
+
     /// The calls since the last configure that the proxy refused as signed by keys not yet
     /// known (`vault_propagation`).
     pub fn refused(&self) -> Vec<String> {
