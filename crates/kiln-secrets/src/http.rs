@@ -28,6 +28,49 @@ pub(crate) fn connector(trust: Option<tls::TlsContext>) -> aws_smithy_http_clien
     }
 }
 
+/// The certificates of a CA file or else a CA directory (each regular file in it), named by
+/// their variables for errors: `(VAR, value)`.
+pub(crate) fn ca_certificates(
+    (file_var, file): (&str, Option<String>),
+    (dir_var, dir): (&str, Option<String>),
+) -> Result<Vec<Vec<u8>>, String> {
+    if let Some(f) = file {
+        return Ok(vec![
+            std::fs::read(&f).map_err(|e| format!("{file_var} {f}: {e}"))?
+        ]);
+    }
+    let Some(d) = dir else { return Ok(vec![]) };
+    let entries = std::fs::read_dir(&d).map_err(|e| format!("{dir_var} {d}: {e}"))?;
+    entries
+        .flatten()
+        .filter(|e| e.path().is_file())
+        .map(|e| {
+            std::fs::read(e.path())
+                .map_err(|err| format!("{dir_var} {}: {err}", e.path().display()))
+        })
+        .collect()
+}
+
+/// A connector trusting the system's certificates, or only `ca_pem` when there are any
+/// (`whose` service's, for errors).
+pub(crate) fn trusting(
+    ca_pem: &[Vec<u8>],
+    whose: &str,
+) -> Result<aws_smithy_http_client::Connector, String> {
+    if ca_pem.is_empty() {
+        return Ok(connector(None));
+    }
+    let mut trust = tls::TrustStore::empty().with_native_roots(false);
+    for pem in ca_pem {
+        trust.add_pem_certificate(pem.clone());
+    }
+    let cx = tls::TlsContext::builder()
+        .with_trust_store(trust)
+        .build()
+        .map_err(|e| format!("{whose}'s CA certificates: {e}"))?;
+    Ok(connector(Some(cx)))
+}
+
 /// Sends `req` and reads the whole answer within `limit`: its status and body, or what went
 /// wrong, in words.
 pub(crate) async fn exchange(

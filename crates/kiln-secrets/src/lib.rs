@@ -1,9 +1,11 @@
 //! Clients of the secret stores kiln reads: Vault ([`vault`]) for the `vault` template
-//! function and amazon-ebs's `vault_aws_engine`, and AWS Secrets Manager ([`aws`]) for the
-//! `aws_secretsmanager` template function. [`Stores`] answers the template functions: each
+//! function and amazon-ebs's `vault_aws_engine`, AWS Secrets Manager ([`aws`]) for the
+//! `aws_secretsmanager` template function, and Consul's KV store ([`consul`]) for
+//! `consul_key`. [`Stores`] answers the template functions: each
 //! secret is read once a run, and every value it gives is masked in all output from then on.
 
 pub mod aws;
+pub mod consul;
 pub mod http;
 pub mod vault;
 
@@ -113,6 +115,27 @@ impl kiln_template::secrets::SecretStores for Stores {
                 .map(serde_json::Value::String)
         })?;
         aws::value_of(answer.as_str().unwrap_or_default(), key).map(secret)
+    }
+
+    /// Packer's rules and words: a missing key and an empty value are errors.
+    fn consul_key(&self, key: &str) -> Result<String, String> {
+        let client = consul::Client::from_env(|k| std::env::var(k).ok())
+            .map_err(|why| format!("error getting consul client: {why}"))?;
+        // `/app/db` and `app/db` are one key to Consul: read once.
+        let path = key.strip_prefix('/').unwrap_or(key);
+        let answer = self.once(format!("consul\n{path}"), async {
+            match client.get(key).await {
+                Ok(Some(v)) => Ok(serde_json::Value::String(
+                    String::from_utf8_lossy(&v).into_owned(),
+                )),
+                Ok(None) => Err(format!("key does not exist at the given path: {key}")),
+                Err(why) => Err(format!("error reading consul key: {why}")),
+            }
+        })?;
+        match answer.as_str().unwrap_or_default() {
+            "" => Err(format!("value is empty at path {key}")),
+            v => Ok(secret(v.to_string())),
+        }
     }
 }
 

@@ -49,18 +49,10 @@ impl Client {
                 .map(|t| t.trim().to_string())
                 .unwrap_or_default(),
         };
-        let mut ca_pem = Vec::new();
-        if let Some(f) = var("VAULT_CACERT") {
-            ca_pem.push(std::fs::read(&f).map_err(|e| format!("VAULT_CACERT {f}: {e}"))?);
-        } else if let Some(d) = var("VAULT_CAPATH") {
-            let entries = std::fs::read_dir(&d).map_err(|e| format!("VAULT_CAPATH {d}: {e}"))?;
-            for e in entries.flatten().filter(|e| e.path().is_file()) {
-                ca_pem.push(
-                    std::fs::read(e.path())
-                        .map_err(|err| format!("VAULT_CAPATH {}: {err}", e.path().display()))?,
-                );
-            }
-        }
+        let ca_pem = crate::http::ca_certificates(
+            ("VAULT_CACERT", var("VAULT_CACERT")),
+            ("VAULT_CAPATH", var("VAULT_CAPATH")),
+        )?;
         let number = |k: &str, default: u64| match var(k) {
             None => Ok(default),
             Some(v) => v
@@ -80,22 +72,6 @@ impl Client {
             timeout: Duration::from_secs(number("VAULT_CLIENT_TIMEOUT", 60)?),
             retries: number("VAULT_MAX_RETRIES", 2)? as u32,
         })
-    }
-
-    fn connector(&self) -> Result<aws_smithy_http_client::Connector, String> {
-        use aws_smithy_http_client::tls;
-        if self.ca_pem.is_empty() {
-            return Ok(crate::http::connector(None));
-        }
-        let mut trust = tls::TrustStore::empty().with_native_roots(false);
-        for pem in &self.ca_pem {
-            trust.add_pem_certificate(pem.clone());
-        }
-        let cx = tls::TlsContext::builder()
-            .with_trust_store(trust)
-            .build()
-            .map_err(|e| format!("Vault's CA certificates: {e}"))?;
-        Ok(crate::http::connector(Some(cx)))
     }
 
     /// Reads the secret at `path` (under `/v1/`): its JSON, `None` when Vault has nothing
@@ -131,7 +107,7 @@ impl Client {
     /// Sends one request to `/v1/{path}`, again after an unreachable Vault or a 5xx as
     /// `VAULT_MAX_RETRIES` allows: Vault's answer, or why there was none.
     async fn call(&self, method: &str, path: &str, body: Option<String>) -> Result<Answer, String> {
-        let connector = self.connector()?;
+        let connector = crate::http::trusting(&self.ca_pem, "Vault")?;
         let url = format!("{}/v1/{path}", self.addr);
         let mut attempt = 0;
         loop {

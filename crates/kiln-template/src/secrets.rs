@@ -1,5 +1,5 @@
-//! The template functions that read secret stores: `vault` (Vault's KV engines) and
-//! `aws_secretsmanager` (AWS Secrets Manager). Their clients need HTTP, TLS and the AWS
+//! The template functions that read secret stores: `vault` (Vault's KV engines),
+//! `aws_secretsmanager` (AWS Secrets Manager) and `consul_key` (Consul's KV store). Their clients need HTTP, TLS and the AWS
 //! credential chain, which this crate does without: the program installs them once, and until
 //! it does the functions say they are not available.
 
@@ -13,6 +13,8 @@ pub trait SecretStores: Send + Sync {
     /// `{{ aws_secretsmanager `name` `key` }}`: the secret's current value, or with `key`
     /// (which may be empty when the JSON secret has one member) a member of its JSON.
     fn aws_secret(&self, name: &str, key: &str) -> Result<String, String>;
+    /// `{{ consul_key `key` }}`: the value of a key in Consul's KV store.
+    fn consul_key(&self, key: &str) -> Result<String, String>;
 }
 
 static STORES: OnceLock<Box<dyn SecretStores>> = OnceLock::new();

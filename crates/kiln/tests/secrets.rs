@@ -1,6 +1,7 @@
 //! The template functions that read secret stores: `vault` (Vault's KV engines, versions 1 and
-//! 2; scripts/ec2-proxy.py stands in for Vault, which no package here provides) and
-//! `aws_secretsmanager` (moto's Secrets Manager). Their values reach the build, each secret is
+//! 2; scripts/ec2-proxy.py stands in for Vault, which no package here provides),
+//! `aws_secretsmanager` (moto's Secrets Manager) and `consul_key` (scripts/consul-kv.py stands
+//! in for Consul's KV API: no Consul is packaged here either). Their values reach the build, each secret is
 //! read once, and the values never reach the output.
 
 mod common;
@@ -175,4 +176,222 @@ fn a_failed_read_is_said_at_the_variable() {
         let at = format!("t.json:2:3: variable \"x\": {says}");
         assert!(text.contains(&at), "{call}: want {at}\n{text}");
     }
+}
+
+/// scripts/consul-kv.py: Consul's KV API, requiring `token` (Consul with ACLs).
+struct ConsulKv {
+    child: std::process::Child,
+    port: u16,
+}
+
+impl ConsulKv {
+    fn start(token: &str) -> ConsulKv {
+        use std::io::BufRead;
+        let script =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/consul-kv.py");
+        let mut child = std::process::Command::new("python3")
+            .arg(script)
+            .args(["--token", token])
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .expect("python3 for scripts/consul-kv.py");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let port = line
+            .trim()
+            .strip_prefix("listening on ")
+            .and_then(|p| p.parse().ok())
+            .unwrap_or_else(|| panic!("consul-kv.py said {line:?}"));
+        ConsulKv { child, port }
+    }
+
+    fn addr(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// One HTTP/1.0 exchange; the answer's body.
+    fn http(&self, request: &str) -> String {
+        use std::io::{Read, Write};
+        let mut s = std::net::TcpStream::connect(("127.0.0.1", self.port)).unwrap();
+        s.write_all(request.as_bytes()).unwrap();
+        let mut out = String::new();
+        s.read_to_string(&mut out).unwrap();
+        out.split_once("\r\n\r\n").unwrap().1.to_string()
+    }
+
+    /// Stores `value` at `key` through Consul's own API (in the namespace `ns` when not empty).
+    fn put(&self, token: &str, ns: &str, key: &str, value: &str) {
+        let query = if ns.is_empty() {
+            String::new()
+        } else {
+            format!("?ns={ns}")
+        };
+        let body = self.http(&format!(
+            "PUT /v1/kv/{key}{query} HTTP/1.0\r\nX-Consul-Token: {token}\r\nContent-Length: {}\r\n\r\n{value}",
+            value.len()
+        ));
+        assert_eq!(body, "true");
+    }
+
+    /// The KV reads so far: (path, namespace, token, basic-auth user).
+    fn reads(&self) -> Vec<(String, String, String, String)> {
+        let v: Vec<serde_json::Value> =
+            serde_json::from_str(&self.http("GET /__requests HTTP/1.0\r\n\r\n")).unwrap();
+        v.iter()
+            .filter(|r| r["method"] == "GET")
+            .map(|r| {
+                let s = |v: &serde_json::Value| v.as_str().unwrap_or_default().to_string();
+                (
+                    s(&r["path"]),
+                    s(&r["query"]["ns"]),
+                    s(&r["token"]),
+                    s(&r["auth"]),
+                )
+            })
+            .collect()
+    }
+}
+
+impl Drop for ConsulKv {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `consul_key` reads Consul's KV store as Packer does (CONSUL_HTTP_ADDR, CONSUL_HTTP_TOKEN,
+/// CONSUL_HTTP_AUTH, CONSUL_NAMESPACE, a leading `/` dropped): the value reaches the build,
+/// each key is read once, and the value never reaches the output (Packer prints it).
+#[test]
+fn consul_key_values_reach_the_build_and_not_its_output() {
+    let consul = ConsulKv::start("kiln-consul-token");
+    consul.put("kiln-consul-token", "", "app/db", "consul-Pa55-w0rd");
+    consul.put("kiln-consul-token", "team", "app/db", "team-Pa55-w0rd");
+    let dir = tempfile::tempdir().unwrap();
+    let tpl = dir.path().join("t.json");
+    std::fs::write(
+        &tpl,
+        r#"{"variables": {"db": "{{consul_key `app/db`}}", "again": "{{consul_key `/app/db`}}"},
+            "builders": [{"type": "null", "communicator": "none"}],
+            "provisioners": [{"type": "shell-local", "inline": [
+              "echo db={{user `db`}} again={{user `again`}}",
+              "printf '%s\\n' '{{user `db`}}' '{{user `again`}}' > values.txt"]}]}"#,
+    )
+    .unwrap();
+    let (addr, log) = (consul.addr(), dir.path().join("log").display().to_string());
+    let env = [
+        ("CONSUL_HTTP_ADDR", addr.as_str()),
+        ("CONSUL_HTTP_TOKEN", "kiln-consul-token"),
+        ("CONSUL_HTTP_AUTH", "builder:basic-pw"),
+        ("PACKER_LOG", "1"),
+        ("PACKER_LOG_PATH", log.as_str()),
+    ];
+    let out = run_in(
+        dir.path(),
+        &["build", "-color=false", tpl.to_str().unwrap()],
+        &env,
+    );
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("values.txt")).unwrap(),
+        "consul-Pa55-w0rd\nconsul-Pa55-w0rd\n"
+    );
+    assert!(text.contains("db=<sensitive> again=<sensitive>"), "{text}");
+    let all = format!("{text}{}", std::fs::read_to_string(&log).unwrap());
+    assert!(!all.contains("consul-Pa55-w0rd"), "{all}");
+    assert_eq!(
+        consul.reads(),
+        [(
+            "/v1/kv/app/db".to_string(),
+            String::new(),
+            "kiln-consul-token".to_string(),
+            "builder:basic-pw".to_string()
+        )],
+        "one read, with the token and the basic auth"
+    );
+    // CONSUL_NAMESPACE reads the namespace's key.
+    let mut env = env.to_vec();
+    env.push(("CONSUL_NAMESPACE", "team"));
+    let out = run_in(
+        dir.path(),
+        &["build", "-color=false", tpl.to_str().unwrap()],
+        &env,
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("values.txt")).unwrap(),
+        "team-Pa55-w0rd\nteam-Pa55-w0rd\n"
+    );
+    assert_eq!(consul.reads().last().unwrap().1, "team");
+}
+
+/// Each way a `consul_key` read fails is said at the variable, in Packer's words and with
+/// Consul's reason.
+#[test]
+fn a_failed_consul_read_is_said_at_the_variable() {
+    let consul = ConsulKv::start("kiln-consul-token");
+    consul.put("kiln-consul-token", "", "app/empty", "");
+    let dir = tempfile::tempdir().unwrap();
+    let addr = consul.addr();
+    let cases = [
+        (
+            "app/none",
+            "kiln-consul-token",
+            "key does not exist at the given path: app/none".to_string(),
+        ),
+        (
+            "app/empty",
+            "kiln-consul-token",
+            "value is empty at path app/empty".to_string(),
+        ),
+        (
+            "app/db",
+            "",
+            format!("error reading consul key: Unexpected response code: 403 (Permission denied) from Consul at http://{addr}; no token was sent: set CONSUL_HTTP_TOKEN"),
+        ),
+        (
+            "app/db",
+            "wrong",
+            format!("error reading consul key: Unexpected response code: 403 (Permission denied) from Consul at http://{addr}"),
+        ),
+    ];
+    for (key, token, says) in cases {
+        let tpl = dir.path().join("t.json");
+        std::fs::write(
+            &tpl,
+            format!(
+                "{{\"variables\": {{\n  \"x\": \"{{{{consul_key `{key}`}}}}\"}},\n \"builders\": [{{\"type\": \"null\", \"communicator\": \"none\"}}]}}"
+            ),
+        )
+        .unwrap();
+        let env = [
+            ("CONSUL_HTTP_ADDR", addr.as_str()),
+            ("CONSUL_HTTP_TOKEN", token),
+        ];
+        let out = run_in(dir.path(), &["validate", tpl.to_str().unwrap()], &env);
+        let text = format!("{}{}", stdout(&out), String::from_utf8_lossy(&out.stderr));
+        assert_eq!(out.status.code(), Some(1), "{key}: {text}");
+        assert_says(
+            &text,
+            &[&format!(
+                "t.json:2:3: variable \"x\": error calling consul_key: {says}"
+            )],
+        );
+    }
+    // No Consul there: said with where kiln looked.
+    let tpl = dir.path().join("t.json");
+    let out = run_in(
+        dir.path(),
+        &["validate", tpl.to_str().unwrap()],
+        &[("CONSUL_HTTP_ADDR", "127.0.0.1:9")],
+    );
+    let text = format!("{}{}", stdout(&out), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert_says(
+        &text,
+        &["error calling consul_key: error reading consul key: Consul at http://127.0.0.1:9: cannot reach it"],
+    );
 }

@@ -168,8 +168,8 @@ pub(super) fn call(name: &str, args: Vec<TVal>, cx: &Context) -> Result<TVal, Ca
         // Packer's message, word for word (its missing space included).
         "sed" => Err(msg("template function `sed` is deprecated use `replace` or `replace_all` instead.Documentation: https://www.packer.io/docs/templates/engine")),
         "vault" | "consul_key" | "aws_secretsmanager" => match crate::secrets::stores() {
-            Some(stores) if name != "consul_key" => read_secret(name, &args, stores),
-            _ => Err(msg(format!(
+            Some(stores) => read_secret(name, &args, stores),
+            None => Err(msg(format!(
                 "the {name} function is not supported yet by kiln; pass the value with -var or an environment variable"
             ))),
         },
@@ -177,8 +177,8 @@ pub(super) fn call(name: &str, args: Vec<TVal>, cx: &Context) -> Result<TVal, Ca
     }
 }
 
-/// `vault` or `aws_secretsmanager`, read from the installed stores, with Packer's arity rules
-/// and words.
+/// `vault`, `consul_key` or `aws_secretsmanager`, read from the installed stores, with
+/// Packer's arity rules and words.
 fn read_secret(
     name: &str,
     args: &[TVal],
@@ -191,6 +191,9 @@ fn read_secret(
     let value = if name == "vault" {
         arity(args, 2)?;
         stores.vault(&text[0], &text[1])
+    } else if name == "consul_key" {
+        arity(args, 1)?;
+        stores.consul_key(&text[0])
     } else {
         match text.len() {
             0 => return Err(msg("secret name must be provided")),
