@@ -38,15 +38,8 @@ pids+=("$PROXY_PID")
 read -r _ _ proxy_port <&"${PROXY[0]}"
 proxy=http://127.0.0.1:$proxy_port
 
-ssh_port=$(free_port)
-export EXTRA_SSHD_ARGS="-o AuthorizedKeysCommand=/usr/local/bin/kiln-ec2-keys -o AuthorizedKeysCommandUser=root"
-read -r ssh_port _ tpid < <(scripts/ssh-target.sh "$ssh_port" "$work/target")
+read -r ssh_port tpid _ < <(scripts/ec2-target.sh "$moto" "$(free_port)" "$work/target")
 pids+=("$tpid")
-root=/proc/$(awk '{print $1}' "/proc/$tpid/task/$tpid/children")/root
-mkdir -p "$root/usr/local/bin"
-{ printf '#!/bin/sh\nexec /usr/bin/python3 -S - %s <<'"'"'PY'"'"'\n' "$moto"; cat scripts/ec2-authorized-keys.py; printf 'PY\n'; } \
-  > "$root/usr/local/bin/kiln-ec2-keys"
-chmod 755 "$root/usr/local/bin/kiln-ec2-keys"
 
 # Packer 1.6.6 reads no AWS_ENDPOINT_URL: the endpoint and dummy credentials are in the template.
 cat > "$work/t.json" <<JSON

@@ -18,6 +18,13 @@ mount -t tmpfs -o mode=0755 tmpfs $M/dev
 for d in null:1:3 zero:1:5 random:1:8 urandom:1:9 tty:5:0; do
   n=${d%%:*}; r=${d#*:}; mknod -m 666 $M/dev/$n c ${r%:*} ${r#*:}
 done
+mkdir -p $M/dev/pts $M/dev/shm
+mount -t devpts -o newinstance,ptmxmode=0666 devpts $M/dev/pts
+ln -s pts/ptmx $M/dev/ptmx
+mount -t tmpfs -o mode=1777 tmpfs $M/dev/shm
+mount -t tmpfs -o mode=1777 tmpfs $M/tmp
+# The target shares this machine's host name: make it resolve there (sudo looks it up).
+echo "127.0.0.1 localhost $(hostname)" > $M/etc/hosts
 chroot $M /bin/sh -c 'ssh-keygen -q -t ed25519 -N "" -f /root/kiln_test_key
   for h in /root /home/centos; do
     mkdir -p $h/.ssh && cp /root/kiln_test_key.pub $h/.ssh/authorized_keys && chmod 700 $h/.ssh
