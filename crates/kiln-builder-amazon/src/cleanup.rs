@@ -10,12 +10,17 @@ use std::future::Future;
 use std::pin::Pin;
 use std::time::Duration;
 
+/// The options of a builder that only deletes: the standard chain's credentials, region and
+/// endpoints.
+pub(crate) fn minimal_config() -> Config {
+    kiln_template::decode::decode(&kiln_template::Value::from_json(&serde_json::json!({
+        "source_ami": "-", "instance_type": "-", "ami_name": "cleanup"
+    })))
+    .expect("minimal config decodes")
+}
+
 fn config_for(r: &Record) -> Config {
-    let mut c: Config =
-        kiln_template::decode::decode(&kiln_template::Value::from_json(&serde_json::json!({
-            "source_ami": "-", "instance_type": "-", "ami_name": "cleanup"
-        })))
-        .expect("minimal config decodes");
+    let mut c = minimal_config();
     c.region = r.place.get("region").cloned().unwrap_or_default();
     c.custom_endpoint_ec2 = r.place.get("endpoint").cloned().unwrap_or_default();
     c.profile = r.place.get("profile").cloned().unwrap_or_default();
@@ -184,6 +189,12 @@ async fn clean(r: Record) -> Result<(), String> {
             }
             Ok(())
         }
+        // Found by `kiln cleanup -expired`: a snapshot whose image is gone.
+        "ec2:snapshot" => match ec2.delete_snapshot().snapshot_id(&r.id).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if gone(&e) => Ok(()),
+            Err(e) => Err(err("DeleteSnapshot", client::api_err("", e).to_string())),
+        },
         "ec2:key-pair" => match ec2.delete_key_pair().key_name(&r.key).send().await {
             Ok(_) => Ok(()),
             Err(e) if gone(&e) => Ok(()),

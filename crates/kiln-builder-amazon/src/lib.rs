@@ -6,6 +6,7 @@ pub mod builder;
 pub mod cleanup;
 pub mod client;
 pub mod config;
+pub mod reap;
 mod release;
 pub mod state;
 pub mod step_ami_regions;
@@ -47,4 +48,5 @@ pub fn register(r: &mut Registry) {
     r.cleaner("iam:", cleanup::cleaner);
     r.cleaner("vault:", vault::clean);
     r.at_run_end(vault::revoke_leases);
+    r.reaper("amazon", reap::reaper);
 }

@@ -260,10 +260,20 @@ pub type Cleaner =
 /// every build is done, in `kiln build` and in `kiln cleanup`; returns warnings for the user.
 pub type RunEnd = fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = Vec<String>> + Send>>;
 
+/// Finds in the cloud the temporary resources whose tagged expiry has passed, as records for
+/// the cleaners (`kiln cleanup -expired`: their journals may be lost), in the regions named
+/// (none: the default one).
+pub type Reaper = fn(
+    Vec<String>,
+) -> std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<Vec<crate::journal::Record>, String>> + Send>,
+>;
+
 /// Every plugin type kiln knows, by name.
 #[derive(Default)]
 pub struct Registry {
     cleaners: BTreeMap<&'static str, Cleaner>,
+    reapers: BTreeMap<&'static str, Reaper>,
     run_ends: Vec<RunEnd>,
     builders: BTreeMap<&'static str, BuilderFactory>,
     rendered_at_build: BTreeMap<&'static str, &'static [&'static str]>,
@@ -302,6 +312,14 @@ impl Registry {
     /// Registers the cleaner for journal records whose kind starts with `prefix` (`ec2:`).
     pub fn cleaner(&mut self, prefix: &'static str, f: Cleaner) {
         self.cleaners.insert(prefix, f);
+    }
+    /// Registers a cloud's reaper, by the cloud's name.
+    pub fn reaper(&mut self, cloud: &'static str, f: Reaper) {
+        self.reapers.insert(cloud, f);
+    }
+    /// The reapers, by cloud.
+    pub fn reapers(&self) -> impl Iterator<Item = (&'static str, Reaper)> + '_ {
+        self.reapers.iter().map(|(k, v)| (*k, *v))
     }
     /// Registers what to run once the run's builds are done.
     pub fn at_run_end(&mut self, f: RunEnd) {

@@ -347,6 +347,104 @@ fn kill_9_at_random_moments_then_kiln_cleanup_leaves_nothing() {
     }
 }
 
+/// A run's journal is lost with its machine (a CI runner thrown away). `kiln cleanup -expired`
+/// finds what such runs left by their `kiln:expires` tags once the time has passed, in each
+/// region named and in IAM, and deletes it. Before then it deletes nothing; a build's product,
+/// what kiln did not tag, and what a live run holds are never touched.
+#[test]
+fn kiln_cleanup_expired_deletes_what_runs_with_lost_journals_left() {
+    let rig = Rig::new(3.0);
+    // Killed while the instance starts (key pair, group, IAM profile, instance), and while its
+    // AMI is made (the instance, the AMI and its snapshot).
+    for killed_after in ["RunInstances", "CreateImage"] {
+        rig.proxy.configure(3.0, None);
+        let mut child = rig.spawn_build();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !rig
+            .proxy
+            .calls()
+            .iter()
+            .skip_while(|c| *c != killed_after)
+            .any(|c| c.starts_with("Describe"))
+        {
+            assert!(Instant::now() < deadline, "{:?}", rig.proxy.calls());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+    for journal in std::fs::read_dir(rig.state.path()).unwrap() {
+        std::fs::remove_file(journal.unwrap().path()).unwrap();
+    }
+    let left = rig.moto.everything_left();
+    for kind in [
+        "key pair",
+        "security group",
+        "instance",
+        "image",
+        "snapshot",
+        "role",
+    ] {
+        assert!(
+            left.iter().any(|l| l.starts_with(kind)),
+            "no {kind} left: {left:?}"
+        );
+    }
+    // A build's product, and a key pair kiln did not make.
+    rig.proxy.configure(0.0, None);
+    let (code, text) = rig.build();
+    assert_eq!(code, 0, "{text}");
+    rig.moto.query("Action=CreateKeyPair&KeyName=someone-elses");
+    let expired = |extra: &[&str]| {
+        let mut args = vec!["cleanup", "-expired", "-region", "us-east-1,us-west-2"];
+        args.extend_from_slice(extra);
+        let out = rig.command(&args).output().unwrap();
+        (out.status.code(), stdout_of(&out))
+    };
+    // Nothing has expired yet.
+    let everything = rig.moto.everything_left();
+    let (code, said) = expired(&[]);
+    assert_eq!(code, Some(0), "{said}");
+    assert!(said.contains("kiln cleanup: 0 deleted, 0 failed"), "{said}");
+    assert_eq!(rig.moto.everything_left(), everything);
+
+    rig.moto.expire_kiln_tags();
+    let (code, said) = expired(&["-dry-run"]);
+    assert_eq!(code, Some(0), "{said}");
+    assert!(said.contains("would delete ec2:instance"), "{said}");
+    assert_eq!(
+        rig.moto.everything_left(),
+        everything,
+        "a dry run deletes nothing"
+    );
+
+    let (code, said) = expired(&[]);
+    assert_eq!(code, Some(0), "{said}");
+    assert!(
+        said.contains(" failed") && said.contains(", 0 failed"),
+        "{said}"
+    );
+    // Left: the product (its AMI in both regions, their snapshots), the other key pair.
+    let left = rig.moto.everything_left();
+    assert!(
+        left.contains(&"key pair someone-elses".to_string()),
+        "{left:?}"
+    );
+    let images: Vec<_> = left.iter().filter(|l| l.starts_with("image ")).collect();
+    assert_eq!(
+        images.len(),
+        2,
+        "the product in each region: {left:?}\n{said}"
+    );
+    for image in &images {
+        let id = image.split(' ').nth(1).unwrap();
+        assert!(text.contains(id), "{id} is not the product:\n{text}");
+    }
+    rig.moto.query("Action=DeleteKeyPair&KeyName=someone-elses");
+    rig.moto.remove_products();
+    assert_eq!(rig.moto.everything_left(), Vec::<String>::new(), "{said}");
+}
+
 #[test]
 fn kiln_cleanup_leaves_a_running_build_alone() {
     let rig = Rig::new(0.0);
@@ -354,7 +452,7 @@ fn kiln_cleanup_leaves_a_running_build_alone() {
         &rig.template,
         std::fs::read_to_string(&rig.template)
             .unwrap()
-            .replace("sleep 0.3", "touch /tmp/kiln-provisioning; sleep 4"),
+            .replace("sleep 0.3", "touch /tmp/kiln-provisioning; sleep 8"),
     )
     .unwrap();
     let mut child = rig.spawn_build();
@@ -366,6 +464,15 @@ fn kiln_cleanup_leaves_a_running_build_alone() {
     let cleaned = rig.cleanup();
     assert!(cleaned.contains("its run is still going"), "{cleaned}");
     assert!(cleaned.contains("0 deleted"), "{cleaned}");
+    // Nor are its resources reaped once their tags have expired: the run holds them.
+    rig.moto.expire_kiln_tags();
+    let out = rig
+        .command(&["cleanup", "-expired", "-region", "us-east-1,us-west-2"])
+        .output()
+        .unwrap();
+    let reaped = stdout_of(&out);
+    assert!(reaped.contains("its run is still going"), "{reaped}");
+    assert!(reaped.contains("0 deleted, 0 failed"), "{reaped}");
     let status = wait_within(&mut child, Duration::from_secs(120));
     let text = stdout_of(&child.wait_with_output().unwrap());
     assert!(status.success(), "the build lost its resources:\n{text}");

@@ -5,15 +5,21 @@ use crate::args::{self, Kind};
 use crate::plan;
 use kiln_core::journal::{outstanding, read, state_dir, Event, Record};
 
-const USAGE: &str = "Usage: kiln cleanup [-dry-run] [-state-dir DIR]
+const USAGE: &str = "Usage: kiln cleanup [-dry-run] [-state-dir DIR] [-expired [-region R1,R2]]
 
   Deletes the temporary resources (instances, images, security groups, key pairs) that
   earlier runs recorded in their journals but did not delete, because they were killed or
   interrupted. Journals live in $KILN_STATE_DIR (default ~/.local/state/kiln).
 
+  With -expired, also finds in the cloud the temporary resources kiln tagged (kiln:expires)
+  whose expiry has passed, journal or not: those of runs whose machine is gone. A build's
+  product (its AMI and snapshots) carries no expiry and is never touched.
+
 Options:
   -dry-run          List what would be deleted.
   -state-dir=DIR    Read journals from DIR.
+  -expired          Also delete expired tagged resources, found in the cloud.
+  -region=R1,R2     The regions -expired looks in (default: the AWS default region).
 ";
 
 /// Deletion order: what holds others first.
@@ -30,13 +36,25 @@ fn rank(kind: &str) -> u8 {
 
 /// Runs the command; returns the exit code.
 pub fn run(argv: &[String]) -> u8 {
-    let flags = match args::parse(argv, &[("dry-run", Kind::Bool), ("state-dir", Kind::Value)]) {
+    let flags = match args::parse(
+        argv,
+        &[
+            ("dry-run", Kind::Bool),
+            ("state-dir", Kind::Value),
+            ("expired", Kind::Bool),
+            ("region", Kind::Value),
+        ],
+    ) {
         Ok(f) => f,
         Err(e) => {
             eprintln!("{e}\n\n{USAGE}");
             return 1;
         }
     };
+    if flags.value("region").is_some() && !flags.bool("expired", false) {
+        eprintln!("-region is for -expired\n\n{USAGE}");
+        return 1;
+    }
     let dir = flags
         .value("state-dir")
         .map(Into::into)
@@ -54,7 +72,6 @@ pub fn run(argv: &[String]) -> u8 {
         Err(_) => vec![],
     };
     journals.sort();
-    let registry = plan::registry();
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -65,19 +82,95 @@ pub fn run(argv: &[String]) -> u8 {
             return 1;
         }
     };
-    let mut failed = 0;
-    let mut deleted = 0;
+    let mut cleanup = Cleanup {
+        registry: plan::registry(),
+        rt,
+        dry_run: flags.bool("dry-run", false),
+        deleted: 0,
+        failed: 0,
+    };
+    // The runs still going here: what they made is theirs, expired or not.
+    let mut live = Vec::new();
     for path in journals {
         if kiln_core::journal::in_use(&path) {
             println!(
                 "skipping {}: its run is still going",
                 path.file_name().unwrap_or_default().to_string_lossy()
             );
+            live.push(run_of(&path));
             continue;
         }
-        let mut left = outstanding(&read(&path));
+        let remaining = cleanup.delete(outstanding(&read(&path)), |r| append(&path, r));
+        if remaining.is_empty() {
+            let _ = std::fs::remove_file(&path);
+        }
+    }
+    if flags.bool("expired", false) {
+        let regions: Vec<String> = flags
+            .value("region")
+            .map(|v| {
+                v.split(',')
+                    .map(str::trim)
+                    .filter(|r| !r.is_empty())
+                    .map(String::from)
+                    .collect()
+            })
+            .unwrap_or_default();
+        let reapers: Vec<_> = cleanup.registry.reapers().collect();
+        for (cloud, reap) in reapers {
+            match cleanup.rt.block_on(reap(regions.clone())) {
+                Ok(found) => {
+                    let found = found
+                        .into_iter()
+                        .filter(|r| !live.contains(&r.run))
+                        .collect();
+                    cleanup.delete(found, |_| {});
+                }
+                Err(e) => {
+                    println!("could not look for expired resources in {cloud}: {e}");
+                    cleanup.failed += 1;
+                }
+            }
+        }
+    }
+    // The credentials this cleanup read (a Vault role's new IAM user) go too.
+    for warning in cleanup.rt.block_on(cleanup.registry.end_run()) {
+        println!("warning: {warning}");
+    }
+    println!(
+        "kiln cleanup: {} deleted, {} failed",
+        cleanup.deleted, cleanup.failed
+    );
+    if cleanup.failed > 0 {
+        1
+    } else {
+        0
+    }
+}
+
+/// The run a journal file belongs to (`run-UUID.jsonl`).
+fn run_of(path: &std::path::Path) -> String {
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    name.trim_start_matches("run-")
+        .trim_end_matches(".jsonl")
+        .to_string()
+}
+
+/// Deletes resources with the registry's cleaners, counting.
+struct Cleanup {
+    registry: kiln_core::plugin::Registry,
+    rt: tokio::runtime::Runtime,
+    dry_run: bool,
+    deleted: usize,
+    failed: usize,
+}
+
+impl Cleanup {
+    /// Deletes each of `left` (what holds others first), saying so; `done` records each
+    /// deletion. Returns what is still there.
+    fn delete(&mut self, mut left: Vec<Record>, mut done: impl FnMut(&Record)) -> Vec<Record> {
         left.sort_by_key(|r| rank(&r.kind));
-        let mut remaining: Vec<Record> = Vec::new();
+        let mut remaining = Vec::new();
         for r in left {
             let label = format!(
                 "{} {} (run {}, build {})",
@@ -86,43 +179,31 @@ pub fn run(argv: &[String]) -> u8 {
                 r.run,
                 r.build
             );
-            if flags.bool("dry-run", false) {
+            if self.dry_run {
                 println!("would delete {label}");
                 remaining.push(r);
                 continue;
             }
-            let Some(clean) = registry.get_cleaner(&r.kind) else {
+            let Some(clean) = self.registry.get_cleaner(&r.kind) else {
                 println!("cannot delete {label}: no cleaner for this kind");
-                failed += 1;
+                self.failed += 1;
                 remaining.push(r);
                 continue;
             };
-            match rt.block_on(clean(r.clone())) {
+            match self.rt.block_on(clean(r.clone())) {
                 Ok(()) => {
                     println!("deleted {label}");
-                    deleted += 1;
-                    append(&path, &r);
+                    self.deleted += 1;
+                    done(&r);
                 }
                 Err(e) => {
                     println!("could not delete {label}: {e}");
-                    failed += 1;
+                    self.failed += 1;
                     remaining.push(r);
                 }
             }
         }
-        if remaining.is_empty() {
-            let _ = std::fs::remove_file(&path);
-        }
-    }
-    // The credentials this cleanup read (a Vault role's new IAM user) go too.
-    for warning in rt.block_on(registry.end_run()) {
-        println!("warning: {warning}");
-    }
-    println!("kiln cleanup: {deleted} deleted, {failed} failed");
-    if failed > 0 {
-        1
-    } else {
-        0
+        remaining
     }
 }
 

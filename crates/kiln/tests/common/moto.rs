@@ -191,6 +191,34 @@ impl Moto {
             .collect()
     }
 
+    /// Moves every `kiln:expires` tag (EC2 in each region, IAM roles and instance profiles)
+    /// to a time long past, as if the resources had outlived it.
+    pub fn expire_kiln_tags(&self) {
+        let past = "Tag.1.Key=kiln:expires&Tag.1.Value=2000-01-01T00:00:00Z";
+        for region in self.regions.clone() {
+            let tags = self.query_in(
+                region,
+                "Action=DescribeTags&Filter.1.Name=key&Filter.1.Value.1=kiln:expires",
+            );
+            // moto lists the tags of deleted resources too: those are refused as not found.
+            for id in Self::values(&tags, "resourceId") {
+                let _ = self.try_query_in(
+                    region,
+                    &format!("Action=CreateTags&ResourceId.1={id}&{past}"),
+                );
+            }
+        }
+        for role in Self::values(&self.iam_query("Action=ListRoles"), "RoleName") {
+            self.iam_query(&format!("Action=TagRole&RoleName={role}&Tags.member.1.Key=kiln:expires&Tags.member.1.Value=2000-01-01T00:00:00Z"));
+        }
+        for profile in Self::values(
+            &self.iam_query("Action=ListInstanceProfiles"),
+            "InstanceProfileName",
+        ) {
+            self.iam_query(&format!("Action=TagInstanceProfile&InstanceProfileName={profile}&Tags.member.1.Key=kiln:expires&Tags.member.1.Value=2000-01-01T00:00:00Z"));
+        }
+    }
+
     /// Names of key pairs, ids of security groups and states of instances that exist.
     pub fn leftovers(&self) -> (Vec<String>, Vec<String>, Vec<String>) {
         let keys = Self::values(&self.query("Action=DescribeKeyPairs"), "keyName");
