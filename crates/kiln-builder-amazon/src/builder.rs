@@ -350,7 +350,7 @@ impl Builder for AmazonEbs {
             if let Err(e) = ami
                 .ec2
                 .delete_tags()
-                .set_resources(Some(products))
+                .set_resources(Some(products.clone()))
                 .tags(
                     aws_sdk_ec2::types::Tag::builder()
                         .key("kiln:expires")
@@ -359,10 +359,16 @@ impl Builder for AmazonEbs {
                 .send()
                 .await
             {
+                // Left on, the tag would have `kiln cleanup -expired` take the product for a
+                // leftover once it passes.
                 cx.ui.error(&format!(
-                    "Could not remove the kiln:expires tag from {}: {}",
+                    "Could not remove the kiln:expires tag from {} and its snapshots: {}. \
+                     Remove it by hand (aws ec2 delete-tags --region {region} --resources {} \
+                     --tags Key=kiln:expires), or kiln cleanup -expired will delete the AMI \
+                     once the tag's time has passed",
                     ami.id,
-                    crate::client::api_err("DeleteTags", e)
+                    crate::client::api_err("DeleteTags", e),
+                    products.join(" "),
                 ));
             }
             let place: Vec<(&str, &str)> = vec![("region", region.as_str())];

@@ -242,6 +242,13 @@ fn leaves_nothing(rig: &Rig, what: &str, failed_call: &str, fault: &str, code: i
     if finished {
         // The build made its AMI (the fault fell on a call it could do without, or on a
         // cleanup after it): the AMI is the product.
+        if failed_call == "DeleteTags" {
+            // Its expiry tag stayed on: the user is told how to keep it from being reaped.
+            assert!(
+                text.contains("kiln cleanup -expired will delete the AMI"),
+                "{what}:\n{text}"
+            );
+        }
         rig.moto.remove_products();
     }
     if code != 0 {
