@@ -121,21 +121,54 @@ impl AmazonEbs {
     }
 
     fn wait(&self) -> Wait {
-        let mut w = Wait::default();
-        if let Some(t) = self.config.wait_timeout {
-            w.budget = t.0;
-        }
-        if let Some(p) = &self.config.aws_polling {
-            if let Some(d) = p.delay_seconds {
-                w.first = Duration::from_secs(d);
-                w.max = Duration::from_secs(d);
-            }
-            if let Some(n) = p.max_attempts {
-                w.budget = w.max * n;
-            }
-        }
-        w
+        wait_of(&self.config, |k| std::env::var(k).ok())
     }
+}
+
+/// How a build waits: kiln's adaptive polling within its budget (`wait_timeout`, default
+/// 30 minutes), unless `aws_polling` or Packer's variables say otherwise. As in Packer, each
+/// option wins over its variable: `delay_seconds` over `AWS_POLL_DELAY_SECONDS` (a fixed
+/// delay), `max_attempts` over `AWS_MAX_ATTEMPTS` (the budget is that many delays), and the
+/// deprecated `AWS_TIMEOUT_SECONDS` is the budget when no attempts are given. `env` reads a
+/// variable.
+pub fn wait_of(c: &Config, env: impl Fn(&str) -> Option<String>) -> Wait {
+    let number = |k: &str| {
+        let v = env(k).filter(|v| !v.is_empty())?;
+        match v.trim().parse::<u64>() {
+            Ok(n) if n > 0 => Some(n),
+            _ => {
+                kiln_core::log::log(format_args!("[WARN] invalid {k} '{v}', using the default"));
+                None
+            }
+        }
+    };
+    let polling = c.aws_polling.clone().unwrap_or_default();
+    let delay = polling
+        .delay_seconds
+        .filter(|d| *d > 0)
+        .or_else(|| number("AWS_POLL_DELAY_SECONDS"));
+    let attempts = polling
+        .max_attempts
+        .filter(|n| *n > 0)
+        .map(u64::from)
+        .or_else(|| number("AWS_MAX_ATTEMPTS"));
+    let mut w = Wait::default();
+    if let Some(t) = c.wait_timeout {
+        w.budget = t.0;
+    }
+    if let Some(d) = delay {
+        w.first = Duration::from_secs(d);
+        w.max = w.first;
+    }
+    match attempts {
+        Some(n) => w.budget = w.max * u32::try_from(n).unwrap_or(u32::MAX),
+        None => {
+            if let Some(t) = number("AWS_TIMEOUT_SECONDS") {
+                w.budget = Duration::from_secs(t);
+            }
+        }
+    }
+    w
 }
 
 #[async_trait]
@@ -454,5 +487,71 @@ impl Artifact for AmiArtifact {
             crate::step_create_ami::deregister(&a.ec2, &a.id, &a.snapshots).await?;
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Polling;
+
+    fn env(pairs: &'static [(&'static str, &'static str)]) -> impl Fn(&str) -> Option<String> {
+        move |k| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == k)
+                .map(|(_, v)| v.to_string())
+        }
+    }
+
+    fn polling(delay: Option<u64>, attempts: Option<u32>) -> Config {
+        let mut c = crate::cleanup::minimal_config();
+        c.aws_polling = Some(Polling {
+            delay_seconds: delay,
+            max_attempts: attempts,
+        });
+        c
+    }
+
+    #[test]
+    fn waits_follow_aws_polling_then_packers_variables() {
+        let plain = crate::cleanup::minimal_config();
+        let d = Wait::default();
+        let w = wait_of(&plain, env(&[]));
+        assert_eq!((w.first, w.max, w.budget), (d.first, d.max, d.budget));
+        // The variables, without options.
+        let w = wait_of(
+            &plain,
+            env(&[("AWS_POLL_DELAY_SECONDS", "5"), ("AWS_MAX_ATTEMPTS", "4")]),
+        );
+        let s = Duration::from_secs;
+        assert_eq!((w.first, w.max, w.budget), (s(5), s(5), s(20)));
+        let w = wait_of(&plain, env(&[("AWS_TIMEOUT_SECONDS", "90")]));
+        assert_eq!((w.first, w.max, w.budget), (d.first, d.max, s(90)));
+        // AWS_MAX_ATTEMPTS wins over AWS_TIMEOUT_SECONDS.
+        let w = wait_of(
+            &plain,
+            env(&[
+                ("AWS_POLL_DELAY_SECONDS", "3"),
+                ("AWS_MAX_ATTEMPTS", "2"),
+                ("AWS_TIMEOUT_SECONDS", "90"),
+            ]),
+        );
+        assert_eq!(w.budget, s(6));
+        // Each option wins over its variable.
+        let both = env(&[("AWS_POLL_DELAY_SECONDS", "5"), ("AWS_MAX_ATTEMPTS", "4")]);
+        let w = wait_of(&polling(Some(2), None), &both);
+        assert_eq!((w.max, w.budget), (s(2), s(8)));
+        let w = wait_of(&polling(None, Some(10)), &both);
+        assert_eq!((w.max, w.budget), (s(5), s(50)));
+        // Zero and nonsense are not settings.
+        let w = wait_of(
+            &polling(Some(0), Some(0)),
+            env(&[
+                ("AWS_POLL_DELAY_SECONDS", "soon"),
+                ("AWS_MAX_ATTEMPTS", "0"),
+            ]),
+        );
+        assert_eq!((w.first, w.max, w.budget), (d.first, d.max, d.budget));
     }
 }

@@ -749,6 +749,65 @@ fn dry_run_asks_ec2_about_each_create_and_makes_nothing() {
     assert_eq!(m.everything_left(), Vec::<String>::new());
 }
 
+/// aws_polling and Packer's variables for it set the waits' delay and attempts: an instance
+/// that stays pending longer than they allow ends the build, saying in what state it was,
+/// after that many polls that far apart, and nothing is left. Each option wins over its
+/// variable, as in Packer.
+#[test]
+fn aws_polling_and_its_variables_bound_the_waits() {
+    let m = Moto::start();
+    let proxy = Proxy::start(&m, 10.0);
+    let t = ec2_target(&m);
+    let dir = tempfile::tempdir().unwrap();
+    let url = proxy.url();
+    let polls = || {
+        let calls = proxy.timed();
+        let polls: Vec<f64> = calls
+            .iter()
+            .skip_while(|c| c.0 != "RunInstances")
+            .take_while(|c| c.0 != "TerminateInstances")
+            .filter(|c| c.0 == "DescribeInstances")
+            .map(|c| c.1)
+            .collect();
+        let gaps: Vec<f64> = polls.windows(2).map(|w| w[1] - w[0]).collect();
+        (polls.len(), gaps)
+    };
+    for (polling, env, attempts, delay) in [
+        (
+            "",
+            vec![("AWS_POLL_DELAY_SECONDS", "1"), ("AWS_MAX_ATTEMPTS", "3")],
+            3,
+            1.0,
+        ),
+        (
+            r#", "aws_polling": {"delay_seconds": 2, "max_attempts": 2}"#,
+            vec![("AWS_POLL_DELAY_SECONDS", "1"), ("AWS_MAX_ATTEMPTS", "100")],
+            2,
+            2.0,
+        ),
+    ] {
+        proxy.configure(10.0, None);
+        let builder = ebs_builder(t.port, "polling", polling);
+        let (code, text) = build_with(&url, dir.path(), &builder, &env, &[]);
+        assert_eq!(code, 1, "{text}");
+        assert!(
+            text.contains("to be running; its state was \"pending\""),
+            "{text}"
+        );
+        assert!(text.contains("timed out after"), "{text}");
+        // The polls, that far apart; then the cleanup's own look at the instance at once.
+        let (n, gaps) = polls();
+        let spaced = gaps.iter().filter(|g| (*g - delay).abs() < 0.5).count();
+        assert_eq!(spaced, attempts - 1, "{polling} {env:?}: {gaps:?}");
+        assert!(n <= attempts + 1, "{polling} {env:?}: {gaps:?}");
+        assert!(
+            gaps.iter().all(|g| (g - delay).abs() < 0.5 || *g < 0.3),
+            "{polling} {env:?}: {gaps:?}"
+        );
+        assert_eq!(m.everything_left(), Vec::<String>::new(), "{text}");
+    }
+}
+
 #[test]
 fn max_retries_bounds_retries_of_throttled_calls() {
     let m = Moto::start();
