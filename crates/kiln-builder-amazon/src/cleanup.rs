@@ -100,6 +100,11 @@ async fn clean(r: Record) -> Result<(), String> {
                     .collect()
             };
             for id in ids {
+                // Its volumes launched to outlive it go with it (the AMI, if any, is the
+                // dead run's leftover too, or was finished: its mapping is its own).
+                if let Some(inst) = crate::step_run_instance::look_at(&ec2, &id).await {
+                    crate::step_run_instance::release_volumes(&ec2, &inst).await;
+                }
                 match ec2.terminate_instances().instance_ids(&id).send().await {
                     Ok(_) => {}
                     Err(e) if gone(&e) => continue,
@@ -189,6 +194,12 @@ async fn clean(r: Record) -> Result<(), String> {
             }
             Ok(())
         }
+        // Found by `kiln cleanup -expired`: a volume an instance left (launched to outlive it).
+        "ec2:volume" => match ec2.delete_volume().volume_id(&r.id).send().await {
+            Ok(_) => Ok(()),
+            Err(e) if gone(&e) => Ok(()),
+            Err(e) => Err(err("DeleteVolume", client::api_err("", e).to_string())),
+        },
         // Found by `kiln cleanup -expired`: a snapshot whose image is gone.
         "ec2:snapshot" => match ec2.delete_snapshot().snapshot_id(&r.id).send().await {
             Ok(_) => Ok(()),

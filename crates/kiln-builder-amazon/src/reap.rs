@@ -12,6 +12,17 @@ use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
 
+/// Every page of the describe or list call `req`, or its error, in words (`fail`).
+macro_rules! every_page {
+    ($req:expr, $fail:expr) => {
+        $req.into_paginator()
+            .send()
+            .collect::<Result<Vec<_>, _>>()
+            .await
+            .map_err($fail)?
+    };
+}
+
 /// The tag that says when a temporary resource may be reaped.
 const EXPIRES: &str = "kiln:expires";
 
@@ -90,7 +101,8 @@ pub fn reaper(
     })
 }
 
-/// The expired instances, images, snapshots, security groups and key pairs of one region.
+/// The expired instances, images, snapshots, volumes, security groups and key pairs of one
+/// region.
 async fn in_region(
     ec2: &aws_sdk_ec2::Client,
     now: chrono::DateTime<chrono::Utc>,
@@ -100,14 +112,10 @@ async fn in_region(
     let fail = |call: &str, e: kiln_core::Error| format!("{call} in {region}: {e}");
     let mut found = Vec::new();
 
-    let reservations = ec2
-        .describe_instances()
-        .filters(tagged())
-        .into_paginator()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await
-        .map_err(|e| fail("DescribeInstances", api_err("", e)))?;
+    let reservations = every_page!(ec2.describe_instances().filters(tagged()), |e| fail(
+        "DescribeInstances",
+        api_err("", e)
+    ));
     for i in reservations
         .iter()
         .flat_map(|o| o.reservations())
@@ -143,15 +151,10 @@ async fn in_region(
             ),
         }
     }
-    let snapshots = ec2
-        .describe_snapshots()
-        .owner_ids("self")
-        .filters(tagged())
-        .into_paginator()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await
-        .map_err(|e| fail("DescribeSnapshots", api_err("", e)))?;
+    let snapshots = every_page!(
+        ec2.describe_snapshots().owner_ids("self").filters(tagged()),
+        |e| fail("DescribeSnapshots", api_err("", e))
+    );
     for snap in snapshots.iter().flat_map(|o| o.snapshots()) {
         let id = snap.snapshot_id().unwrap_or_default();
         if !kept_snapshots.contains(id) {
@@ -159,14 +162,23 @@ async fn in_region(
         }
     }
 
-    let groups = ec2
-        .describe_security_groups()
-        .filters(tagged())
-        .into_paginator()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await
-        .map_err(|e| fail("DescribeSecurityGroups", api_err("", e)))?;
+    // Volumes no instance holds: launched to outlive the instance, by a run that died before
+    // it set them to go with it.
+    let volumes = every_page!(
+        ec2.describe_volumes()
+            .filters(tagged())
+            .filters(Filter::builder().name("status").values("available").build()),
+        |e| fail("DescribeVolumes", api_err("", e))
+    );
+    for v in volumes.iter().flat_map(|o| o.volumes()) {
+        let id = v.volume_id().unwrap_or_default();
+        found.extend(Tagged::of_ec2(v.tags(), now).record("ec2:volume", id, id, &region));
+    }
+
+    let groups = every_page!(ec2.describe_security_groups().filters(tagged()), |e| fail(
+        "DescribeSecurityGroups",
+        api_err("", e)
+    ));
     for g in groups.iter().flat_map(|o| o.security_groups()) {
         found.extend(Tagged::of_ec2(g.tags(), now).record(
             "ec2:security-group",
@@ -203,26 +215,20 @@ async fn in_iam(
         Tagged::of(tags.iter().map(|t| (t.key(), t.value())), now)
     };
     let mut found = Vec::new();
-    let profiles = iam
-        .list_instance_profiles()
-        .into_paginator()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await
-        .map_err(|e| format!("ListInstanceProfiles: {}", iam_err("", e)))?;
+    let profiles = every_page!(iam.list_instance_profiles(), |e| format!(
+        "ListInstanceProfiles: {}",
+        iam_err("", e)
+    ));
     for p in profiles.iter().flat_map(|o| o.instance_profiles()) {
         let name = p.instance_profile_name();
         if name.starts_with("packer-") {
             found.extend(iam_tags(p.tags()).record(PROFILE, name, "", ""));
         }
     }
-    let roles = iam
-        .list_roles()
-        .into_paginator()
-        .send()
-        .collect::<Result<Vec<_>, _>>()
-        .await
-        .map_err(|e| format!("ListRoles: {}", iam_err("", e)))?;
+    let roles = every_page!(iam.list_roles(), |e| format!(
+        "ListRoles: {}",
+        iam_err("", e)
+    ));
     for r in roles.iter().flat_map(|o| o.roles()) {
         let name = r.role_name();
         if !name.starts_with("packer-") {

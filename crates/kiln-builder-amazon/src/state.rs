@@ -42,6 +42,9 @@ pub struct State {
     pub temporary_key_pair: Option<String>,
     /// The build instance.
     pub instance_id: Option<String>,
+    /// Whether the instance's EBS volumes are set to go with it (those launched with
+    /// `delete_on_termination` false would outlive it).
+    pub volumes_released: bool,
     /// Address to connect to.
     pub host: Option<String>,
     /// The communicator.
@@ -156,6 +159,7 @@ impl State {
             ami_key: String::new(),
             amis: Default::default(),
             snapshot_ids: vec![],
+            volumes_released: false,
             place,
             source_image: None,
             rendered: Default::default(),

@@ -499,6 +499,7 @@ impl Step<State> for StepCreateAmi {
         if released.key_pair {
             s.temporary_key_pair = None;
         }
+        s.volumes_released |= released.volumes;
         let image = image?;
         // What EC2 listed only once the AMI was ready (or what failed above).
         tag_new_snapshots(&s.ec2, &snapshots_of(&image), &snapshot_tags, &tagged).await?;

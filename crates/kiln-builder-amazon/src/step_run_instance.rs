@@ -234,10 +234,31 @@ impl Step<State> for StepRunInstance {
         // termination takes EC2 a minute or more: moving the instance to its VPC's default
         // group first frees the temporary one at once, so nothing has to wait for the
         // instance to be gone (once terminating, it goes by itself).
-        let freed = match &s.temporary_security_group {
-            Some(group) => release_group(s, &id, group).await,
-            None => true,
+        let inst = if s.temporary_security_group.is_some() || !s.volumes_released {
+            look_at(&s.ec2, &id).await
+        } else {
+            None
         };
+        let group = async {
+            match (&s.temporary_security_group, &inst) {
+                (None, _) => true,
+                (Some(group), Some(i)) => release_group(s, i, group).await,
+                (Some(_), None) => false,
+            }
+        };
+        let volumes = async {
+            s.volumes_released
+                || match &inst {
+                    Some(i) => release_volumes(&s.ec2, i).await,
+                    None => false,
+                }
+        };
+        let (freed, volumes) = tokio::join!(group, volumes);
+        if !volumes {
+            cx.ui.error(&format!(
+                "The volumes of {id} launched with delete_on_termination false could not be set to go with it: they will be left after it (kiln cleanup -expired deletes them once their kiln:expires tag has passed)"
+            ));
+        }
         cx.ui.say("Terminating the source AWS instance...");
         if let Err(e) = s.ec2.terminate_instances().instance_ids(&id).send().await {
             cx.ui.error(&format!(
@@ -402,29 +423,92 @@ pub(crate) fn launch_request(
 }
 
 /// Moves the instance from `group` to its VPC's default group; true when `group` is free.
-pub(crate) async fn release_group(s: &State, instance: &str, group: &str) -> bool {
-    let vpc = match s
-        .ec2
-        .describe_instances()
-        .instance_ids(instance)
+/// Sets the instance's EBS volumes that would outlive it (`delete_on_termination` false: a
+/// `launch_block_device_mappings` default, or the source AMI's) to be deleted with it, so a
+/// build leaves no volume behind; Packer leaves them, and says so in its docs. Done once the
+/// AMI has its block device mapping (CreateImage copies the instance's), or when no AMI comes.
+/// Whether it is done.
+pub(crate) async fn release_volumes(
+    ec2: &aws_sdk_ec2::Client,
+    inst: &aws_sdk_ec2::types::Instance,
+) -> bool {
+    let instance = inst.instance_id().unwrap_or_default();
+    let kept: Vec<_> = inst
+        .block_device_mappings()
+        .iter()
+        .filter(|m| m.ebs().and_then(|e| e.delete_on_termination()) == Some(false))
+        .filter_map(|m| m.device_name())
+        .map(|device| {
+            aws_sdk_ec2::types::InstanceBlockDeviceMappingSpecification::builder()
+                .device_name(device)
+                .ebs(
+                    aws_sdk_ec2::types::EbsInstanceBlockDeviceSpecification::builder()
+                        .delete_on_termination(true)
+                        .build(),
+                )
+                .build()
+        })
+        .collect();
+    if kept.is_empty() {
+        return true;
+    }
+    match ec2
+        .modify_instance_attribute()
+        .instance_id(instance)
+        .set_block_device_mappings(Some(kept))
         .send()
         .await
     {
+        Ok(_) => true,
+        Err(e) => {
+            kiln_core::log::log(format_args!(
+                "[WARN] the volumes of {instance} are not set to go with it yet (cleanup tries again): {}",
+                api_err("ModifyInstanceAttribute", e)
+            ));
+            false
+        }
+    }
+}
+
+/// The instance as EC2 describes it now; none when that fails (said in the log: what needed
+/// it is tried again later).
+pub(crate) async fn look_at(
+    ec2: &aws_sdk_ec2::Client,
+    instance: &str,
+) -> Option<aws_sdk_ec2::types::Instance> {
+    match ec2.describe_instances().instance_ids(instance).send().await {
         Ok(out) => out
             .reservations()
             .iter()
             .flat_map(|r| r.instances())
-            .find_map(|i| i.vpc_id().map(str::to_string)),
-        Err(_) => None,
+            .next()
+            .cloned(),
+        Err(e) => {
+            kiln_core::log::log(format_args!(
+                "[WARN] could not look at {instance} (tried again later): {}",
+                api_err("DescribeInstances", e)
+            ));
+            None
+        }
+    }
+}
+
+pub(crate) async fn release_group(
+    s: &State,
+    inst: &aws_sdk_ec2::types::Instance,
+    group: &str,
+) -> bool {
+    let instance = inst.instance_id().unwrap_or_default();
+    let Some(vpc) = inst.vpc_id() else {
+        return false;
     };
-    let Some(vpc) = vpc else { return false };
     let default = s
         .ec2
         .describe_security_groups()
         .filters(
             aws_sdk_ec2::types::Filter::builder()
                 .name("vpc-id")
-                .values(&vpc)
+                .values(vpc)
                 .build(),
         )
         .filters(

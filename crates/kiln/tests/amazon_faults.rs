@@ -1,9 +1,9 @@
 //! amazon-ebs under faults, against moto behind scripts/ec2-proxy.py (which holds each state
 //! transition like EC2 and fails a chosen call): a failure at each API call in turn, SIGINT at
 //! random moments, kill -9 at random moments followed by `kiln cleanup`. The build copies its
-//! AMI to a second region and shares it, and makes a temporary IAM instance profile, so those
-//! steps are in the way too. Every time, nothing temporary is left in the cloud, in either
-//! region or in IAM.
+//! AMI to a second region and shares it, makes a temporary IAM instance profile, and launches
+//! a volume that would outlive the instance, so those steps are in the way too. Every time,
+//! nothing temporary is left in the cloud, in either region or in IAM.
 //!
 //! The random moments come from KILN_TEST_SEED when set (the seed is printed on failure).
 
@@ -42,6 +42,7 @@ impl Rig {
                 r#"{{"builders": [{{"type": "amazon-ebs", "region": "us-east-1", "source_ami": "ami-af4333cf",
                      "instance_type": "t2.micro", "ssh_username": "centos",
                      "ami_name": "faults-{{{{timestamp}}}}-{{{{uuid}}}}", "tags": {{"Purpose": "faults"}},
+                     "launch_block_device_mappings": [{{"device_name": "/dev/sdb", "volume_size": 1}}],
                      "ami_regions": ["us-west-2"], "ami_users": ["111122223333"],
                      "temporary_iam_instance_profile_policy_document": {{"Statement": [
                          {{"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ["*"]}}]}},
@@ -383,8 +384,14 @@ fn kiln_cleanup_expired_deletes_what_runs_with_lost_journals_left() {
     for journal in std::fs::read_dir(rig.state.path()).unwrap() {
         std::fs::remove_file(journal.unwrap().path()).unwrap();
     }
+    // One of the instances then ended on its own: its volume launched to outlive it stays.
+    let instances = rig.moto.query("Action=DescribeInstances");
+    let first = Moto::values(&instances, "instanceId")[0].clone();
+    rig.moto
+        .query(&format!("Action=TerminateInstances&InstanceId.1={first}"));
     let left = rig.moto.everything_left();
     for kind in [
+        "volume",
         "key pair",
         "security group",
         "instance",

@@ -94,10 +94,11 @@ fn source_ami_filter_finds_the_newest_match_or_refuses_several() {
 #[test]
 fn copies_encryption_sharing_and_block_devices() {
     let m = Moto::start_multi_region();
+    let proxy = Proxy::start(&m, 0.0);
     let t = ec2_target(&m);
     let dir = tempfile::tempdir().unwrap();
-    let (code, text) = build(
-        &m,
+    let (code, text) = build_at(
+        &proxy.url(),
         dir.path(),
         &ebs_builder(
             t.port,
@@ -112,6 +113,7 @@ fn copies_encryption_sharing_and_block_devices() {
                     "volume_type": "gp3", "delete_on_termination": false}],
                 "ami_block_device_mappings": [{"device_name": "/dev/sdc", "virtual_name": "ephemeral0"}]"#,
         ),
+        &[],
     );
     assert_eq!(code, 0, "{text}\n{}", t.log());
     // One AMI per region, the artifact lists them by region as Packer does.
@@ -153,17 +155,43 @@ fn copies_encryption_sharing_and_block_devices() {
     );
     // The build region's AMI is the encrypted copy; the unencrypted first AMI is gone.
     assert!(text.contains("Deregistering the unencrypted AMI"), "{text}");
-    // The build instance had the extra volume (kept, as asked: not deleted on termination)
-    // and ENA set before imaging.
-    let volumes = m.query("Action=DescribeVolumes");
-    assert!(
-        Moto::values(&volumes, "size").contains(&"5".to_string()),
-        "{volumes}"
-    );
-    assert!(
-        Moto::values(&volumes, "volumeType").contains(&"gp3".to_string()),
-        "{volumes}"
-    );
+    // The build instance had the extra volume, not deleted on termination as the template
+    // asks, so that the AMI's mapping says so too. Once CreateImage had copied the mapping,
+    // the volume was set to go with the instance (Packer leaves it behind), and ENA was set
+    // before imaging.
+    let requests = proxy.requests();
+    let run = &requests.iter().find(|r| r.0 == "RunInstances").unwrap().1;
+    let sdb = (1..=3)
+        .map(|n| format!("BlockDeviceMapping.{n}."))
+        .find(|p| run.get(&format!("{p}DeviceName")).map(String::as_str) == Some("/dev/sdb"))
+        .unwrap_or_else(|| panic!("{run:?}"));
+    for (k, v) in [
+        ("Ebs.VolumeSize", "5"),
+        ("Ebs.VolumeType", "gp3"),
+        ("Ebs.DeleteOnTermination", "false"),
+    ] {
+        assert_eq!(
+            run.get(&format!("{sdb}{k}")).map(String::as_str),
+            Some(v),
+            "{run:?}"
+        );
+    }
+    let image = requests.iter().position(|r| r.0 == "CreateImage").unwrap();
+    let released = requests
+        .iter()
+        .position(|r| {
+            r.0 == "ModifyInstanceAttribute"
+                && r.1
+                    .get("BlockDeviceMapping.1.DeviceName")
+                    .map(String::as_str)
+                    == Some("/dev/sdb")
+                && r.1
+                    .get("BlockDeviceMapping.1.Ebs.DeleteOnTermination")
+                    .map(String::as_str)
+                    == Some("true")
+        })
+        .unwrap_or_else(|| panic!("the volume was not set to go: {requests:?}"));
+    assert!(image < released, "{requests:?}");
     assert!(
         text.contains("Enabling enhanced networking (ENA)"),
         "{text}"
@@ -171,6 +199,57 @@ fn copies_encryption_sharing_and_block_devices() {
     // Nothing temporary left anywhere but the products.
     m.remove_products();
     assert_eq!(m.everything_left(), Vec::<String>::new());
+}
+
+/// A volume launched with delete_on_termination false outlives the instance in Packer ("additional
+/// volumes will accumulate after every build", its docs say). kiln sets it to go with the
+/// instance when no AMI is made too: after a build without one, and after a failed build.
+#[test]
+fn volumes_launched_to_outlive_the_instance_go_with_it_when_no_ami_is_made() {
+    let m = Moto::start();
+    let proxy = Proxy::start(&m, 0.0);
+    let t = ec2_target(&m);
+    let dir = tempfile::tempdir().unwrap();
+    let volume =
+        r#""launch_block_device_mappings": [{"device_name": "/dev/sdb", "volume_size": 5}]"#;
+    let builder = ebs_builder(
+        t.port,
+        "volumes",
+        &format!(r#", "skip_create_ami": true, {volume}"#),
+    );
+    let (code, text) = build_at(&proxy.url(), dir.path(), &builder, &[]);
+    assert_eq!(code, 0, "{text}");
+    assert_eq!(m.everything_left(), Vec::<String>::new(), "{text}");
+    // Failed while provisioning.
+    let builder = ebs_builder(t.port, "volumes", &format!(", {volume}"));
+    let tpl = dir.path().join("t.json");
+    std::fs::write(
+        &tpl,
+        format!(r#"{{"builders": [{builder}], "provisioners": [{{"type": "shell", "inline": ["exit 3"]}}]}}"#),
+    )
+    .unwrap();
+    let url = proxy.url();
+    let mut env = aws_env(&url);
+    env.push(("KILN_STATE_DIR", dir.path().to_str().unwrap()));
+    let out = run_in(
+        dir.path(),
+        &["build", "-color=false", tpl.to_str().unwrap()],
+        &env,
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", stdout(&out));
+    assert_eq!(
+        m.everything_left(),
+        Vec::<String>::new(),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        proxy
+            .calls()
+            .contains(&"ModifyInstanceAttribute".to_string()),
+        "{:?}",
+        proxy.calls()
+    );
 }
 
 #[test]

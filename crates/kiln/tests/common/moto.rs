@@ -483,6 +483,16 @@ impl Moto {
         );
         left.extend(self.iam_left());
         for region in self.regions.clone() {
+            let volumes = self.query_in(region, "Action=DescribeVolumes");
+            for v in volumes.split("<item>").skip(1) {
+                if Self::values(v, "status").first().map(String::as_str) == Some("available") {
+                    let id = Self::values(v, "volumeId")
+                        .into_iter()
+                        .next()
+                        .unwrap_or_default();
+                    left.push(format!("volume {id} in {region}"));
+                }
+            }
             let images = self.query_in(region, "Action=DescribeImages&Owner.1=self");
             for id in Self::values(&images, "imageId") {
                 left.push(format!("image {id} in {region}"));
