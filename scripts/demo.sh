@@ -71,6 +71,9 @@ else:
     for group in ec2("DescribeSecurityGroups").findall("./securityGroupInfo/item"):
         if group.findtext("groupName") != "default":
             print("security group", group.findtext("groupName"))
+    for vol in ec2("DescribeVolumes").findall("./volumeSet/item"):
+        if vol.findtext("status") == "available":
+            print("volume", vol.findtext("volumeId"))
     for inst in ec2("DescribeInstances").findall("./reservationSet/item/instancesSet/item"):
         state = inst.findtext("./instanceState/name")
         if state != "terminated":
@@ -113,7 +116,7 @@ grep '^elasticsearch:' "$root/etc/passwd"
 for f in /etc/elasticsearch/elasticsearch.yml /etc/telegraf/telegraf.conf /etc/sudoers.d/90-ops /etc/fail2ban/jail.local; do
   [ -f "$root$f" ] && echo "$f" || { echo "missing: $f" >&2; exit 1; }
 done
-step "Temporary resources left in moto (key pairs, security groups, instances not terminated)"
+step "Temporary resources left in moto (key pairs, security groups, volumes, instances)"
 left=$(moto_says left)
 echo "${left:-none}"
 [ -z "$left" ]
