@@ -18,23 +18,11 @@ command -v moto_server >/dev/null || python3 -m pip install -q --disable-pip-ver
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-/var/tmp/kiln-target}
 cargo build --release -q -p kiln
 KILN=$CARGO_TARGET_DIR/release/kiln
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  sleep 0.3
-  rm -rf "$work"
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-
-moto_port=$(free_port)
-MOTO_AMIS_PATH=$PWD/crates/kiln/tests/fixtures/amazon/amis.json moto_server -H 127.0.0.1 -p "$moto_port" >"$work/moto.log" 2>&1 &
-pids+=("$!")
-moto=http://127.0.0.1:$moto_port
-for _ in $(seq 100); do curl -sf -o /dev/null "$moto/moto-api/" && break; sleep 0.1; done
+. scripts/rig.sh
+start_moto
 coproc PROXY { exec python3 scripts/ec2-proxy.py --upstream "$moto" --lag "$LAG" --trace "$work/trace.txt"; }
 pids+=("$PROXY_PID")
+disown "$PROXY_PID" 2>/dev/null || true
 read -r _ _ proxy_port <&"${PROXY[0]}"
 proxy=http://127.0.0.1:$proxy_port
 

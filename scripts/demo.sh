@@ -23,24 +23,9 @@ cargo build --release -q -p kiln
 KILN=$CARGO_TARGET_DIR/release/kiln
 scripts/test-rootfs.sh >/dev/null
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null || true; done
-  sleep 0.3
-  rm -rf "$work"
-}
-trap cleanup EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+. scripts/rig.sh
 step() { printf '\n\033[1m### %s\033[0m\n' "$*"; }
-
-moto_port=$(free_port)
-MOTO_AMIS_PATH=$PWD/crates/kiln/tests/fixtures/amazon/amis.json \
-  moto_server -H 127.0.0.1 -p "$moto_port" >"$work/moto.log" 2>&1 &
-pids+=("$!")
-disown
-moto=http://127.0.0.1:$moto_port
-for _ in $(seq 100); do python3 -c "import urllib.request; urllib.request.urlopen('$moto/moto-api/')" 2>/dev/null && break; sleep 0.1; done
+start_moto
 read -r ssh_port tpid root < <(scripts/ec2-target.sh "$moto" "$(free_port)" "$work/target")
 pids+=("$tpid")
 
