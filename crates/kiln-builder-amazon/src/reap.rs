@@ -12,15 +12,22 @@ use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
 
-/// Every page of the describe or list call `req`, or its error, in words (`fail`).
+/// Every page of the describe or list call `req` (each page's `$next` token passed back with
+/// `$set`), or its error, in words (`fail`). A loop rather than the SDK's paginator streams,
+/// which cost the crate most of a minute of compile time.
 macro_rules! every_page {
-    ($req:expr, $fail:expr) => {
-        $req.into_paginator()
-            .send()
-            .collect::<Result<Vec<_>, _>>()
-            .await
-            .map_err($fail)?
-    };
+    ($req:expr, $next:ident, $set:ident, $fail:expr) => {{
+        let mut pages = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let page = $req.$set(token.take()).send().await.map_err($fail)?;
+            token = page.$next().filter(|t| !t.is_empty()).map(str::to_string);
+            pages.push(page);
+            if token.is_none() {
+                break pages;
+            }
+        }
+    }};
 }
 
 /// The tag that says when a temporary resource may be reaped.
@@ -112,10 +119,12 @@ async fn in_region(
     let fail = |call: &str, e: kiln_core::Error| format!("{call} in {region}: {e}");
     let mut found = Vec::new();
 
-    let reservations = every_page!(ec2.describe_instances().filters(tagged()), |e| fail(
-        "DescribeInstances",
-        api_err("", e)
-    ));
+    let reservations = every_page!(
+        ec2.describe_instances().filters(tagged()),
+        next_token,
+        set_next_token,
+        |e| fail("DescribeInstances", api_err("", e))
+    );
     for i in reservations
         .iter()
         .flat_map(|o| o.reservations())
@@ -153,6 +162,8 @@ async fn in_region(
     }
     let snapshots = every_page!(
         ec2.describe_snapshots().owner_ids("self").filters(tagged()),
+        next_token,
+        set_next_token,
         |e| fail("DescribeSnapshots", api_err("", e))
     );
     for snap in snapshots.iter().flat_map(|o| o.snapshots()) {
@@ -168,6 +179,8 @@ async fn in_region(
         ec2.describe_volumes()
             .filters(tagged())
             .filters(Filter::builder().name("status").values("available").build()),
+        next_token,
+        set_next_token,
         |e| fail("DescribeVolumes", api_err("", e))
     );
     for v in volumes.iter().flat_map(|o| o.volumes()) {
@@ -175,10 +188,12 @@ async fn in_region(
         found.extend(Tagged::of_ec2(v.tags(), now).record("ec2:volume", id, id, &region));
     }
 
-    let groups = every_page!(ec2.describe_security_groups().filters(tagged()), |e| fail(
-        "DescribeSecurityGroups",
-        api_err("", e)
-    ));
+    let groups = every_page!(
+        ec2.describe_security_groups().filters(tagged()),
+        next_token,
+        set_next_token,
+        |e| fail("DescribeSecurityGroups", api_err("", e))
+    );
     for g in groups.iter().flat_map(|o| o.security_groups()) {
         found.extend(Tagged::of_ec2(g.tags(), now).record(
             "ec2:security-group",
@@ -215,17 +230,19 @@ async fn in_iam(
         Tagged::of(tags.iter().map(|t| (t.key(), t.value())), now)
     };
     let mut found = Vec::new();
-    let profiles = every_page!(iam.list_instance_profiles(), |e| format!(
-        "ListInstanceProfiles: {}",
-        iam_err("", e)
-    ));
+    let profiles = every_page!(
+        iam.list_instance_profiles(),
+        marker,
+        set_marker,
+        |e| format!("ListInstanceProfiles: {}", iam_err("", e))
+    );
     for p in profiles.iter().flat_map(|o| o.instance_profiles()) {
         let name = p.instance_profile_name();
         if name.starts_with("packer-") {
             found.extend(iam_tags(p.tags()).record(PROFILE, name, "", ""));
         }
     }
-    let roles = every_page!(iam.list_roles(), |e| format!(
+    let roles = every_page!(iam.list_roles(), marker, set_marker, |e| format!(
         "ListRoles: {}",
         iam_err("", e)
     ));
