@@ -337,7 +337,10 @@ pub(crate) async fn deregister(
     let snapshots = image_snapshots(ec2, ami, known_snapshots).await?;
     match ec2.deregister_image().image_id(ami).send().await {
         Ok(_) => {}
-        Err(e) if crate::client::code(&e).is_some_and(|c| c.contains("NotFound")) => {}
+        // Deregistered already (EC2 says Unavailable for an AMI it has deregistered).
+        Err(e)
+            if crate::client::code(&e)
+                .is_some_and(|c| c.contains("NotFound") || c == "InvalidAMIID.Unavailable") => {}
         Err(e) => return Err(api_err("DeregisterImage", e)),
     }
     for snap in snapshots {

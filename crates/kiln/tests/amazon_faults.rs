@@ -459,6 +459,43 @@ fn kiln_cleanup_expired_deletes_what_runs_with_lost_journals_left() {
     assert_eq!(rig.moto.everything_left(), Vec::<String>::new(), "{said}");
 }
 
+/// A dead run's AMI that someone deregistered since (EC2 then answers DeregisterImage with
+/// InvalidAMIID.Unavailable) counts as deleted: `kiln cleanup` goes on with the rest.
+#[test]
+fn kiln_cleanup_of_an_ami_deregistered_since_goes_on() {
+    let rig = Rig::new(3.0);
+    let mut child = rig.spawn_build();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !rig
+        .proxy
+        .calls()
+        .iter()
+        .skip_while(|c| *c != "CreateImage")
+        .any(|c| c == "DescribeImages")
+    {
+        assert!(Instant::now() < deadline, "{:?}", rig.proxy.calls());
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let images = rig.moto.query("Action=DescribeImages&Owner.1=self");
+    let ids = Moto::values(&images, "imageId");
+    assert!(!ids.is_empty(), "{images}");
+    for id in ids {
+        rig.moto
+            .query(&format!("Action=DeregisterImage&ImageId={id}"));
+    }
+    let cleaned = rig.cleanup();
+    assert!(cleaned.contains("deleted ec2:image"), "{cleaned}");
+    rig.moto.remove_products();
+    assert_eq!(
+        rig.moto.everything_left(),
+        Vec::<String>::new(),
+        "{cleaned}"
+    );
+    assert!(rig.journal_empty(), "{cleaned}");
+}
+
 #[test]
 fn kiln_cleanup_leaves_a_running_build_alone() {
     let rig = Rig::new(0.0);
