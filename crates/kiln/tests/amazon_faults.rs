@@ -93,6 +93,25 @@ impl Rig {
             .unwrap()
     }
 
+    /// Starts a build and kills it (SIGKILL: no cleanup runs) once it waits after `call`: a
+    /// call whose action starts with `poll` has followed it.
+    fn kill_9_waiting_after(&self, call: &str, poll: &str) {
+        let mut child = self.spawn_build();
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while !self
+            .proxy
+            .calls()
+            .iter()
+            .skip_while(|c| *c != call)
+            .any(|c| c.starts_with(poll))
+        {
+            assert!(Instant::now() < deadline, "{:?}", self.proxy.calls());
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        child.kill().unwrap();
+        child.wait().unwrap();
+    }
+
     /// Runs a build to its end; returns (exit code, output).
     fn build(&self) -> (i32, String) {
         let out = self
@@ -366,20 +385,7 @@ fn kiln_cleanup_expired_deletes_what_runs_with_lost_journals_left() {
     // AMI is made (the instance, the AMI and its snapshot).
     for killed_after in ["RunInstances", "CreateImage"] {
         rig.proxy.configure(3.0, None);
-        let mut child = rig.spawn_build();
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while !rig
-            .proxy
-            .calls()
-            .iter()
-            .skip_while(|c| *c != killed_after)
-            .any(|c| c.starts_with("Describe"))
-        {
-            assert!(Instant::now() < deadline, "{:?}", rig.proxy.calls());
-            std::thread::sleep(Duration::from_millis(50));
-        }
-        child.kill().unwrap();
-        child.wait().unwrap();
+        rig.kill_9_waiting_after(killed_after, "Describe");
     }
     for journal in std::fs::read_dir(rig.state.path()).unwrap() {
         std::fs::remove_file(journal.unwrap().path()).unwrap();
@@ -464,20 +470,7 @@ fn kiln_cleanup_expired_deletes_what_runs_with_lost_journals_left() {
 #[test]
 fn kiln_cleanup_of_an_ami_deregistered_since_goes_on() {
     let rig = Rig::new(3.0);
-    let mut child = rig.spawn_build();
-    let deadline = Instant::now() + Duration::from_secs(60);
-    while !rig
-        .proxy
-        .calls()
-        .iter()
-        .skip_while(|c| *c != "CreateImage")
-        .any(|c| c == "DescribeImages")
-    {
-        assert!(Instant::now() < deadline, "{:?}", rig.proxy.calls());
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    child.kill().unwrap();
-    child.wait().unwrap();
+    rig.kill_9_waiting_after("CreateImage", "DescribeImages");
     let images = rig.moto.query("Action=DescribeImages&Owner.1=self");
     let ids = Moto::values(&images, "imageId");
     assert!(!ids.is_empty(), "{images}");
