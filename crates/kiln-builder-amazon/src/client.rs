@@ -34,12 +34,12 @@ pub fn ec2_in(
 
 /// The IAM client (temporary instance profiles); IAM's endpoint comes from the standard
 /// chain (AWS_ENDPOINT_URL_IAM, AWS_ENDPOINT_URL), never custom_endpoint_ec2.
-pub fn iam_in(shared: &aws_config::SdkConfig) -> aws_sdk_iam::Client {
-    aws_sdk_iam::Client::new(shared)
+pub fn iam_in(shared: &aws_config::SdkConfig) -> crate::iam::Iam {
+    crate::iam::Iam::new(shared)
 }
 
 /// An IAM client of its own (for `kiln cleanup`).
-pub async fn iam(c: &Config) -> aws_sdk_iam::Client {
+pub async fn iam(c: &Config) -> crate::iam::Iam {
     iam_in(&sdk_config(c, None).await)
 }
 
@@ -391,27 +391,39 @@ pub fn service_err<E: std::error::Error + ProvideErrorMetadata + 'static, R: std
     e: SdkError<E, R>,
 ) -> Error {
     let text = readable(&DisplayErrorContext(&e).to_string()).to_string();
-    if text.contains("no credentials found in chain") {
-        return Error::msg(format!(
-            "{service} {call} failed: no AWS credentials found. Set access_key and secret_key in the template, \
-             AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a profile (AWS_PROFILE or \"profile\"), SSO, \
-             or run where instance metadata provides them"
-        ));
-    }
     if let Some(refusal) = e.as_service_error() {
         if let Some(code) = refusal.code() {
             let message = refusal.message().unwrap_or("no message");
             return Error::msg(format!("{service} {call} failed: {code}: {message}"));
         }
     }
-    // A credentials provider's own words (a role that cannot be assumed, a Vault refusal),
-    // without the SDK's layers before them.
-    const CREDENTIALS: &str = "an error occurred while loading credentials: ";
-    if let Some(at) = text.find(CREDENTIALS) {
-        let why = &text[at + CREDENTIALS.len()..];
-        return Error::msg(format!("{service} {call} failed: no credentials: {why}"));
+    Error::msg(format!(
+        "{service} {call} failed: {}",
+        credentials_words(&text)
+    ))
+}
+
+/// What to say when no credentials were found anywhere.
+pub const NO_CREDENTIALS: &str =
+    "no AWS credentials found. Set access_key and secret_key in the template, \
+     AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, a profile (AWS_PROFILE or \"profile\"), SSO, \
+     or run where instance metadata provides them";
+
+/// A failed call's words (`text`): when credentials were the failure, what was missing or a
+/// credentials provider's own words (a role that cannot be assumed, a Vault refusal),
+/// without the SDK's layers before them; else `text` itself.
+pub fn credentials_words(text: &str) -> String {
+    if text.contains("no credentials found in chain") || text.contains("no providers in chain") {
+        return NO_CREDENTIALS.to_string();
     }
-    Error::msg(format!("{service} {call} failed: {text}"))
+    const CREDENTIALS: &str = "an error occurred while loading credentials: ";
+    const PROVIDER: &str = "the credential provider was not enabled: ";
+    for mark in [CREDENTIALS, PROVIDER] {
+        if let Some(at) = text.find(mark) {
+            return format!("no credentials: {}", &text[at + mark.len()..]);
+        }
+    }
+    text.to_string()
 }
 
 #[cfg(test)]

@@ -220,42 +220,55 @@ async fn in_region(
     Ok(found)
 }
 
+/// Every page of an IAM list call's `path` members (IAM pages with IsTruncated and Marker).
+async fn iam_pages(
+    iam: &crate::iam::Iam,
+    call: &str,
+    path: &[&str],
+) -> Result<Vec<crate::iam::Node>, String> {
+    let mut members = Vec::new();
+    let mut marker = String::new();
+    loop {
+        let mut params = vec![];
+        if !marker.is_empty() {
+            params.push(("Marker", marker.as_str()));
+        }
+        let page = iam
+            .call(call, &params)
+            .await
+            .map_err(|e| format!("{call}: {}", iam_err("", e)))?;
+        members.extend(page.all(path).into_iter().cloned());
+        marker = page.text("Marker").to_string();
+        if page.text("IsTruncated") != "true" || marker.is_empty() {
+            return Ok(members);
+        }
+    }
+}
+
 /// The expired temporary roles and instance profiles (named `packer-…`, as Packer names them,
 /// and tagged by kiln: Packer's own carry no kiln tags).
 async fn in_iam(
-    iam: &aws_sdk_iam::Client,
+    iam: &crate::iam::Iam,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<Vec<Record>, String> {
-    let iam_tags = |tags: &[aws_sdk_iam::types::Tag]| {
-        Tagged::of(tags.iter().map(|t| (t.key(), t.value())), now)
+    let iam_tags = |tags: Vec<(String, String)>| {
+        Tagged::of(tags.iter().map(|(k, v)| (k.as_str(), v.as_str())), now)
     };
     let mut found = Vec::new();
-    let profiles = every_page!(
-        iam.list_instance_profiles(),
-        marker,
-        set_marker,
-        |e| format!("ListInstanceProfiles: {}", iam_err("", e))
-    );
-    for p in profiles.iter().flat_map(|o| o.instance_profiles()) {
-        let name = p.instance_profile_name();
+    for p in iam_pages(iam, "ListInstanceProfiles", &["InstanceProfiles", "member"]).await? {
+        let name = p.text("InstanceProfileName");
         if name.starts_with("packer-") {
             found.extend(iam_tags(p.tags()).record(PROFILE, name, "", ""));
         }
     }
-    let roles = every_page!(iam.list_roles(), marker, set_marker, |e| format!(
-        "ListRoles: {}",
-        iam_err("", e)
-    ));
-    for r in roles.iter().flat_map(|o| o.roles()) {
-        let name = r.role_name();
+    for r in iam_pages(iam, "ListRoles", &["Roles", "member"]).await? {
+        let name = r.text("RoleName");
         if !name.starts_with("packer-") {
             continue;
         }
         // ListRoles leaves the tags out.
         let tags = iam
-            .list_role_tags()
-            .role_name(name)
-            .send()
+            .call("ListRoleTags", &[("RoleName", name)])
             .await
             .map_err(|e| format!("ListRoleTags of {name}: {}", iam_err("", e)))?;
         found.extend(iam_tags(tags.tags()).record(ROLE, name, "", ""));

@@ -66,7 +66,7 @@ pub struct State {
     /// The template's description and tags, rendered with the source image's build info.
     pub rendered: Rendered,
     /// IAM (instance profiles).
-    pub iam: aws_sdk_iam::Client,
+    pub iam: crate::iam::Iam,
     /// The AWS configuration every client of the build shares.
     pub shared: aws_config::SdkConfig,
     /// The instance profile for the instance (the template's, or a temporary one).
@@ -130,7 +130,7 @@ impl State {
     /// template names and where its resources live; nothing found or made yet.
     pub fn new(
         ec2: Client,
-        iam: aws_sdk_iam::Client,
+        iam: crate::iam::Iam,
         shared: aws_config::SdkConfig,
         run_uuid: String,
         source_ami: String,

@@ -4,10 +4,10 @@
 //! Packer's StepIamInstanceProfile.
 
 use crate::config::{Config, PolicyDocument};
+use crate::iam::{tag_params, Iam, IamError, Node};
 use crate::state::State;
 use crate::wait::{self, Poll, Wait};
 use async_trait::async_trait;
-use aws_sdk_iam::error::{ProvideErrorMetadata, SdkError};
 use kiln_core::journal::Event;
 use kiln_core::plugin::BuildCx;
 use kiln_core::step::Step;
@@ -45,32 +45,27 @@ impl StepIamInstanceProfile {
 }
 
 /// An IAM call's error, named.
-pub fn iam_err<E: std::error::Error + ProvideErrorMetadata + 'static, R: std::fmt::Debug>(
-    call: &str,
-    e: SdkError<E, R>,
-) -> Error {
-    crate::client::service_err("IAM", call, e)
+pub fn iam_err(call: &str, e: IamError) -> Error {
+    Error::msg(format!("IAM {call} failed: {e}"))
 }
 
 /// The id a create call returned; when IAM refused the call, its journal intent is settled
 /// (nothing was made) and the error named.
-fn settle<T, E, R>(
+fn settle(
     s: &State,
     cx: &BuildCx,
     kind: &str,
     name: &str,
     call: &str,
-    out: std::result::Result<T, SdkError<E, R>>,
-    id: impl Fn(&T) -> Option<String>,
-) -> Result<String>
-where
-    E: std::error::Error + ProvideErrorMetadata + 'static,
-    R: std::fmt::Debug,
-{
+    out: Result<Node, IamError>,
+    id: &str,
+) -> Result<String> {
     match out {
-        Ok(o) => Ok(id(&o).unwrap_or_default()),
+        Ok(o) => Ok(o.text(id).to_string()),
         Err(e) => {
-            s.refused(cx, kind, name, &e);
+            if matches!(e, IamError::Refused { .. }) {
+                s.journal(cx, kind, name, "", Event::Deleted);
+            }
             Err(iam_err(call, e))
         }
     }
@@ -85,16 +80,29 @@ fn policy_json(doc: &PolicyDocument) -> String {
     serde_json::to_string(&doc).expect("policy serializes")
 }
 
-fn iam_tags(s: &State, cx: &BuildCx) -> Vec<aws_sdk_iam::types::Tag> {
-    s.kiln_tags(cx)
+fn iam_tags(s: &State, cx: &BuildCx) -> Vec<(String, String)> {
+    let tags: Vec<(String, String)> = s
+        .kiln_tags(cx)
         .into_iter()
-        .filter_map(|t| {
-            aws_sdk_iam::types::Tag::builder()
-                .key(t.key().unwrap_or_default())
-                .value(t.value().unwrap_or_default())
-                .build()
-                .ok()
+        .map(|t| {
+            (
+                t.key().unwrap_or_default().to_string(),
+                t.value().unwrap_or_default().to_string(),
+            )
         })
+        .collect();
+    tag_params(&tags)
+}
+
+/// Parameters with borrowed names, as [`Iam::call`] takes them.
+fn params<'a>(
+    named: &'a [(&'a str, &'a str)],
+    more: &'a [(String, String)],
+) -> Vec<(&'a str, &'a str)> {
+    named
+        .iter()
+        .copied()
+        .chain(more.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .collect()
 }
 
@@ -113,9 +121,10 @@ impl Step<State> for StepIamInstanceProfile {
         if !c.iam_instance_profile.is_empty() {
             if !c.skip_profile_validation {
                 s.iam
-                    .get_instance_profile()
-                    .instance_profile_name(&c.iam_instance_profile)
-                    .send()
+                    .call(
+                        "GetInstanceProfile",
+                        &[("InstanceProfileName", &c.iam_instance_profile)],
+                    )
                     .await
                     .map_err(|e| {
                         Error::msg(format!(
@@ -140,38 +149,31 @@ impl Step<State> for StepIamInstanceProfile {
         s.journal(cx, PROFILE, &name, "", Event::Intent);
         let out = s
             .iam
-            .create_instance_profile()
-            .instance_profile_name(&name)
-            .send()
+            .call("CreateInstanceProfile", &[("InstanceProfileName", &name)])
             .await;
-        let id = settle(s, cx, PROFILE, &name, "CreateInstanceProfile", out, |o| {
-            o.instance_profile()
-                .map(|p| p.instance_profile_id().to_string())
-        })?;
+        let id = settle(
+            s,
+            cx,
+            PROFILE,
+            &name,
+            "CreateInstanceProfile",
+            out,
+            "InstanceProfile/InstanceProfileId",
+        )?;
         s.journal(cx, PROFILE, &name, &id, Event::Created);
         self.profile = Some(name.clone());
         // kiln's tags, for reapers, where the policy allows tagging (Packer's documented
         // policy does not include iam:Tag*, so creation does not depend on it).
         let _ = s
             .iam
-            .tag_instance_profile()
-            .instance_profile_name(&name)
-            .set_tags(Some(tags.clone()))
-            .send()
+            .call(
+                "TagInstanceProfile",
+                &params(&[("InstanceProfileName", &name)], &tags),
+            )
             .await;
-        let iam = s.iam.clone();
-        until_exists(
-            &format!("instance profile {name}"),
-            self.wait,
-            cx,
-            "GetInstanceProfile",
-            || {
-                iam.get_instance_profile()
-                    .instance_profile_name(&name)
-                    .send()
-            },
-        )
-        .await?;
+        let profile = [("InstanceProfileName", name.as_str())];
+        let what = format!("instance profile {name}");
+        until_exists(&s.iam, &what, self.wait, cx, "GetInstanceProfile", &profile).await?;
 
         cx.ui.say(&format!(
             "Creating temporary role for this instance: {name}"
@@ -179,44 +181,44 @@ impl Step<State> for StepIamInstanceProfile {
         s.journal(cx, ROLE, &name, "", Event::Intent);
         let out = s
             .iam
-            .create_role()
-            .role_name(&name)
-            .description("Temporary role for Packer")
-            .assume_role_policy_document(TRUST_POLICY)
-            .send()
+            .call(
+                "CreateRole",
+                &[
+                    ("RoleName", &name),
+                    ("Description", "Temporary role for Packer"),
+                    ("AssumeRolePolicyDocument", TRUST_POLICY),
+                ],
+            )
             .await;
-        let id = settle(s, cx, ROLE, &name, "CreateRole", out, |o| {
-            o.role().map(|r| r.role_id().to_string())
-        })?;
+        let id = settle(s, cx, ROLE, &name, "CreateRole", out, "Role/RoleId")?;
         s.journal(cx, ROLE, &name, &id, Event::Created);
         self.role = Some(name.clone());
         let _ = s
             .iam
-            .tag_role()
-            .role_name(&name)
-            .set_tags(Some(tags))
-            .send()
+            .call("TagRole", &params(&[("RoleName", &name)], &tags))
             .await;
-        until_exists(&format!("role {name}"), self.wait, cx, "GetRole", || {
-            iam.get_role().role_name(&name).send()
-        })
-        .await?;
+        let role = [("RoleName", name.as_str())];
+        let what = format!("role {name}");
+        until_exists(&s.iam, &what, self.wait, cx, "GetRole", &role).await?;
 
         cx.ui
             .say(&format!("Attaching policy to the temporary role: {name}"));
         s.iam
-            .put_role_policy()
-            .role_name(&name)
-            .policy_name(&name)
-            .policy_document(policy_json(doc))
-            .send()
+            .call(
+                "PutRolePolicy",
+                &[
+                    ("RoleName", &name),
+                    ("PolicyName", &name),
+                    ("PolicyDocument", &policy_json(doc)),
+                ],
+            )
             .await
             .map_err(|e| iam_err("PutRolePolicy", e))?;
         s.iam
-            .add_role_to_instance_profile()
-            .role_name(&name)
-            .instance_profile_name(&name)
-            .send()
+            .call(
+                "AddRoleToInstanceProfile",
+                &[("RoleName", &name), ("InstanceProfileName", &name)],
+            )
             .await
             .map_err(|e| iam_err("AddRoleToInstanceProfile", e))?;
         s.instance_profile = Some(name);
@@ -272,22 +274,17 @@ impl Step<State> for StepIamInstanceProfile {
     }
 }
 
-/// Waits for a new IAM entity to be visible (`get` answers NoSuchEntity until it is).
-async fn until_exists<T, E, R, F, Fut>(
+/// Waits for a new IAM entity to be visible (`call` answers NoSuchEntity until it is).
+async fn until_exists(
+    iam: &Iam,
     what: &str,
     w: Wait,
     cx: &BuildCx,
     call: &str,
-    get: F,
-) -> Result<()>
-where
-    E: std::error::Error + ProvideErrorMetadata + 'static,
-    R: std::fmt::Debug,
-    F: Fn() -> Fut,
-    Fut: std::future::Future<Output = std::result::Result<T, SdkError<E, R>>>,
-{
+    params: &[(&str, &str)],
+) -> Result<()> {
     wait::until(&format!("{what} to exist"), w, &cx.cancel, || async {
-        match get().await {
+        match iam.call(call, params).await {
             Ok(_) => Ok(Poll::Ready(())),
             Err(e) if e.code() == Some("NoSuchEntity") => Ok(Poll::Pending("not found yet".into())),
             Err(e) if e.code() == Some("Throttling") => Ok(Poll::Throttled),
@@ -299,88 +296,67 @@ where
 
 /// `kiln cleanup` of a temporary role or instance profile: detaches what holds it, then
 /// deletes it (already gone is done).
-pub async fn clean(
-    iam: &aws_sdk_iam::Client,
-    kind: &str,
-    name: &str,
-) -> std::result::Result<(), String> {
-    let gone = |code: Option<&str>| code == Some("NoSuchEntity");
-    let fail = |call: &str, e: Error| format!("{call}: {e}");
+pub async fn clean(iam: &Iam, kind: &str, name: &str) -> std::result::Result<(), String> {
+    let gone = |e: &IamError| e.code() == Some("NoSuchEntity");
+    let fail = |call: &str, e: IamError| format!("{call}: {}", iam_err("", e));
     match kind {
         ROLE => {
-            match iam
-                .list_instance_profiles_for_role()
-                .role_name(name)
-                .send()
-                .await
-            {
+            let role = [("RoleName", name)];
+            match iam.call("ListInstanceProfilesForRole", &role).await {
                 Ok(out) => {
-                    for p in out.instance_profiles() {
+                    for p in out.texts("InstanceProfiles/member/InstanceProfileName") {
                         let _ = iam
-                            .remove_role_from_instance_profile()
-                            .instance_profile_name(p.instance_profile_name())
-                            .role_name(name)
-                            .send()
+                            .call(
+                                "RemoveRoleFromInstanceProfile",
+                                &[("InstanceProfileName", &p), ("RoleName", name)],
+                            )
                             .await;
                     }
                 }
-                Err(e) if gone(e.code()) => return Ok(()),
-                Err(e) => return Err(fail("ListInstanceProfilesForRole", iam_err("", e))),
+                Err(e) if gone(&e) => return Ok(()),
+                Err(e) => return Err(fail("ListInstanceProfilesForRole", e)),
             }
-            if let Ok(out) = iam.list_role_policies().role_name(name).send().await {
-                for policy in out.policy_names() {
+            if let Ok(out) = iam.call("ListRolePolicies", &role).await {
+                for policy in out.texts("PolicyNames/member") {
                     let _ = iam
-                        .delete_role_policy()
-                        .role_name(name)
-                        .policy_name(policy)
-                        .send()
+                        .call(
+                            "DeleteRolePolicy",
+                            &[("RoleName", name), ("PolicyName", &policy)],
+                        )
                         .await;
                 }
             }
-            match iam.delete_role().role_name(name).send().await {
+            match iam.call("DeleteRole", &role).await {
                 Ok(_) => Ok(()),
-                Err(e) if gone(e.code()) => Ok(()),
-                Err(e) => Err(fail("DeleteRole", iam_err("", e))),
+                Err(e) if gone(&e) => Ok(()),
+                Err(e) => Err(fail("DeleteRole", e)),
             }
         }
         _ => {
-            match iam
-                .get_instance_profile()
-                .instance_profile_name(name)
-                .send()
-                .await
-            {
+            let profile = [("InstanceProfileName", name)];
+            match iam.call("GetInstanceProfile", &profile).await {
                 Ok(out) => {
-                    for r in out
-                        .instance_profile()
-                        .map(|p| p.roles())
-                        .unwrap_or_default()
-                    {
+                    for r in out.texts("InstanceProfile/Roles/member/RoleName") {
                         let _ = iam
-                            .remove_role_from_instance_profile()
-                            .instance_profile_name(name)
-                            .role_name(r.role_name())
-                            .send()
+                            .call(
+                                "RemoveRoleFromInstanceProfile",
+                                &[("InstanceProfileName", name), ("RoleName", &r)],
+                            )
                             .await;
                     }
                 }
-                Err(e) if gone(e.code()) => return Ok(()),
-                Err(e) => return Err(fail("GetInstanceProfile", iam_err("", e))),
+                Err(e) if gone(&e) => return Ok(()),
+                Err(e) => return Err(fail("GetInstanceProfile", e)),
             }
             // IAM may take a moment to see the role detached.
             for attempt in 0..10 {
-                match iam
-                    .delete_instance_profile()
-                    .instance_profile_name(name)
-                    .send()
-                    .await
-                {
+                match iam.call("DeleteInstanceProfile", &profile).await {
                     Ok(_) => return Ok(()),
-                    Err(e) if gone(e.code()) => return Ok(()),
+                    Err(e) if gone(&e) => return Ok(()),
                     Err(e) if e.code() == Some("DeleteConflict") && attempt < 9 => {
                         tokio::time::sleep(Duration::from_secs(1)).await
                     }
-                    Err(e) => return Err(fail("DeleteInstanceProfile", iam_err("", e))),
+                    Err(e) => return Err(fail("DeleteInstanceProfile", e)),
                 }
             }
             Ok(())

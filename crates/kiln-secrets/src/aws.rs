@@ -1,8 +1,9 @@
 //! AWS Secrets Manager's GetSecretValue, as the `aws_secretsmanager` template function calls
 //! it: credentials and region from the standard AWS chain, the endpoint from
 //! `AWS_ENDPOINT_URL_SECRETS_MANAGER` or `AWS_ENDPOINT_URL` (or a profile's `endpoint_url`),
-//! the request signed with SigV4. (One call: a Secrets Manager SDK crate would cost the cold
-//! build more than the calls it makes.)
+//! the request signed with SigV4 by [`SignedClient`], which the amazon builder's IAM calls use
+//! too. (One call: a Secrets Manager SDK crate would cost the cold build more than the calls it
+//! makes.)
 
 use aws_config::BehaviorVersion;
 use aws_credential_types::provider::ProvideCredentials;
@@ -11,6 +12,72 @@ use std::time::{Duration, SystemTime};
 
 /// How long a call may take.
 const LIMIT: Duration = Duration::from_secs(60);
+
+/// Calls to one AWS service's API at one endpoint, each signed with SigV4, on one pool of
+/// connections: for the few calls kiln makes to services whose SDK crates would cost the cold
+/// build more than the calls are worth (Secrets Manager, IAM).
+pub struct SignedClient {
+    connector: aws_smithy_http_client::Connector,
+    service: String,
+    region: String,
+    endpoint: String,
+}
+
+impl SignedClient {
+    /// A client of `service` (its signing name) at `endpoint`, signing for `region`.
+    pub fn new(service: &str, region: &str, endpoint: &str) -> SignedClient {
+        SignedClient {
+            connector: crate::http::connector(None),
+            service: service.to_string(),
+            region: region.to_string(),
+            endpoint: endpoint.trim_end_matches('/').to_string(),
+        }
+    }
+
+    /// The endpoint calls go to.
+    pub fn endpoint(&self) -> &str {
+        &self.endpoint
+    }
+
+    /// POSTs `body` with `headers` to the endpoint's root, signed with `credentials`, within
+    /// a minute: the answer's status and body, or what went wrong, in words.
+    pub async fn post(
+        &self,
+        credentials: &aws_credential_types::Credentials,
+        headers: &[(&str, &str)],
+        body: String,
+    ) -> Result<(u16, bytes::Bytes), String> {
+        let identity = credentials.clone().into();
+        let params = aws_sigv4::sign::v4::SigningParams::builder()
+            .identity(&identity)
+            .region(&self.region)
+            .name(&self.service)
+            .time(SystemTime::now())
+            .settings(aws_sigv4::http_request::SigningSettings::default())
+            .build()
+            .map_err(|e| format!("signing: {e}"))?
+            .into();
+        let url = format!("{}/", self.endpoint);
+        let signable = aws_sigv4::http_request::SignableRequest::new(
+            "POST",
+            url.as_str(),
+            headers.iter().copied(),
+            aws_sigv4::http_request::SignableBody::Bytes(body.as_bytes()),
+        )
+        .map_err(|e| format!("signing: {e}"))?;
+        let (signature, _) = aws_sigv4::http_request::sign(signable, &params)
+            .map_err(|e| format!("signing: {e}"))?
+            .into_parts();
+        let mut req = aws_smithy_runtime_api::http::Request::new(SdkBody::from(body));
+        req.set_method("POST").map_err(|e| e.to_string())?;
+        req.set_uri(url.as_str())
+            .map_err(|e| format!("bad endpoint {:?}: {e}", self.endpoint))?;
+        for (k, v) in headers.iter().copied().chain(signature.headers()) {
+            req.headers_mut().insert(k.to_string(), v.to_string());
+        }
+        crate::http::exchange(&self.connector, req, LIMIT).await
+    }
+}
 
 /// The current value (stage AWSCURRENT) of the secret `name`, as text.
 pub async fn secret_string(name: &str) -> Result<String, String> {
@@ -38,35 +105,8 @@ pub async fn secret_string(name: &str) -> Result<String, String> {
         ("content-type", "application/x-amz-json-1.1"),
         ("x-amz-target", "secretsmanager.GetSecretValue"),
     ];
-    let identity = credentials.into();
-    let params = aws_sigv4::sign::v4::SigningParams::builder()
-        .identity(&identity)
-        .region(&region)
-        .name("secretsmanager")
-        .time(SystemTime::now())
-        .settings(aws_sigv4::http_request::SigningSettings::default())
-        .build()
-        .map_err(|e| format!("signing: {e}"))?
-        .into();
-    let url = format!("{}/", endpoint.trim_end_matches('/'));
-    let signable = aws_sigv4::http_request::SignableRequest::new(
-        "POST",
-        url.as_str(),
-        headers.iter().copied(),
-        aws_sigv4::http_request::SignableBody::Bytes(body.as_bytes()),
-    )
-    .map_err(|e| format!("signing: {e}"))?;
-    let (signature, _) = aws_sigv4::http_request::sign(signable, &params)
-        .map_err(|e| format!("signing: {e}"))?
-        .into_parts();
-    let mut req = aws_smithy_runtime_api::http::Request::new(SdkBody::from(body));
-    req.set_method("POST").map_err(|e| e.to_string())?;
-    req.set_uri(url.as_str())
-        .map_err(|e| format!("bad endpoint {endpoint:?}: {e}"))?;
-    for (k, v) in headers.iter().copied().chain(signature.headers()) {
-        req.headers_mut().insert(k.to_string(), v.to_string());
-    }
-    let (status, answer) = crate::http::exchange(&crate::http::connector(None), req, LIMIT)
+    let (status, answer) = SignedClient::new("secretsmanager", &region, &endpoint)
+        .post(&credentials, &headers, body)
         .await
         .map_err(|why| format!("Secrets Manager at {endpoint}: {why}"))?;
     let json: serde_json::Value = serde_json::from_slice(&answer).unwrap_or_default();

@@ -97,7 +97,7 @@ pub(crate) async fn exchange(
 }
 
 /// An error and its causes, each once, in words (no Debug forms).
-pub(crate) fn causes(e: &dyn std::error::Error) -> String {
+pub fn causes(e: &dyn std::error::Error) -> String {
     let mut text = e.to_string();
     let mut cause = e.source();
     while let Some(c) = cause {

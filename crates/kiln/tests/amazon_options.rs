@@ -758,6 +758,44 @@ fn a_temporary_instance_profile_lives_as_long_as_the_build() {
     assert_eq!(m.everything_left(), Vec::<String>::new());
 }
 
+/// IAM throttling a call is waited out and the call made again, as the SDK does; an error
+/// that is not throttling fails the build at once and nothing is left.
+#[test]
+fn throttled_iam_calls_are_tried_again_and_refusals_are_not() {
+    let m = Moto::start();
+    let proxy = Proxy::start(&m, 0.0);
+    let t = ec2_target(&m);
+    let dir = tempfile::tempdir().unwrap();
+    let builder = ebs_builder(
+        t.port,
+        "iam-retry-{{timestamp}}",
+        r#", "temporary_iam_instance_profile_policy_document": {
+               "Statement": [{"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": ["*"]}]}"#,
+    );
+    proxy.configure_action_refusal("CreateRole", 2, "Throttling");
+    let (code, text) = build_at(&proxy.url(), dir.path(), &builder, &[]);
+    assert_eq!(code, 0, "{text}\n{}", t.log());
+    let calls = proxy.calls();
+    let roles = calls.iter().filter(|c| *c == "CreateRole").count();
+    assert_eq!(roles, 3, "{calls:?}");
+    assert!(calls.iter().any(|c| c == "DeleteRole"), "{calls:?}");
+    m.remove_products();
+    assert_eq!(m.everything_left(), Vec::<String>::new());
+
+    proxy.configure_action_refusal("PutRolePolicy", 1, "MalformedPolicyDocument");
+    let (code, text) = build_at(&proxy.url(), dir.path(), &builder, &[]);
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("IAM PutRolePolicy failed: MalformedPolicyDocument: fault injected at call"),
+        "{text}"
+    );
+    let calls = proxy.calls();
+    let puts = calls.iter().filter(|c| *c == "PutRolePolicy").count();
+    assert_eq!(puts, 1, "{calls:?}");
+    assert!(!calls.iter().any(|c| c == "RunInstances"), "{calls:?}");
+    assert_eq!(m.everything_left(), Vec::<String>::new());
+}
+
 /// `kiln build -dry-run`: the read-only lookups, then every call that would create something
 /// sent with DryRun, which EC2 (and moto) answer without making anything; a refusal fails the
 /// dry run and names the call.

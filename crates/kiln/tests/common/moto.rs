@@ -456,6 +456,14 @@ impl Proxy {
         self.control("POST", "/__proxy/config", &body.to_string());
     }
 
+    /// Makes the first `count` calls of `action` fail with the error `code`, and clears the
+    /// log.
+    pub fn configure_action_refusal(&self, action: &str, count: usize, code: &str) {
+        let body = serde_json::json!({"lag": 0, "fail_at": null, "fail_action": action,
+                                      "fail_count": count, "fail_code": code});
+        self.control("POST", "/__proxy/config", &body.to_string());
+    }
+
     /// The actions called since the last configure, in order.
     pub fn calls(&self) -> Vec<String> {
         serde_json::from_str(&self.control("GET", "/__proxy/calls", "")).unwrap()
