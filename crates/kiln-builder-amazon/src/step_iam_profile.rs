@@ -80,6 +80,7 @@ fn policy_json(doc: &PolicyDocument) -> String {
     serde_json::to_string(&doc).expect("policy serializes")
 }
 
+/// kiln's tags (run, build, expiry) as TagRole and TagInstanceProfile take them.
 fn iam_tags(s: &State, cx: &BuildCx) -> Vec<(String, String)> {
     let tags: Vec<(String, String)> = s
         .kiln_tags(cx)
