@@ -759,7 +759,8 @@ fn a_temporary_instance_profile_lives_as_long_as_the_build() {
 }
 
 /// IAM throttling a call is waited out and the call made again, as the SDK does; an error
-/// that is not throttling fails the build at once and nothing is left.
+/// that is not throttling fails the build at once and nothing is left; IAM's own endpoint
+/// variable is honoured.
 #[test]
 fn throttled_iam_calls_are_tried_again_and_refusals_are_not() {
     let m = Moto::start();
@@ -793,6 +794,24 @@ fn throttled_iam_calls_are_tried_again_and_refusals_are_not() {
     let puts = calls.iter().filter(|c| *c == "PutRolePolicy").count();
     assert_eq!(puts, 1, "{calls:?}");
     assert!(!calls.iter().any(|c| c == "RunInstances"), "{calls:?}");
+    assert_eq!(m.everything_left(), Vec::<String>::new());
+
+    // AWS_ENDPOINT_URL_IAM sends IAM, and only IAM, elsewhere than AWS_ENDPOINT_URL.
+    proxy.configure(0.0, None);
+    let iam = [("AWS_ENDPOINT_URL_IAM", proxy.url())];
+    let env: Vec<(&str, &str)> = iam.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let (code, text) = build_at(&m.url(), dir.path(), &builder, &env);
+    assert_eq!(code, 0, "{text}\n{}", t.log());
+    let calls = proxy.calls();
+    for call in [
+        "CreateInstanceProfile",
+        "CreateRole",
+        "DeleteInstanceProfile",
+    ] {
+        assert!(calls.iter().any(|c| c == call), "{call}: {calls:?}");
+    }
+    assert!(!calls.iter().any(|c| c.contains("Instances")), "{calls:?}");
+    m.remove_products();
     assert_eq!(m.everything_left(), Vec::<String>::new());
 }
 
