@@ -188,9 +188,10 @@ struct AssumedRole {
     mfa: Result<Option<(String, String)>, String>,
 }
 
-/// Credentials the run's builds share, by a key of where they came from: for sources that must
-/// not be asked twice (an MFA code is good for one AssumeRole; each Vault read of an IAM-user
-/// role makes a new IAM user).
+/// Credentials kept by a key of where they came from: those the run's builds share, for
+/// sources that must not be asked twice (an MFA code is good for one AssumeRole; each Vault
+/// read of an IAM-user role makes a new IAM user), and an IAM client's own (one key), so that
+/// it does not ask its provider again for each call.
 pub(crate) struct RunCredentials(
     tokio::sync::Mutex<Vec<(String, aws_credential_types::Credentials)>>,
 );

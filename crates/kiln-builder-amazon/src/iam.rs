@@ -19,8 +19,8 @@ pub struct Iam(Arc<Inner>);
 struct Inner {
     client: SignedClient,
     credentials: Option<aws_credential_types::provider::SharedCredentialsProvider>,
-    /// The credentials last given, kept until a few minutes before they expire.
-    kept: tokio::sync::Mutex<Option<aws_credential_types::Credentials>>,
+    /// The credentials last given, kept until a minute before they expire.
+    kept: crate::client::RunCredentials,
     attempts: u32,
 }
 
@@ -93,7 +93,7 @@ impl Iam {
         Iam(Arc::new(Inner {
             client: SignedClient::new("iam", &signing_region, &endpoint),
             credentials: shared.credentials_provider(),
-            kept: tokio::sync::Mutex::new(None),
+            kept: crate::client::RunCredentials::new(),
             attempts,
         }))
     }
@@ -155,29 +155,23 @@ impl Iam {
         }
     }
 
-    /// The credentials to sign with: those kept while they are good for five more minutes,
-    /// else the provider's.
+    /// The credentials to sign with: those kept while they are good for another minute, else
+    /// the provider's.
     async fn credentials(&self) -> Result<aws_credential_types::Credentials, IamError> {
-        let mut kept = self.0.kept.lock().await;
-        let fresh = |c: &aws_credential_types::Credentials| {
-            c.expiry()
-                .is_none_or(|e| e > std::time::SystemTime::now() + Duration::from_secs(300))
-        };
-        if let Some(c) = kept.as_ref().filter(|c| fresh(c)) {
-            return Ok(c.clone());
-        }
         let provider = self
             .0
             .credentials
             .as_ref()
             .ok_or_else(|| IamError::Failed(crate::client::NO_CREDENTIALS.to_string()))?;
-        let c = provider.provide_credentials().await.map_err(|e| {
-            IamError::Failed(crate::client::credentials_words(
-                &kiln_secrets::http::causes(&e),
-            ))
-        })?;
-        *kept = Some(c.clone());
-        Ok(c)
+        self.0
+            .kept
+            .get_or(String::new(), provider.provide_credentials())
+            .await
+            .map_err(|e| {
+                IamError::Failed(crate::client::credentials_words(
+                    &kiln_secrets::http::causes(&e),
+                ))
+            })
     }
 }
 
