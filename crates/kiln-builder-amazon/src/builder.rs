@@ -177,11 +177,7 @@ impl Builder for AmazonEbs {
     /// access key id, which is an identifier that errors are clearer with.)
     fn secrets(&self) -> Vec<String> {
         let c = &self.config;
-        [&c.secret_key, &c.token, &c.mfa_code]
-            .into_iter()
-            .filter(|v| !v.is_empty())
-            .cloned()
-            .collect()
+        kiln_core::plugin::set_values(&[&c.secret_key, &c.token, &c.mfa_code])
     }
 
     /// The build's read-only steps as it runs them (the AMI name, the source AMI, the

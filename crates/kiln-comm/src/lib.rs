@@ -5,6 +5,7 @@
 //! provisioning hook.
 
 pub mod config;
+pub mod files;
 pub mod keys;
 pub mod ssh;
 

@@ -3,7 +3,7 @@
 
 use crate::plugin::{BuildCx, GeneratedData};
 use crate::step::{ProvisionState, Step};
-use crate::{Error, Result};
+use crate::Result;
 use async_trait::async_trait;
 use kiln_comm::config::CommConfig;
 use kiln_comm::ssh::{self, Target};
@@ -87,16 +87,7 @@ impl<S: ConnectState> Step<S> for StepConnect {
             return Ok(());
         }
         let pause = self.config.pause_before_connecting.0;
-        if !pause.is_zero() {
-            cx.ui.say(&format!(
-                "Pausing {} before connecting...",
-                kiln_template::duration::format_go_duration(pause)
-            ));
-            tokio::select! {
-                _ = tokio::time::sleep(pause) => {}
-                _ = cx.cancel.cancelled() => return Err(Error::Cancelled),
-            }
-        }
+        crate::step::pause(&cx.ui, &cx.cancel, pause, "before connecting").await?;
         let host = state.machine_host().unwrap_or_default();
         let target = Target::from_config(&self.config, &host, state.machine_private_key())?;
         cx.ui.say(&format!(

@@ -396,11 +396,7 @@ async fn run_provisioner(
     cancel: &CancellationToken,
 ) -> Result<()> {
     if let Some(d) = p.pause_before {
-        cx.ui.say(&format!(
-            "Pausing {} before the next provisioner...",
-            format_go_duration(d)
-        ));
-        sleep_or_cancel(d, cancel).await?;
+        crate::step::pause(&cx.ui, cancel, d, "before the next provisioner").await?;
     }
     // Values only known now (`{{ build "ID" }}`) are rendered before the plugin is made.
     let mut config = p.config.clone();

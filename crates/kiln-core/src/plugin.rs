@@ -242,6 +242,15 @@ pub struct PrepareCx<'a> {
     pub template_dir: Option<&'a std::path::Path>,
 }
 
+/// The values among `values` that are set, for [`Builder::secrets`].
+pub fn set_values(values: &[&String]) -> Vec<String> {
+    values
+        .iter()
+        .filter(|v| !v.is_empty())
+        .map(|v| v.to_string())
+        .collect()
+}
+
 /// Makes a builder from its (interpolated) configuration.
 pub type BuilderFactory = fn(&Value, &PrepareCx) -> Result<Box<dyn Builder>, Diagnostic>;
 /// Makes a provisioner.

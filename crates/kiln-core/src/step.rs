@@ -24,6 +24,27 @@ pub trait Step<S: Send>: Send {
     }
 }
 
+/// Packer's pauses (`pause_before_connecting`, `pause_before`, `pause_after`): says
+/// "Pausing D WHEN..." and waits `d`, unless the build is cancelled first. Nothing for zero.
+pub async fn pause(
+    ui: &crate::ui::BuildUi,
+    cancel: &tokio_util::sync::CancellationToken,
+    d: std::time::Duration,
+    when: &str,
+) -> Result<()> {
+    if d.is_zero() {
+        return Ok(());
+    }
+    ui.say(&format!(
+        "Pausing {} {when}...",
+        kiln_template::duration::format_go_duration(d)
+    ));
+    tokio::select! {
+        _ = tokio::time::sleep(d) => Ok(()),
+        _ = cancel.cancelled() => Err(crate::Error::Cancelled),
+    }
+}
+
 /// What the user chose at an `-on-error=ask` prompt.
 #[derive(Debug, PartialEq, Eq)]
 enum Choice {

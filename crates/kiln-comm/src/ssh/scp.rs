@@ -4,8 +4,8 @@
 //! Files are one exchange each; directories are used only when the machine has no `tar` (one
 //! stream is much faster than a round trip per file).
 
-use super::transfer::Counted;
 use super::{failed, shell_quote, SshCommunicator};
+use crate::files::Counted;
 use crate::{CommError, Progress};
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
@@ -173,7 +173,7 @@ pub(super) async fn upload_dir(
     progress: Progress<'_>,
 ) -> Result<(), CommError> {
     let root = base.join(entry);
-    let mut counter = Counted::totals(super::transfer::tree_size(&root), progress);
+    let mut counter = Counted::totals(crate::files::tree_size(&root), progress);
     let mut s = start(comm, &format!("-r -t -p -- {}", shell_quote(remote))).await?;
     read_ack(&mut s, "the upload").await?;
     let r = if entry == "." {

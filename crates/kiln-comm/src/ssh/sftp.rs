@@ -1,8 +1,8 @@
 //! `ssh_file_transfer_method: sftp`: files and directories over the SFTP subsystem, with
 //! their modes.
 
-use super::transfer::{tree_size, Counted};
 use super::{failed, SshCommunicator};
+use crate::files::{tree_size, Counted};
 use crate::{CommError, Progress};
 use russh_sftp::client::SftpSession;
 use russh_sftp::protocol::FileAttributes;

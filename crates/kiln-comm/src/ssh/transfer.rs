@@ -3,12 +3,11 @@
 //! Modes are kept both ways.
 
 use super::{failed, scp, sftp, shell_quote, SshCommunicator};
+use crate::files::{split_local_dir, split_remote, tree_size, Counted};
 use crate::{CommError, Progress};
 use russh::ChannelMsg;
 use std::path::Path;
-use std::pin::Pin;
-use std::task::{Context, Poll};
-use tokio::io::{AsyncRead, AsyncWriteExt, ReadBuf};
+use tokio::io::{AsyncRead, AsyncWriteExt};
 
 /// `ssh_file_transfer_method`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -34,25 +33,6 @@ pub(super) async fn finish(ch: &mut russh::Channel<russh::client::Msg>) -> (i32,
     (code, String::from_utf8_lossy(&stderr).trim().to_string())
 }
 
-/// Splits a remote path into directory and file name, as scp wants them.
-pub(super) fn split_remote(remote: &str, local: &Path) -> (String, String) {
-    if remote.ends_with('/') {
-        let name = local
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        return (
-            remote.trim_end_matches('/').to_string().max("/".into()),
-            name,
-        );
-    }
-    match remote.rsplit_once('/') {
-        Some(("", name)) => ("/".into(), name.into()),
-        Some((dir, name)) => (dir.into(), name.into()),
-        None => (".".into(), remote.into()),
-    }
-}
-
 /// Copies `data` into the channel in large chunks. (russh's own `data()` copies through an
 /// 8 KiB buffer, which makes every SSH packet small and halves throughput.)
 pub(super) async fn send_all(
@@ -72,66 +52,6 @@ pub(super) async fn send_all(
     }
 }
 
-/// Counts bytes read through it and reports them.
-pub(super) struct Counted<'a, R> {
-    /// What is read.
-    pub inner: R,
-    /// Bytes so far (of the whole operation).
-    pub done: u64,
-    /// Bytes in all (0 when unknown).
-    pub total: u64,
-    /// Where to report.
-    pub progress: Progress<'a>,
-}
-
-impl<'a> Counted<'a, ()> {
-    /// A running count for an operation of `total` bytes, reading nothing itself.
-    pub fn totals(total: u64, progress: Progress<'a>) -> Counted<'a, ()> {
-        Counted {
-            inner: (),
-            done: 0,
-            total,
-            progress,
-        }
-    }
-}
-
-impl<R: AsyncRead + Unpin> AsyncRead for Counted<'_, R> {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<std::io::Result<()>> {
-        let before = buf.filled().len();
-        let r = Pin::new(&mut self.inner).poll_read(cx, buf);
-        let n = (buf.filled().len() - before) as u64;
-        if n > 0 {
-            self.done += n;
-            (self.progress)(self.done, self.total);
-        }
-        r
-    }
-}
-
-/// The bytes of every regular file under `dir`, for progress totals.
-pub(super) fn tree_size(dir: &Path) -> u64 {
-    let mut total = 0;
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in entries.flatten() {
-            match e.metadata() {
-                Ok(m) if m.is_dir() => stack.push(e.path()),
-                Ok(m) if m.is_file() => total += m.len(),
-                _ => {}
-            }
-        }
-    }
-    total
-}
-
 /// Uploads a file (`remote` ending in `/` means into that directory, under its own name).
 pub(super) async fn upload_file(
     comm: &SshCommunicator,
@@ -148,23 +68,6 @@ pub(super) async fn upload_file(
         Method::Scp => scp::upload_file(comm, local, &dir, &name, progress).await,
         Method::Sftp => sftp::upload_file(comm, local, &dir, &name, progress).await,
     }
-}
-
-/// Packer's rules: `src/` uploads the contents of src into `remote`; `src` uploads the
-/// directory itself, as `remote/src`.
-fn split_local_dir(local: &Path) -> Result<(std::path::PathBuf, String), CommError> {
-    if local.to_string_lossy().ends_with('/') {
-        return Ok((local.to_path_buf(), ".".to_string()));
-    }
-    let name = local
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .ok_or_else(|| CommError::Failed(format!("cannot upload {}", local.display())))?;
-    let parent = local
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    Ok((parent.to_path_buf(), name))
 }
 
 /// Uploads a directory (Packer's trailing-slash rules).
@@ -359,22 +262,4 @@ async fn tar_download(
         )));
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::split_remote;
-    use std::path::Path;
-
-    #[test]
-    fn remote_paths_split_like_scp() {
-        let l = Path::new("/x/local.txt");
-        assert_eq!(split_remote("/tmp/a.sh", l), ("/tmp".into(), "a.sh".into()));
-        assert_eq!(
-            split_remote("/tmp/", l),
-            ("/tmp".into(), "local.txt".into())
-        );
-        assert_eq!(split_remote("a.sh", l), (".".into(), "a.sh".into()));
-        assert_eq!(split_remote("/a.sh", l), ("/".into(), "a.sh".into()));
-    }
 }

@@ -334,16 +334,7 @@ impl Provisioner for Shell {
             self.run_script(cx, &staged, &env).await?;
         }
         let pause = self.config.pause_after.0;
-        if !pause.is_zero() {
-            cx.ui.say(&format!(
-                "Pausing {} after this provisioner...",
-                kiln_template::duration::format_go_duration(pause)
-            ));
-            tokio::select! {
-                _ = tokio::time::sleep(pause) => {}
-                _ = cx.cancel.cancelled() => return Err(Error::Cancelled),
-            }
-        }
+        kiln_core::step::pause(cx.ui, &cx.cancel, pause, "after this provisioner").await?;
         Ok(())
     }
 }
