@@ -1,6 +1,7 @@
-//! Builders that need no cloud: `null` (provision an existing host, or nothing) and `file`
-//! (write a file as the artifact).
+//! Builders that need no cloud: `null` (provision an existing host, or nothing), `file`
+//! (write a file as the artifact) and `docker` (provision a container, commit or export it).
 
+pub mod docker;
 pub mod file;
 pub mod null;
 
@@ -10,4 +11,7 @@ use kiln_core::plugin::Registry;
 pub fn register(r: &mut Registry) {
     r.builder("null", null::builder::new);
     r.builder("file", file::builder::new);
+    // As Packer: `run_command` is rendered when the container starts, with `{{.Image}}`.
+    r.builder_rendering("docker", docker::builder::new, &["run_command"]);
+    r.cleaner("docker:", docker::cleaner);
 }

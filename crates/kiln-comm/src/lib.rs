@@ -5,6 +5,7 @@
 //! provisioning hook.
 
 pub mod config;
+pub mod docker;
 pub mod files;
 pub mod keys;
 pub mod ssh;

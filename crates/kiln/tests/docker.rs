@@ -1,0 +1,470 @@
+//! The docker builder and communicator against a real Docker daemon (tests/common/docker.rs):
+//! builds that commit, export and discard, what provisioners see and leave in the image, and
+//! that nothing but the product is left after success, failure, SIGINT, or kill -9 and
+//! `kiln cleanup`.
+
+mod common;
+#[path = "common/docker.rs"]
+mod docker;
+#[path = "common/target.rs"]
+mod target;
+
+use common::*;
+use docker::{dockerd, Dockerd, Scratch, BASE};
+use std::os::unix::fs::PermissionsExt;
+use std::process::Output;
+use std::time::{Duration, Instant};
+
+fn write(s: &Scratch, name: &str, text: &str) {
+    let p = s.path().join(name);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, text).unwrap();
+}
+
+fn build(s: &Scratch, d: &Dockerd, template: &serde_json::Value, extra: &[&str]) -> Output {
+    write(s, "t.json", &template.to_string());
+    let mut args = vec!["build", "-color=false"];
+    args.extend(extra);
+    args.push("t.json");
+    s.kiln(d, &args).output().unwrap()
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+/// The containers and images of the daemon now, to compare with after a build.
+fn snapshot(d: &Dockerd) -> (Vec<String>, Vec<String>) {
+    (d.containers(), d.images())
+}
+
+/// Asserts the build left no container, no shared directory and no journal, and returns
+/// the images it added.
+fn added_images(d: &Dockerd, s: &Scratch, before: &(Vec<String>, Vec<String>)) -> Vec<String> {
+    assert_eq!(d.containers(), before.0, "containers left");
+    assert_eq!(s.leftovers(), Vec::<String>::new(), "files left");
+    d.images()
+        .into_iter()
+        .filter(|i| !before.1.contains(i))
+        .collect()
+}
+
+#[test]
+fn a_committed_build_has_what_the_provisioners_made_and_leaves_only_the_image() {
+    let (_one, d) = dockerd();
+    let s = Scratch::new();
+    write(&s, "files/a.txt", "hello\n");
+    write(&s, "files/sub/b.sh", "echo deep\n");
+    std::fs::set_permissions(
+        s.path().join("files/sub/b.sh"),
+        std::fs::Permissions::from_mode(0o750),
+    )
+    .unwrap();
+    let before = snapshot(d);
+    let t = serde_json::json!({
+        "builders": [{"type": "docker", "image": BASE, "pull": false, "commit": true,
+            "changes": ["ENV FOO=bar", "LABEL built=kiln"], "author": "Kiln Test",
+            "message": "made by kiln"}],
+        "provisioners": [
+            {"type": "shell", "inline": [
+                "echo \"who: $(id -un) build: $PACKER_BUILD_NAME type: $PACKER_BUILDER_TYPE\"",
+                "echo built > /built.txt", "test -d /packer-files"]},
+            {"type": "file", "source": "files/", "destination": "/opt/files"},
+            {"type": "file", "source": "files/a.txt", "destination": "/opt/single.txt"},
+            {"type": "file", "source": "/opt/files/", "destination": "down/tree",
+             "direction": "download"},
+            {"type": "file", "source": "/built.txt", "destination": "down/built.txt",
+             "direction": "download"}
+        ],
+        "post-processors": [{"type": "manifest", "output": "manifest.json"}]
+    });
+    let o = build(&s, d, &t, &[]);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert_says(
+        &out,
+        &[
+            "==> docker: Creating a temporary directory for sharing data...",
+            "==> docker: Starting docker container...",
+            "    docker: Run command: docker run -v ",
+            "-d -i -t --entrypoint=/bin/sh -- kiln-test:base",
+            "==> docker: Using docker communicator to connect:",
+            "    docker: who: root build: docker type: docker",
+            "==> docker: Uploading files/ => /opt/files",
+            "==> docker: Committing the container",
+            "==> docker: Killing the container: ",
+            "--> docker: Imported Docker image: sha256:",
+        ],
+    );
+    let images = added_images(d, &s, &before);
+    assert_eq!(images.len(), 1, "{images:?}");
+    let image = &images[0];
+    // The commit's options, and no trace of kiln's own bookkeeping, in the image.
+    assert_eq!(
+        d.ok(&[
+            "inspect",
+            "--format",
+            "{{.Author}}|{{.Comment}}|{{.Config.Env}}|{{.Config.Labels}}",
+            image
+        ]),
+        "Kiln Test|made by kiln|[FOO=bar]|map[built:kiln]"
+    );
+    // The image keeps the container's entrypoint (/bin/sh), as Packer's do.
+    let inside = d.ok(&[
+        "run",
+        "--rm",
+        image,
+        "-c",
+        "cat /built.txt /opt/single.txt /opt/files/a.txt; stat -c '%a %U' /opt/files/sub/b.sh",
+    ]);
+    assert_eq!(inside, "built\nhello\nhello\n750 root");
+    // Downloads: a file, and a directory's contents with their modes.
+    assert_eq!(
+        std::fs::read_to_string(s.path().join("down/built.txt")).unwrap(),
+        "built\n"
+    );
+    let b = s.path().join("down/tree/sub/b.sh");
+    assert_eq!(std::fs::read_to_string(&b).unwrap(), "echo deep\n");
+    assert_eq!(
+        std::fs::metadata(&b).unwrap().permissions().mode() & 0o777,
+        0o750
+    );
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(s.path().join("manifest.json")).unwrap())
+            .unwrap();
+    let b = &m["builds"][0];
+    assert_eq!(b["builder_type"], "docker");
+    assert_eq!(b["artifact_id"], serde_json::json!(image));
+    d.ok(&["rmi", image]);
+}
+
+#[test]
+fn export_writes_the_file_system_and_discard_leaves_nothing() {
+    let (_one, d) = dockerd();
+    let s = Scratch::new();
+    let before = snapshot(d);
+    let t = serde_json::json!({
+        "builders": [{"type": "docker", "image": BASE, "pull": false,
+            "export_path": "out/image.tar"}],
+        "provisioners": [{"type": "shell", "inline": ["echo exported > /marker"]}]
+    });
+    let o = build(&s, d, &t, &[]);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert_says(
+        &out,
+        &[
+            "==> docker: Exporting the container",
+            "--> docker: Exported Docker file: out/image.tar",
+        ],
+    );
+    assert_eq!(added_images(d, &s, &before), Vec::<String>::new());
+    let listing = std::process::Command::new("tar")
+        .args(["-xOf", "out/image.tar", "marker"])
+        .current_dir(s.path())
+        .output()
+        .unwrap();
+    assert_eq!(String::from_utf8_lossy(&listing.stdout), "exported\n");
+    assert_eq!(
+        std::fs::read_dir(s.path().join("out")).unwrap().count(),
+        1,
+        "only the export in out/"
+    );
+
+    let t = serde_json::json!({
+        "builders": [{"type": "docker", "image": BASE, "pull": false, "discard": true}],
+        "provisioners": [{"type": "shell", "inline": ["true"]}]
+    });
+    let o = build(&s, d, &t, &[]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(added_images(d, &s, &before), Vec::<String>::new());
+}
+
+#[test]
+fn the_container_user_owns_uploads_and_exec_user_runs_commands() {
+    let (_one, d) = dockerd();
+    let s = Scratch::new();
+    write(&s, "f.txt", "x\n");
+    let before = snapshot(d);
+    let t = serde_json::json!({
+        "builders": [{"type": "docker", "image": BASE, "pull": false, "discard": true,
+            "run_command": ["-d", "-i", "-t", "-u", "nobody", "--entrypoint=/bin/sh", "--",
+                            "{{.Image}}"]}],
+        "provisioners": [
+            {"type": "file", "source": "f.txt", "destination": "/tmp/f.txt"},
+            {"type": "shell", "inline": ["echo \"user $(id -un) owner $(stat -c %U /tmp/f.txt)\""]}
+        ]
+    });
+    let o = build(&s, d, &t, &[]);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert_says(&out, &["    docker: user nobody owner nobody"]);
+    let mut t = t;
+    t["builders"][0]["exec_user"] = "root".into();
+    t["builders"][0]["fix_upload_owner"] = false.into();
+    let o = build(&s, d, &t, &[]);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert_says(&out, &["    docker: user root owner root"]);
+    assert_eq!(added_images(d, &s, &before), Vec::<String>::new());
+}
+
+#[test]
+fn a_failed_build_leaves_no_container_image_or_directory() {
+    let (_one, d) = dockerd();
+    let s = Scratch::new();
+    let before = snapshot(d);
+    // A provisioner fails after the container is up.
+    let t = serde_json::json!({
+        "builders": [{"type": "docker", "image": BASE, "pull": false, "commit": true}],
+        "provisioners": [{"type": "shell", "inline": ["echo about to fail", "exit 3"]}]
+    });
+    let o = build(&s, d, &t, &[]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert_says(
+        &out,
+        &[
+            "    docker: about to fail",
+            "==> docker: Killing the container: ",
+        ],
+    );
+    assert_eq!(added_images(d, &s, &before), Vec::<String>::new());
+    // An image that is not there, not pulled: docker's words, exit 1.
+    let t = serde_json::json!({
+        "builders": [{"type": "docker", "image": "kiln-test:missing", "pull": false,
+            "commit": true}]
+    });
+    let o = build(&s, d, &t, &[]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert_says(&out, &["Error running container", "kiln-test:missing"]);
+    // Pulled from a registry that cannot be reached (none is, here).
+    let t = serde_json::json!({
+        "builders": [{"type": "docker", "image": "127.0.0.1:9/none:latest", "commit": true}]
+    });
+    let o = build(&s, d, &t, &[]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert_says(
+        &out,
+        &[
+            "==> docker: Pulling Docker image: 127.0.0.1:9/none:latest",
+            "Error pulling Docker image",
+        ],
+    );
+    assert_eq!(added_images(d, &s, &before), Vec::<String>::new());
+}
+
+#[test]
+fn a_timed_out_command_is_killed_inside_the_container() {
+    let (_one, d) = dockerd();
+    let s = Scratch::new();
+    let before = snapshot(d);
+    // -on-error=abort keeps the container, to look inside; `kiln cleanup` removes it after.
+    let t = serde_json::json!({
+        "builders": [{"type": "docker", "image": BASE, "pull": false, "commit": true}],
+        "provisioners": [{"type": "shell", "timeout": "2s",
+                          "inline": ["sleep 600 & sleep 601"]}]
+    });
+    let o = build(&s, d, &t, &["-on-error=abort"]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    let left = d.containers();
+    let new: Vec<&String> = left.iter().filter(|c| !before.0.contains(c)).collect();
+    assert_eq!(new.len(), 1, "the aborted build keeps its container: {out}");
+    let procs = d.ok(&[
+        "exec",
+        new[0],
+        "sh",
+        "-c",
+        "for p in /proc/[0-9]*/cmdline; do tr '\\0' ' ' < $p; echo; done",
+    ]);
+    assert!(!procs.contains("sleep 60"), "still running:\n{procs}");
+    let o = s.kiln(d, &["cleanup"]).output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(added_images(d, &s, &before), Vec::<String>::new());
+}
+
+/// Starts a build whose provisioner sleeps, and waits until it is provisioning.
+fn start_sleeping_build(s: &Scratch, d: &Dockerd) -> std::process::Child {
+    let t = serde_json::json!({
+        "builders": [{"type": "docker", "image": BASE, "pull": false, "commit": true}],
+        "provisioners": [{"type": "shell", "inline": ["touch /started", "sleep 600"]}]
+    });
+    write(s, "t.json", &t.to_string());
+    let child = s
+        .kiln(d, &["build", "-color=false", "t.json"])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while !d.containers().iter().any(|c| {
+        d.docker(&["exec", c, "test", "-e", "/started"])
+            .status
+            .success()
+    }) {
+        assert!(Instant::now() < deadline, "the build never provisioned");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    child
+}
+
+#[test]
+fn sigint_during_provisioning_leaves_nothing() {
+    let (_one, d) = dockerd();
+    let s = Scratch::new();
+    let before = snapshot(d);
+    let child = start_sleeping_build(&s, d);
+    // SAFETY: signalling the child we started.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let o = child.wait_with_output().unwrap();
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert_says(&out, &["==> docker: Killing the container: "]);
+    assert_eq!(added_images(d, &s, &before), Vec::<String>::new());
+}
+
+#[test]
+fn kill_9_during_provisioning_then_cleanup_leaves_nothing() {
+    let (_one, d) = dockerd();
+    let s = Scratch::new();
+    let before = snapshot(d);
+    let mut child = start_sleeping_build(&s, d);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert_ne!(
+        d.containers(),
+        before.0,
+        "the killed run left its container"
+    );
+    let o = s.kiln(d, &["cleanup"]).output().unwrap();
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    // Nothing left: the container, the shared directory, the journal.
+    assert_eq!(added_images(d, &s, &before), Vec::<String>::new(), "{out}");
+}
+
+#[test]
+fn cleanup_deletes_what_a_journal_names_on_the_daemon_it_names() {
+    let (_one, d) = dockerd();
+    let s = Scratch::new();
+    let before = snapshot(d);
+    // What a run killed at three moments leaves: a container it never learnt the id of (it
+    // has only its name), an image it committed, its shared directory.
+    let name = "kiln-journal-test";
+    let id = d.ok(&["create", "--name", name, BASE, "true"]);
+    let image = d.ok(&["commit", &id]);
+    let dir = s.path().join("config/.packer.d/tmp-kiln-journaltest");
+    std::fs::create_dir_all(dir.join("sub")).unwrap();
+    std::fs::write(dir.join("sub/f"), "x").unwrap();
+    let other = s.path().join("not-kiln");
+    std::fs::create_dir_all(&other).unwrap();
+    let rec = |kind: &str, key: &str, id: &str, event: &str| {
+        serde_json::json!({"ts": 1, "run": "r1", "build": "docker", "kind": kind, "key": key,
+            "id": id, "place": {"DOCKER_HOST": d.host}, "event": event})
+        .to_string()
+    };
+    let dir_s = dir.display().to_string();
+    let other_s = other.display().to_string();
+    let lines = [
+        rec("docker:container", name, "", "intent"),
+        rec("docker:image", &id, &image, "created"),
+        rec("docker:dir", &dir_s, &dir_s, "created"),
+        rec("docker:dir", &other_s, &other_s, "created"),
+    ];
+    write(&s, "state/run-r1.jsonl", &(lines.join("\n") + "\n"));
+    // No DOCKER_HOST here: the journal's says which daemon.
+    let o = s
+        .kiln(d, &["cleanup"])
+        .env_remove("DOCKER_HOST")
+        .output()
+        .unwrap();
+    let out = text(&o);
+    assert_eq!(d.containers(), before.0, "{out}");
+    assert!(!d.images().contains(&image), "{out}");
+    assert!(!dir.exists(), "{out}");
+    // A directory kiln did not name is not deleted on a journal's word.
+    assert!(other.exists(), "{out}");
+    assert!(out.contains("not a kiln temporary directory"), "{out}");
+    assert_eq!(o.status.code(), Some(1), "{out}");
+}
+
+#[test]
+fn a_dry_run_asks_the_daemon_and_creates_nothing() {
+    let (_one, d) = dockerd();
+    let s = Scratch::new();
+    let before = snapshot(d);
+    let t = serde_json::json!({
+        "builders": [{"type": "docker", "image": BASE, "pull": false, "commit": true}],
+        "provisioners": [{"type": "shell", "inline": ["true"]}]
+    });
+    let o = build(&s, d, &t, &["-dry-run"]);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert_says(
+        &out,
+        &[
+            "==> docker: The image kiln-test:base is on the daemon",
+            "==> docker: Would run: docker run -v <temporary directory>:/packer-files --name <name> -d -i -t --entrypoint=/bin/sh -- kiln-test:base",
+            "==> docker: Would commit the container to an image",
+        ],
+    );
+    let mut t = t;
+    t["builders"][0]["image"] = "kiln-test:missing".into();
+    let o = build(&s, d, &t, &["-dry-run"]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert_says(
+        &out,
+        &["the image kiln-test:missing is not on the daemon, and pull is false: docker image inspect failed"],
+    );
+    assert_eq!(added_images(d, &s, &before), Vec::<String>::new());
+}
+
+#[test]
+fn validate_reports_packers_errors() {
+    let s = Scratch::new();
+    let cases = [
+        (
+            serde_json::json!({"type": "docker", "commit": true}),
+            "Image must be specified",
+        ),
+        (
+            serde_json::json!({"type": "docker", "image": "x"}),
+            "No instructions given for handling the artifact; expected commit, discard, or export_path",
+        ),
+        (
+            serde_json::json!({"type": "docker", "image": "x", "commit": true, "discard": true}),
+            "Cannot specify more than one of commit, discard, and export_path",
+        ),
+        (
+            serde_json::json!({"type": "docker", "image": "x", "commit": true, "comit": true}),
+            "comit",
+        ),
+    ];
+    for (builder, said) in cases {
+        write(
+            &s,
+            "t.json",
+            &serde_json::json!({"builders": [builder]}).to_string(),
+        );
+        let o = run_in(s.path(), &["validate", "t.json"], &[]);
+        let out = text(&o);
+        assert_eq!(o.status.code(), Some(1), "{out}");
+        assert!(out.contains(said), "{said:?} in {out}");
+    }
+    write(
+        &s,
+        "t.json",
+        &serde_json::json!({"builders": [{"type": "docker", "image": "x", "commit": true}]})
+            .to_string(),
+    );
+    let o = run_in(s.path(), &["validate", "t.json"], &[]);
+    assert!(o.status.success(), "{}", text(&o));
+}
