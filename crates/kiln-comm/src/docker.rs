@@ -64,6 +64,40 @@ pub async fn docker_at(env: &[(String, String)], args: &[&str]) -> Result<String
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
+/// Writes what `docker ARGS` prints (`export`, `save`: a tar stream) to `dest`, through a file
+/// beside it that is renamed onto it when the command succeeds: a failed or cancelled one
+/// leaves no partial file under the destination's name.
+pub async fn docker_to_file(
+    args: &[&str],
+    dest: &Path,
+    cancel: &tokio_util::sync::CancellationToken,
+) -> Result<(), CommError> {
+    let partial = dest.with_file_name(format!(
+        ".{}.kiln-partial",
+        dest.file_name().unwrap_or_default().to_string_lossy()
+    ));
+    let file = std::fs::File::create(&partial)?;
+    let result = async {
+        let child = spawn(args, Stdio::null(), Stdio::from(file))?;
+        let out = tokio::select! {
+            out = child.wait_with_output() => out?,
+            _ = cancel.cancelled() => return Err(CommError::Cancelled),
+        };
+        if !out.status.success() {
+            return Err(CommError::Failed(
+                String::from_utf8_lossy(&out.stderr).trim().to_string(),
+            ));
+        }
+        std::fs::rename(&partial, dest)?;
+        Ok(())
+    }
+    .await;
+    if result.is_err() {
+        let _ = std::fs::remove_file(&partial);
+    }
+    result
+}
+
 /// Starts `docker ARGS` with its stderr piped (for its error), killed if dropped.
 fn spawn(args: &[&str], stdin: Stdio, stdout: Stdio) -> Result<tokio::process::Child, CommError> {
     Command::new("docker")

@@ -64,3 +64,48 @@ impl Artifact for FileArtifact {
         Ok(())
     }
 }
+
+/// A Docker image in the daemon (the docker builder's commit, `docker-import`, `docker-tag`);
+/// destroying it removes it (`docker rmi`).
+#[derive(Debug, Clone)]
+pub struct DockerImage {
+    /// Builder id.
+    pub builder_id: String,
+    /// The image's id or `repository:tag`.
+    pub id: String,
+    /// The `repository:tag` names given it (`docker-tag`), shown in its description.
+    pub tags: Vec<String>,
+}
+
+#[async_trait]
+impl Artifact for DockerImage {
+    fn builder_id(&self) -> String {
+        self.builder_id.clone()
+    }
+    fn files(&self) -> Vec<String> {
+        vec![]
+    }
+    fn id(&self) -> String {
+        self.id.clone()
+    }
+    fn description(&self) -> String {
+        if self.tags.is_empty() {
+            format!("Imported Docker image: {}", self.id)
+        } else {
+            format!(
+                "Imported Docker image: {} with tags {}",
+                self.id,
+                self.tags.join(" ")
+            )
+        }
+    }
+    fn state(&self, key: &str) -> Option<serde_json::Value> {
+        (key == "docker_tags" && !self.tags.is_empty()).then(|| serde_json::json!(self.tags))
+    }
+    async fn destroy(&self) -> Result<()> {
+        kiln_comm::docker::docker(&["rmi", &self.id])
+            .await
+            .map(drop)
+            .map_err(|e| crate::Error::msg(e.to_string()))
+    }
+}

@@ -3,6 +3,9 @@
 pub mod artifice;
 pub mod checksum;
 pub mod compress;
+pub mod docker_import;
+pub mod docker_save;
+pub mod docker_tag;
 pub mod manifest;
 pub mod shell_local;
 
@@ -17,6 +20,9 @@ pub fn register(r: &mut Registry) {
     r.post_processor("compress", compress::new);
     r.post_processor("shell-local", shell_local::new);
     r.post_processor("artifice", artifice::new);
+    r.post_processor("docker-tag", docker_tag::new);
+    r.post_processor("docker-save", docker_save::new);
+    r.post_processor("docker-import", docker_import::new);
 }
 
 /// Renders an output-path template with Packer's `{{.BuildName}}`, `{{.BuilderType}}` and

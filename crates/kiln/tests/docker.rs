@@ -37,6 +37,17 @@ fn text(o: &Output) -> String {
     )
 }
 
+/// One member of a tar file in the scratch directory, as text.
+fn tar_member(s: &Scratch, tar: &str, member: &str) -> String {
+    let o = std::process::Command::new("tar")
+        .args(["-xOf", tar, member])
+        .current_dir(s.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{member} in {tar}: {}", text(&o));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
 /// The containers and images of the daemon now, to compare with after a build.
 fn snapshot(d: &Dockerd) -> (Vec<String>, Vec<String>) {
     (d.containers(), d.images())
@@ -163,12 +174,7 @@ fn export_writes_the_file_system_and_discard_leaves_nothing() {
         ],
     );
     assert_eq!(added_images(d, &s, &before), Vec::<String>::new());
-    let listing = std::process::Command::new("tar")
-        .args(["-xOf", "out/image.tar", "marker"])
-        .current_dir(s.path())
-        .output()
-        .unwrap();
-    assert_eq!(String::from_utf8_lossy(&listing.stdout), "exported\n");
+    assert_eq!(tar_member(&s, "out/image.tar", "marker"), "exported\n");
     assert_eq!(
         std::fs::read_dir(s.path().join("out")).unwrap().count(),
         1,
@@ -181,6 +187,64 @@ fn export_writes_the_file_system_and_discard_leaves_nothing() {
     });
     let o = build(&s, d, &t, &[]);
     assert!(o.status.success(), "{}", text(&o));
+    assert_eq!(added_images(d, &s, &before), Vec::<String>::new());
+}
+
+#[test]
+fn an_export_is_imported_tagged_and_saved_by_the_docker_post_processors() {
+    let (_one, d) = dockerd();
+    let s = Scratch::new();
+    let before = snapshot(d);
+    let t = serde_json::json!({
+        "builders": [{"type": "docker", "image": BASE, "pull": false,
+            "export_path": "out/image.tar"}],
+        "provisioners": [{"type": "shell", "inline": ["echo imported > /marker"]}],
+        "post-processors": [[
+            {"type": "docker-import", "repository": "kiln-test/imported", "tag": "v1",
+             "changes": ["ENV FROM=import", "ENTRYPOINT [\"/bin/cat\"]"]},
+            {"type": "docker-tag", "repository": "kiln-test/tagged", "tags": ["a", "b"]},
+            {"type": "docker-save", "path": "out/saved.tar"}
+        ]]
+    });
+    let o = build(&s, d, &t, &[]);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert_says(
+        &out,
+        &[
+            "    docker (docker-import): Repository: kiln-test/imported:v1",
+            "    docker (docker-tag): Repository: kiln-test/tagged:b",
+            "    docker (docker-save): Saved to: out/saved.tar",
+            "--> docker: Imported Docker image: kiln-test/tagged:b with tags kiln-test/tagged:a kiln-test/tagged:b",
+        ],
+    );
+    // The import has the provisioner's file and the changes; the tags name the same image.
+    assert_eq!(
+        d.ok(&["run", "--rm", "kiln-test/tagged:a", "/marker"]),
+        "imported"
+    );
+    assert_eq!(
+        d.ok(&[
+            "inspect",
+            "--format",
+            "{{.Config.Env}}",
+            "kiln-test/imported:v1"
+        ]),
+        "[FROM=import]"
+    );
+    let id = |n: &str| d.ok(&["inspect", "--format", "{{.Id}}", n]);
+    assert_eq!(id("kiln-test/imported:v1"), id("kiln-test/tagged:b"));
+    // docker-save wrote the tagged image; the export was the import's input, not kept.
+    let saved = tar_member(&s, "out/saved.tar", "manifest.json");
+    assert!(saved.contains("kiln-test/tagged:b"), "{saved}");
+    assert!(!s.path().join("out/image.tar").exists());
+    for name in [
+        "kiln-test/imported:v1",
+        "kiln-test/tagged:a",
+        "kiln-test/tagged:b",
+    ] {
+        d.ok(&["rmi", name]);
+    }
     assert_eq!(added_images(d, &s, &before), Vec::<String>::new());
 }
 

@@ -14,7 +14,7 @@ use super::step_temp_dir::StepTempDir;
 use async_trait::async_trait;
 use kiln_comm::config::CommConfig;
 use kiln_comm::Communicator;
-use kiln_core::artifact::{Artifact, ArtifactRef, FileArtifact};
+use kiln_core::artifact::{ArtifactRef, DockerImage, FileArtifact};
 use kiln_core::plugin::{BuildCx, Builder, GeneratedData, PrepareCx};
 use kiln_core::step::{run_steps, ProvisionState, Step, StepProvision};
 use kiln_core::{Error, Result};
@@ -151,7 +151,11 @@ impl Builder for DockerBuilder {
         steps.push(Box::new(StepMarkSuccess));
         run_steps(cx, &mut state, steps).await?;
         let artifact: ArtifactRef = match state.image {
-            Some(id) => Arc::new(ImageArtifact { id }),
+            Some(id) => Arc::new(DockerImage {
+                builder_id: BUILDER_ID_IMPORT.into(),
+                id,
+                tags: vec![],
+            }),
             // Packer reports a discarded container as an export with no path.
             None => Arc::new(FileArtifact {
                 builder_id: BUILDER_ID.into(),
@@ -182,32 +186,5 @@ impl DockerBuilder {
             image_sha256: None,
             succeeded: false,
         }
-    }
-}
-
-/// A committed image; destroying it removes it (`docker rmi`).
-struct ImageArtifact {
-    id: String,
-}
-
-#[async_trait]
-impl Artifact for ImageArtifact {
-    fn builder_id(&self) -> String {
-        BUILDER_ID_IMPORT.into()
-    }
-    fn files(&self) -> Vec<String> {
-        vec![]
-    }
-    fn id(&self) -> String {
-        self.id.clone()
-    }
-    fn description(&self) -> String {
-        format!("Imported Docker image: {}", self.id)
-    }
-    async fn destroy(&self) -> Result<()> {
-        kiln_comm::docker::docker(&["rmi", &self.id])
-            .await
-            .map(drop)
-            .map_err(|e| kiln_core::Error::msg(e.to_string()))
     }
 }
