@@ -154,6 +154,60 @@ fn a_committed_build_has_what_the_provisioners_made_and_leaves_only_the_image() 
 }
 
 #[test]
+fn the_seeds_provisioning_chain_runs_in_a_container() {
+    // The seed's shell + ansible-local (role_paths) + shell, with apt from the image's local
+    // package cache for yum, over docker exec and docker cp.
+    let (_one, d) = dockerd();
+    let s = Scratch::new();
+    let before = snapshot(d);
+    let t = serde_json::json!({
+        "builders": [{"type": "docker", "image": BASE, "pull": false, "commit": true}],
+        "provisioners": [
+            {"type": "shell", "inline": ["sudo apt-get install -y -q --no-download --no-install-recommends ansible-core"]},
+            {"type": "ansible-local", "playbook_file": "bootstrap.yml",
+             "role_paths": ["roles/elasticsearch", "roles/telegraf", "roles/sudo", "roles/fail2ban"]},
+            {"type": "shell", "inline": ["sudo apt-get purge -y -q ansible-core"]}
+        ]
+    });
+    write(&s, "t.json", &t.to_string());
+    let o = s
+        .kiln(
+            d,
+            &[
+                "build",
+                "-color=false",
+                &s.path().join("t.json").display().to_string(),
+            ],
+        )
+        .current_dir(fixtures().join("seed"))
+        .output()
+        .unwrap();
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert_says(
+        &out,
+        &[
+            "==> docker: Executing Ansible: bootstrap.yml",
+            "TASK [sudo : Allow the ops group to use sudo]",
+        ],
+    );
+    let images = added_images(d, &s, &before);
+    assert_eq!(images.len(), 1, "{images:?}");
+    let inside = d.ok(&[
+        "run",
+        "--rm",
+        &images[0],
+        "-c",
+        "cat /etc/elasticsearch/elasticsearch.yml /etc/sudoers.d/90-ops; stat -c %a /etc/sudoers.d/90-ops; grep -c maxretry /etc/fail2ban/jail.local; command -v ansible-playbook || echo no ansible; ls /tmp/packer-provisioner-ansible-local 2>&1 | grep -c 'No such'",
+    ]);
+    assert_eq!(
+        inside,
+        "cluster.name: kiln-cluster\n%ops ALL=(ALL) NOPASSWD: ALL\n440\n1\nno ansible\n1"
+    );
+    d.ok(&["rmi", &images[0]]);
+}
+
+#[test]
 fn export_writes_the_file_system_and_discard_leaves_nothing() {
     let (_one, d) = dockerd();
     let s = Scratch::new();
