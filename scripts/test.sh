@@ -5,7 +5,9 @@
 #   apt: debootstrap (root filesystem), util-linux (unshare isolates the targets), tar, bc,
 #        openssh-client (ssh-agent for agent auth; ssh for the remote ansible provisioner),
 #        openssl (a CA and certificate for the Vault stand-in's TLS),
-#        docker.io (the docker builder's tests start their own dockerd, without networking)
+#        docker.io (the docker builder's tests start their own dockerd, without networking),
+#        docker-registry, apache2-utils and curl (a registry on loopback with an htpasswd user,
+#        for docker-push and the builder's login)
 #   pip: ansible-core (ansible provisioners), moto[server,ec2] (the EC2 API for amazon-ebs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -16,7 +18,7 @@ if [ ! -f ../shared/seed/000_f83e5ddeb25fd349.txt ]; then
   exit 1
 fi
 need=()
-for pair in debootstrap:debootstrap unshare:util-linux tar:tar bc:bc ssh-agent:openssh-client openssl:openssl dockerd:docker.io docker:docker.io; do
+for pair in debootstrap:debootstrap unshare:util-linux tar:tar bc:bc ssh-agent:openssh-client openssl:openssl dockerd:docker.io docker:docker.io docker-registry:docker-registry htpasswd:apache2-utils curl:curl; do
   command -v "${pair%%:*}" >/dev/null || need+=("${pair#*:}")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -26,7 +28,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 command -v ansible-playbook >/dev/null || python3 -m pip install -q --disable-pip-version-check "ansible-core==2.15.*"
 command -v moto_server >/dev/null || python3 -m pip install -q --disable-pip-version-check "moto[server,ec2]"
-for tool in cargo sh sleep base64 bc debootstrap unshare tar ssh-agent ssh openssl dockerd docker ansible-playbook moto_server; do
+for tool in cargo sh sleep base64 bc debootstrap unshare tar ssh-agent ssh openssl dockerd docker docker-registry htpasswd curl ansible-playbook moto_server; do
   command -v "$tool" >/dev/null || { echo "test: missing $tool" >&2; exit 1; }
 done
 KILN_TEST_ROOTFS=$(scripts/test-rootfs.sh)

@@ -64,6 +64,57 @@ pub async fn docker_at(env: &[(String, String)], args: &[&str]) -> Result<String
     Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
 }
 
+/// A `docker login` in force; [`Login::logout`] ends it. The CLI keeps one set of
+/// credentials per server for every process of the user, so logins are taken one at a time
+/// (Packer's driver does the same): a second build's login waits for the first's logout.
+pub struct Login {
+    server: String,
+    _turn: tokio::sync::MutexGuard<'static, ()>,
+}
+
+/// Logs in to `server` (empty: Docker Hub), the password on standard input, never on a
+/// command line.
+pub async fn login(server: &str, user: &str, password: &str) -> Result<Login, CommError> {
+    static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let turn = TURN.lock().await;
+    let mut args = vec!["login"];
+    if !user.is_empty() {
+        args.extend(["-u", user]);
+    }
+    if !password.is_empty() {
+        args.push("--password-stdin");
+    }
+    if !server.is_empty() {
+        args.push(server);
+    }
+    let mut child = spawn(&args, Stdio::piped(), Stdio::piped())?;
+    let mut stdin = child.stdin.take().expect("piped");
+    // A login that fails before reading the password closes the pipe: its own words say why.
+    let _ = stdin.write_all(password.as_bytes()).await;
+    drop(stdin);
+    let out = child.wait_with_output().await?;
+    if !out.status.success() {
+        return Err(CommError::Failed(
+            String::from_utf8_lossy(&out.stderr).trim().to_string(),
+        ));
+    }
+    Ok(Login {
+        server: server.to_string(),
+        _turn: turn,
+    })
+}
+
+impl Login {
+    /// `docker logout` of the server logged in to.
+    pub async fn logout(self) -> Result<(), CommError> {
+        let mut args = vec!["logout"];
+        if !self.server.is_empty() {
+            args.push(&self.server);
+        }
+        docker(&args).await.map(drop)
+    }
+}
+
 /// Writes what `docker ARGS` prints (`export`, `save`: a tar stream) to `dest`, through a file
 /// beside it that is renamed onto it when the command succeeds: a failed or cancelled one
 /// leaves no partial file under the destination's name.

@@ -231,6 +231,12 @@ pub struct PostCx<'a> {
 pub trait PostProcessor: Send + Sync {
     /// Processes an artifact.
     async fn post_process(&self, cx: &PostCx<'_>, input: ArtifactRef) -> Result<PostProcessed>;
+
+    /// Values of its configuration that are secrets (a registry password): masked in all
+    /// output like sensitive variables.
+    fn secrets(&self) -> Vec<String> {
+        vec![]
+    }
 }
 
 /// What a plugin constructor sees besides its configuration.

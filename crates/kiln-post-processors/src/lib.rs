@@ -4,6 +4,7 @@ pub mod artifice;
 pub mod checksum;
 pub mod compress;
 pub mod docker_import;
+pub mod docker_push;
 pub mod docker_save;
 pub mod docker_tag;
 pub mod manifest;
@@ -23,6 +24,7 @@ pub fn register(r: &mut Registry) {
     r.post_processor("docker-tag", docker_tag::new);
     r.post_processor("docker-save", docker_save::new);
     r.post_processor("docker-import", docker_import::new);
+    r.post_processor("docker-push", docker_push::new);
 }
 
 /// Renders an output-path template with Packer's `{{.BuildName}}`, `{{.BuilderType}}` and

@@ -235,7 +235,8 @@ pub fn plan(t: &Template, overrides: &Overrides, opts: &PlanOptions) -> Result<P
                         .map_err(|m| Diagnostic::at(pp.span.as_ref(), m))?;
                     let mut config = pp.config.clone();
                     interpolate(&mut config, &icx)?;
-                    factory(&config, &pcx).map_err(|d| d.or_in(&pp.config))?;
+                    let made = factory(&config, &pcx).map_err(|d| d.or_in(&pp.config))?;
+                    secrets.extend(made.secrets());
                     Ok::<_, Diagnostic>(PlannedPostProcessor {
                         kind: pp.kind.clone(),
                         name: pp.name.clone(),

@@ -10,7 +10,7 @@ mod docker;
 mod target;
 
 use common::*;
-use docker::{dockerd, Dockerd, Scratch, BASE};
+use docker::{dockerd, Dockerd, Registry, Scratch, BASE};
 use std::os::unix::fs::PermissionsExt;
 use std::process::Output;
 use std::time::{Duration, Instant};
@@ -299,6 +299,95 @@ fn an_export_is_imported_tagged_and_saved_by_the_docker_post_processors() {
     ] {
         d.ok(&["rmi", name]);
     }
+    assert_eq!(added_images(d, &s, &before), Vec::<String>::new());
+}
+
+#[test]
+fn a_commit_is_tagged_and_pushed_and_pulled_back_with_a_login() {
+    let (_one, d) = dockerd();
+    let s = Scratch::new();
+    let reg = Registry::start();
+    let before = snapshot(d);
+    let repo = format!("{}/kiln/app", reg.addr);
+    let login = serde_json::json!({"login": true, "login_server": reg.addr,
+        "login_username": reg.user.0, "login_password": reg.user.1});
+    let mut push = serde_json::json!({"type": "docker-push"});
+    push.as_object_mut()
+        .unwrap()
+        .extend(login.as_object().unwrap().clone());
+    let t = serde_json::json!({
+        "builders": [{"type": "docker", "image": BASE, "pull": false, "commit": true}],
+        "provisioners": [{"type": "shell", "inline": ["echo pushed > /marker",
+            format!("echo 'pw={}'", reg.user.1)]}],
+        "post-processors": [[
+            {"type": "docker-tag", "repository": repo, "tags": ["v1", "v2"]},
+            push
+        ]]
+    });
+    let o = build(&s, d, &t, &[]);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert_says(
+        &out,
+        &[
+            "    docker (docker-push): Logging in...",
+            &format!("    docker (docker-push): Pushing: {repo}:v2"),
+            &format!("    docker (docker-push): Pushing: {repo}:v1"),
+            "    docker (docker-push): Logging out...",
+        ],
+    );
+    assert!(
+        !out.contains(reg.user.1),
+        "the password in the output:\n{out}"
+    );
+    // docker-push's password is masked wherever it shows, as a builder's secrets are.
+    assert_says(&out, &["    docker: pw=<sensitive>"]);
+    assert!(
+        reg.tags("kiln/app").contains(r#""tags":["v1","v2"]"#),
+        "{}",
+        reg.tags("kiln/app")
+    );
+    // Logged out: the CLI keeps no credentials for the registry.
+    let config =
+        std::fs::read_to_string(s.path().join("docker-config/config.json")).unwrap_or_default();
+    assert!(!config.contains(&reg.addr), "{config}");
+    // The builder pulls it back through a login of its own.
+    for tag in ["v1", "v2"] {
+        d.ok(&["rmi", &format!("{repo}:{tag}")]);
+    }
+    let mut builder = serde_json::json!({"type": "docker", "image": format!("{repo}:v1"),
+        "discard": true});
+    builder
+        .as_object_mut()
+        .unwrap()
+        .extend(login.as_object().unwrap().clone());
+    let t = serde_json::json!({
+        "builders": [builder],
+        "provisioners": [{"type": "shell", "inline": ["cat /marker"]}]
+    });
+    let o = build(&s, d, &t, &[]);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert_says(
+        &out,
+        &[
+            &format!("==> docker: Pulling Docker image: {repo}:v1"),
+            "    docker: pushed",
+        ],
+    );
+    assert!(
+        !out.contains(reg.user.1),
+        "the password in the output:\n{out}"
+    );
+    d.ok(&["rmi", &format!("{repo}:v1")]);
+    // A wrong password: docker's words, exit 1, nothing pulled.
+    let mut t = t;
+    t["builders"][0]["login_password"] = "wrong-password".into();
+    let o = build(&s, d, &t, &[]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert_says(&out, &["Error logging in"]);
+    // Removing its tags removed the committed image; the pulled one went above.
     assert_eq!(added_images(d, &s, &before), Vec::<String>::new());
 }
 

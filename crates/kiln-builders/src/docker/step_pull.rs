@@ -7,45 +7,9 @@ use async_trait::async_trait;
 use kiln_core::plugin::BuildCx;
 use kiln_core::step::Step;
 use kiln_core::{Error, Result};
-use std::process::Stdio;
-use tokio::io::AsyncWriteExt;
 
 /// Pulls the image.
 pub struct StepPull;
-
-/// `docker login`, the password on stdin.
-async fn login(server: &str, user: &str, password: &str) -> Result<()> {
-    let mut cmd = tokio::process::Command::new("docker");
-    cmd.arg("login");
-    if !user.is_empty() {
-        cmd.args(["-u", user]);
-    }
-    if !password.is_empty() {
-        cmd.arg("--password-stdin");
-    }
-    if !server.is_empty() {
-        cmd.arg(server);
-    }
-    let mut child = cmd
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .map_err(|e| Error::msg(format!("Error logging in: cannot run docker: {e}")))?;
-    let mut stdin = child.stdin.take().expect("piped");
-    // A login that fails before reading the password closes the pipe: its own words say why.
-    let _ = stdin.write_all(password.as_bytes()).await;
-    drop(stdin);
-    let out = child.wait_with_output().await?;
-    if !out.status.success() {
-        return Err(Error::msg(format!(
-            "Error logging in: {}",
-            String::from_utf8_lossy(&out.stderr).trim()
-        )));
-    }
-    Ok(())
-}
 
 #[async_trait]
 impl Step<State> for StepPull {
@@ -60,20 +24,21 @@ impl Step<State> for StepPull {
             return Ok(());
         }
         cx.ui.say(&format!("Pulling Docker image: {}", c.image));
-        if c.login {
+        let login = if c.login {
             cx.ui.message("Logging in...");
-            login(&c.login_server, &c.login_username, &c.login_password).await?;
-        }
+            let l = kiln_comm::docker::login(&c.login_server, &c.login_username, &c.login_password)
+                .await
+                .map_err(|e| Error::msg(format!("Error logging in: {e}")))?;
+            Some(l)
+        } else {
+            None
+        };
         let mut cmd = tokio::process::Command::new("docker");
         cmd.args(["pull", &c.image]);
         let pulled = kiln_core::process::run_streamed(cmd, &cx.ui, &cx.cancel).await;
-        if c.login {
+        if let Some(l) = login {
             cx.ui.message("Logging out...");
-            let mut args = vec!["logout"];
-            if !c.login_server.is_empty() {
-                args.push(&c.login_server);
-            }
-            if let Err(e) = kiln_comm::docker::docker(&args).await {
+            if let Err(e) = l.logout().await {
                 cx.ui.error(&format!("Error logging out: {e}"));
             }
         }

@@ -195,10 +195,15 @@ impl Scratch {
         self.dir.path()
     }
 
-    /// The environment kiln runs with: this daemon, this state and config directory.
+    /// The environment kiln runs with: this daemon, this state and config directory, and a
+    /// docker CLI configuration of its own (where `docker login` keeps credentials).
     pub fn env(&self, d: &Dockerd) -> Vec<(String, String)> {
         vec![
             ("DOCKER_HOST".into(), d.host.clone()),
+            (
+                "DOCKER_CONFIG".into(),
+                self.path().join("docker-config").display().to_string(),
+            ),
             (
                 "KILN_STATE_DIR".into(),
                 self.path().join("state").display().to_string(),
@@ -229,5 +234,79 @@ impl Scratch {
             }
         }
         left
+    }
+}
+
+/// A real registry (Debian's docker-registry, the CNCF distribution) on a loopback port, which
+/// Docker trusts over plain HTTP (127.0.0.0/8 is an insecure registry by default), with one
+/// user in an htpasswd file; killed when dropped.
+pub struct Registry {
+    child: std::process::Child,
+    _dir: tempfile::TempDir,
+    /// `127.0.0.1:PORT`.
+    pub addr: String,
+    /// The user and password it accepts.
+    pub user: (&'static str, &'static str),
+}
+
+impl Registry {
+    /// Starts one and waits until it answers.
+    pub fn start() -> Registry {
+        let dir = tempfile::tempdir().unwrap();
+        let user = ("kiln", "registry-s3cret-pass");
+        let htpasswd = Command::new("htpasswd")
+            .args(["-Bbn", user.0, user.1])
+            .output()
+            .expect("htpasswd (apache2-utils)");
+        assert!(htpasswd.status.success());
+        std::fs::write(dir.path().join("htpasswd"), &htpasswd.stdout).unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let addr = format!("127.0.0.1:{port}");
+        let config = format!(
+            "version: 0.1\nlog: {{level: warn}}\nstorage: {{filesystem: {{rootdirectory: {root}/data}}}}\nhttp: {{addr: \"{addr}\"}}\nauth: {{htpasswd: {{realm: kiln, path: {root}/htpasswd}}}}\n",
+            root = dir.path().display()
+        );
+        std::fs::write(dir.path().join("config.yml"), config).unwrap();
+        let log = std::fs::File::create(dir.path().join("registry.log")).unwrap();
+        let child = Command::new("docker-registry")
+            .arg("serve")
+            .arg(dir.path().join("config.yml"))
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("docker-registry (scripts/test.sh installs it)");
+        let r = Registry {
+            child,
+            _dir: dir,
+            addr,
+            user,
+        };
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while std::net::TcpStream::connect(&r.addr).is_err() {
+            assert!(Instant::now() < deadline, "the registry did not start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        r
+    }
+
+    /// The tags of `repository`, asked of the registry's API with the user's password.
+    pub fn tags(&self, repository: &str) -> String {
+        let o = Command::new("curl")
+            .args(["-s", "-u", &format!("{}:{}", self.user.0, self.user.1)])
+            .arg(format!("http://{}/v2/{repository}/tags/list", self.addr))
+            .output()
+            .unwrap();
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
     }
 }
