@@ -450,6 +450,17 @@ fn a_failed_build_leaves_no_container_image_or_directory() {
     let out = text(&o);
     assert_eq!(o.status.code(), Some(1), "{out}");
     assert_says(&out, &["Error running container", "kiln-test:missing"]);
+    // A container that docker creates but cannot start: the run fails before kiln learns
+    // its id, and the container is found by its name and removed.
+    let t = serde_json::json!({
+        "builders": [{"type": "docker", "image": BASE, "pull": false, "commit": true,
+            "run_command": ["-d", "-i", "-t", "--entrypoint=/nonexistent", "--", "{{.Image}}"]}]
+    });
+    let o = build(&s, d, &t, &[]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert_says(&out, &["Error running container", "/nonexistent"]);
+    assert_eq!(d.containers(), before.0, "{out}");
     // Pulled from a registry that cannot be reached (none is, here).
     let t = serde_json::json!({
         "builders": [{"type": "docker", "image": "127.0.0.1:9/none:latest", "commit": true}]
