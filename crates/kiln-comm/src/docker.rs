@@ -7,7 +7,7 @@ use crate::{CommError, Output, Progress, RemoteCommand};
 use async_trait::async_trait;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWriteExt};
 use tokio::process::Command;
 
 /// The variable every command runs with, holding a value of its own, so that the processes it
@@ -358,24 +358,6 @@ fn file_header(name: &str, size: u64, mode: u32, mtime: u64) -> Result<Vec<u8>, 
     Ok(bytes)
 }
 
-/// Reads a stream's lines (any bytes; `\r\n` and `\n` ends) and hands each to `f`.
-async fn each_line(r: impl AsyncRead + Unpin, f: impl Fn(String)) {
-    let mut r = BufReader::new(r);
-    let mut line = Vec::new();
-    loop {
-        line.clear();
-        match r.read_until(b'\n', &mut line).await {
-            Ok(0) | Err(_) => return,
-            Ok(_) => {
-                while matches!(line.last(), Some(b'\n' | b'\r')) {
-                    line.pop();
-                }
-                f(String::from_utf8_lossy(&line).into_owned());
-            }
-        }
-    }
-}
-
 #[async_trait]
 impl crate::Communicator for DockerCommunicator {
     fn kind(&self) -> &str {
@@ -392,10 +374,10 @@ impl crate::Communicator for DockerCommunicator {
         );
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let mut child = spawn(&args, Stdio::null(), Stdio::piped())?;
-        let out = each_line(child.stdout.take().expect("piped"), |l| {
+        let out = crate::lines::each_line(child.stdout.take().expect("piped"), |l| {
             (cmd.on_output)(Output::Stdout(l))
         });
-        let err = each_line(child.stderr.take().expect("piped"), |l| {
+        let err = crate::lines::each_line(child.stderr.take().expect("piped"), |l| {
             (cmd.on_output)(Output::Stderr(l))
         });
         let run = async {

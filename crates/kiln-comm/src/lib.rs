@@ -8,6 +8,7 @@ pub mod config;
 pub mod docker;
 pub mod files;
 pub mod keys;
+mod lines;
 pub mod ssh;
 
 use async_trait::async_trait;

@@ -1,40 +1,13 @@
 //! Running a command over a session channel, streaming its output, killing it on cancel.
 
 use super::{failed, shell_quote, SshCommunicator};
+use crate::lines::Lines;
 use crate::{CommError, Output, RemoteCommand};
 use russh::ChannelMsg;
 
 /// How the wrapper reports the remote shell's pid (so a cancelled command's process group
 /// can be killed); the line is removed from the output.
 const PID_MARK: &str = "KILN-REMOTE-PID:";
-
-/// Splits a byte stream into lines.
-#[derive(Default)]
-struct Lines {
-    buf: Vec<u8>,
-}
-
-impl Lines {
-    fn push(&mut self, data: &[u8], mut emit: impl FnMut(String)) {
-        self.buf.extend_from_slice(data);
-        while let Some(i) = self.buf.iter().position(|b| *b == b'\n') {
-            let line: Vec<u8> = self.buf.drain(..=i).collect();
-            let text = String::from_utf8_lossy(&line[..line.len() - 1]);
-            emit(text.trim_end_matches('\r').to_string());
-        }
-    }
-
-    fn finish(&mut self, mut emit: impl FnMut(String)) {
-        if !self.buf.is_empty() {
-            emit(
-                String::from_utf8_lossy(&self.buf)
-                    .trim_end_matches('\r')
-                    .to_string(),
-            );
-            self.buf.clear();
-        }
-    }
-}
 
 pub(super) async fn run(comm: &SshCommunicator, cmd: RemoteCommand<'_>) -> Result<i32, CommError> {
     let mut ch = comm.session().await?;
@@ -122,21 +95,5 @@ async fn kill_remote(comm: &SshCommunicator, pid: Option<u32>) {
         {
             while ch.wait().await.is_some() {}
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::Lines;
-
-    #[test]
-    fn splits_lines_across_chunks() {
-        let mut l = Lines::default();
-        let mut got = Vec::new();
-        l.push(b"ab", |s| got.push(s));
-        l.push(b"c\r\nd\n", |s| got.push(s));
-        l.push(b"tail", |s| got.push(s));
-        l.finish(|s| got.push(s));
-        assert_eq!(got, ["abc", "d", "tail"]);
     }
 }
