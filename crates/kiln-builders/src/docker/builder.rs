@@ -54,8 +54,6 @@ pub struct State {
     pub comm: Option<Arc<dyn Communicator>>,
     /// The committed image.
     pub image: Option<String>,
-    /// The committed image's full id (`ImageSha256`).
-    pub image_sha256: Option<String>,
     /// Set by the last step: what was made is the build's product.
     pub succeeded: bool,
 }
@@ -69,9 +67,6 @@ impl ProvisionState for State {
         d.insert("ConnType".into(), self.comm_config.communicator.clone());
         d.insert("ID".into(), self.container.clone().unwrap_or_default());
         d.insert("PackerRunUUID".into(), self.run_uuid.clone());
-        if let Some(sha) = &self.image_sha256 {
-            d.insert("ImageSha256".into(), sha.clone());
-        }
         d
     }
 }
@@ -183,7 +178,6 @@ impl DockerBuilder {
             container: None,
             comm: None,
             image: None,
-            image_sha256: None,
             succeeded: false,
         }
     }

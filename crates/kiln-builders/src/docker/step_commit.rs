@@ -46,11 +46,6 @@ impl Step<State> for StepCommit {
             .map_err(|e| Error::msg(format!("Error committing container: {e}")))?;
         journal(cx, IMAGE, &container, &image, Event::Created);
         cx.ui.message(&format!("Image ID: {image}"));
-        s.image_sha256 = Some(
-            kiln_comm::docker::docker(&["inspect", "--format", "{{ .Id }}", &image])
-                .await
-                .unwrap_or_else(|_| "ERR_IMAGE_SHA256_NOT_FOUND".into()),
-        );
         s.image = Some(image);
         Ok(())
     }
