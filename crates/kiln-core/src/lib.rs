@@ -8,6 +8,7 @@
 pub mod artifact;
 pub mod clean_keys;
 pub mod connect;
+pub mod digest;
 pub mod engine;
 pub mod error;
 pub mod journal;

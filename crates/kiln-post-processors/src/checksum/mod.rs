@@ -5,17 +5,13 @@ use kiln_core::artifact::{ArtifactRef, FileArtifact};
 use kiln_core::plugin::{PostCx, PostProcessed, PostProcessor, PrepareCx};
 use kiln_core::{Error, Result};
 use kiln_template::{decode::decode, Diagnostic, Value};
-use md5::Digest;
 use serde::Deserialize;
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::Path;
 use std::sync::Arc;
 
 /// Builder id of the artifact.
 pub const BUILDER_ID: &str = "packer.post-processor.checksum";
-
-/// Hash algorithms Packer offers.
-pub const TYPES: &[&str] = &["md5", "sha1", "sha224", "sha256", "sha384", "sha512"];
 
 /// `checksum` configuration.
 #[derive(Debug, Deserialize)]
@@ -41,10 +37,10 @@ fn default_output() -> String {
 pub fn new(config: &Value, _cx: &PrepareCx) -> Result<Box<dyn PostProcessor>, Diagnostic> {
     let c: Config = decode(config)?;
     for t in &c.checksum_types {
-        if !TYPES.contains(&t.as_str()) {
+        if !kiln_core::digest::KINDS.contains(&t.as_str()) {
             return Err(Diagnostic::new(format!(
                 "checksum_types: unrecognized checksum type \"{t}\"; valid types: {}",
-                TYPES.join(", ")
+                kiln_core::digest::KINDS.join(", ")
             )));
         }
     }
@@ -53,30 +49,6 @@ pub fn new(config: &Value, _cx: &PrepareCx) -> Result<Box<dyn PostProcessor>, Di
 
 struct Checksum {
     config: Config,
-}
-
-/// Hashes a file with the named algorithm; returns lowercase hex.
-pub fn hash_file(kind: &str, path: &Path) -> std::io::Result<String> {
-    fn run<D: Digest>(mut d: D, path: &Path) -> std::io::Result<String> {
-        let mut f = std::fs::File::open(path)?;
-        let mut buf = vec![0u8; 1 << 20];
-        loop {
-            let n = f.read(&mut buf)?;
-            if n == 0 {
-                break;
-            }
-            d.update(&buf[..n]);
-        }
-        Ok(d.finalize().iter().map(|b| format!("{b:02x}")).collect())
-    }
-    match kind {
-        "md5" => run(md5::Md5::new(), path),
-        "sha1" => run(sha1::Sha1::new(), path),
-        "sha224" => run(sha2::Sha224::new(), path),
-        "sha256" => run(sha2::Sha256::new(), path),
-        "sha384" => run(sha2::Sha384::new(), path),
-        _ => run(sha2::Sha512::new(), path),
-    }
 }
 
 #[async_trait]
@@ -104,7 +76,7 @@ impl PostProcessor for Checksum {
                 .append(true)
                 .open(&out)?;
             for f in &files {
-                let sum = hash_file(kind, Path::new(f))
+                let sum = kiln_core::digest::hash_file(kind, Path::new(f))
                     .map_err(|e| Error::msg(format!("hashing {f}: {e}")))?;
                 let base = Path::new(f)
                     .file_name()
