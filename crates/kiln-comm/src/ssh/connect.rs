@@ -633,7 +633,10 @@ fn parse_key(pem: &str, source: &str) -> Result<PrivateKey, String> {
         .map_err(|e| format!("cannot read private key {source}: {e}"))
 }
 
-/// Waits until the server has sent its identification line (without consuming it).
+/// Waits until the server has sent its identification line (without consuming it). A
+/// connection closed (or reset) before the server sent anything counts as a failed TCP
+/// connect, not a handshake: that is what a forwarded port answers while nothing listens
+/// behind it yet (QEMU's user network, a NAT), and the machine may still be booting.
 async fn wait_for_banner(stream: &mut TcpStream, limit: Duration) -> Result<(), AttemptError> {
     let mut buf = [0u8; 256];
     let fail = |m: String| AttemptError {
@@ -642,15 +645,18 @@ async fn wait_for_banner(stream: &mut TcpStream, limit: Duration) -> Result<(), 
     };
     let seen = tokio::time::timeout(limit, async {
         loop {
-            let n = stream.peek(&mut buf).await?;
+            let n = match stream.peek(&mut buf).await {
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::ConnectionReset => {
+                    return Ok(None);
+                }
+                Err(e) => return Err(e),
+            };
             if n == 0 {
-                return Err(std::io::Error::new(
-                    std::io::ErrorKind::UnexpectedEof,
-                    "connection closed before the server identified itself",
-                ));
+                return Ok(None);
             }
             if buf[..n].contains(&b'\n') || n == buf.len() {
-                return Ok(n);
+                return Ok(Some(n));
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
@@ -658,6 +664,14 @@ async fn wait_for_banner(stream: &mut TcpStream, limit: Duration) -> Result<(), 
     .await
     .map_err(|_| fail(format!("no SSH identification within {limit:?}")))?
     .map_err(|e| fail(e.to_string()))?;
+    let Some(seen) = seen else {
+        return Err(AttemptError {
+            phase: Phase::TcpConnect,
+            message:
+                "the connection closed before the server identified itself (nothing listening yet?)"
+                    .into(),
+        });
+    };
     let text = String::from_utf8_lossy(&buf[..seen]);
     if !text.lines().any(|l| l.starts_with("SSH-")) {
         return Err(fail(format!(
@@ -679,5 +693,37 @@ mod tests {
             .map(|i| retry_delay(i).as_millis())
             .collect();
         assert_eq!(ms, [200, 400, 800, 1000, 1000, 1000, 1000, 1000]);
+    }
+
+    /// What `wait_for_banner` makes of a server that answers `reply` and closes (or, with
+    /// `None`, closes at once).
+    async fn banner_from(reply: Option<&'static [u8]>) -> Result<(), AttemptError> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let server = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            if let Some(r) = reply {
+                tokio::io::AsyncWriteExt::write_all(&mut s, r).await.unwrap();
+                tokio::time::sleep(Duration::from_millis(300)).await;
+            }
+        });
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        let r = wait_for_banner(&mut stream, Duration::from_secs(5)).await;
+        server.await.unwrap();
+        r
+    }
+
+    #[tokio::test]
+    async fn a_port_that_closes_before_saying_anything_is_not_up_yet() {
+        let Err(e) = banner_from(None).await else {
+            panic!("a closed connection taken for a banner");
+        };
+        assert_eq!(e.phase, Phase::TcpConnect, "{}", e.message);
+        assert!(e.message.contains("nothing listening yet"), "{}", e.message);
+        let Err(e) = banner_from(Some(b"HTTP/1.1 400 Bad Request\r\n")).await else {
+            panic!("an HTTP answer taken for a banner");
+        };
+        assert_eq!(e.phase, Phase::Banner, "{}", e.message);
+        assert!(banner_from(Some(b"SSH-2.0-OpenSSH_9.2\r\n")).await.is_ok());
     }
 }
