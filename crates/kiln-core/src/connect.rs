@@ -8,12 +8,24 @@ use async_trait::async_trait;
 use kiln_comm::config::CommConfig;
 use kiln_comm::ssh::{self, Target};
 use kiln_comm::Communicator;
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 /// What the connect step needs from a builder's state.
 pub trait ConnectState: ProvisionState {
     /// The address the builder found for the machine (None: use `ssh_host`).
     fn machine_host(&self) -> Option<String> {
+        None
+    }
+    /// The port the builder reaches the machine's SSH on (a forwarded host port; None: use
+    /// `ssh_port`).
+    fn machine_port(&self) -> Option<u16> {
+        None
+    }
+    /// Resolves, with why, when the machine is known to be gone (its emulator exited): the
+    /// wait for SSH ends there rather than at `ssh_timeout`. None: the builder cannot tell.
+    fn machine_gone(&self) -> Option<Pin<Box<dyn Future<Output = String> + Send>>> {
         None
     }
     /// Key material the builder generated, with a name for messages.
@@ -89,13 +101,28 @@ impl<S: ConnectState> Step<S> for StepConnect {
         let pause = self.config.pause_before_connecting.0;
         crate::step::pause(&cx.ui, &cx.cancel, pause, "before connecting").await?;
         let host = state.machine_host().unwrap_or_default();
-        let target = Target::from_config(&self.config, &host, state.machine_private_key())?;
+        let mut target = Target::from_config(&self.config, &host, state.machine_private_key())?;
+        if let Some(port) = state.machine_port() {
+            target.port = port;
+        }
         cx.ui.say(&format!(
             "Using SSH communicator to connect: {}",
             target.host
         ));
         cx.ui.say("Waiting for SSH to become available...");
-        let comm = Arc::new(ssh::connect(&target, &cx.cancel).await?);
+        let connecting = ssh::connect(&target, &cx.cancel);
+        let comm = match state.machine_gone() {
+            None => connecting.await?,
+            Some(gone) => tokio::select! {
+                r = connecting => r?,
+                why = gone => {
+                    return Err(crate::Error::msg(format!(
+                        "The machine stopped before SSH became available: {why}"
+                    )))
+                }
+            },
+        };
+        let comm = Arc::new(comm);
         cx.ui.say("Connected to SSH!");
         self.ssh = Some(comm.clone());
         let info = ConnInfo {
