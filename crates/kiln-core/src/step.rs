@@ -189,6 +189,26 @@ pub async fn run_steps<S: Send>(
     result
 }
 
+/// A builder's state that knows when its temporaries became its product.
+pub trait Succeeds: Send {
+    /// From now on, what the build made is kept: cleanups release it rather than delete it.
+    fn succeed(&mut self);
+}
+
+/// The last step of a builder whose product is kept only when every step before it worked.
+pub struct StepMarkSuccess;
+
+#[async_trait]
+impl<S: Succeeds> Step<S> for StepMarkSuccess {
+    fn name(&self) -> &'static str {
+        "StepMarkSuccess"
+    }
+    async fn run(&mut self, _cx: &BuildCx, state: &mut S) -> Result<()> {
+        state.succeed();
+        Ok(())
+    }
+}
+
 /// Gives the provisioning step what it needs from a builder's state.
 pub trait ProvisionState: Send {
     /// The communicator, once connected.

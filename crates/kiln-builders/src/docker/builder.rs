@@ -71,17 +71,9 @@ impl ProvisionState for State {
     }
 }
 
-/// The last step: from here on the image is the build's product, not a temporary.
-struct StepMarkSuccess;
-
-#[async_trait]
-impl Step<State> for StepMarkSuccess {
-    fn name(&self) -> &'static str {
-        "StepMarkSuccess"
-    }
-    async fn run(&mut self, _cx: &BuildCx, s: &mut State) -> Result<()> {
-        s.succeeded = true;
-        Ok(())
+impl kiln_core::step::Succeeds for State {
+    fn succeed(&mut self) {
+        self.succeeded = true;
     }
 }
 
@@ -143,7 +135,7 @@ impl Builder for DockerBuilder {
         } else if !self.config.export_path.is_empty() {
             steps.push(Box::new(StepExport));
         }
-        steps.push(Box::new(StepMarkSuccess));
+        steps.push(Box::new(kiln_core::step::StepMarkSuccess));
         run_steps(cx, &mut state, steps).await?;
         let artifact: ArtifactRef = match state.image {
             Some(id) => Arc::new(DockerImage {
