@@ -1,9 +1,11 @@
 //! Builders that need no cloud: `null` (provision an existing host, or nothing), `file`
-//! (write a file as the artifact) and `docker` (provision a container, commit or export it).
+//! (write a file as the artifact), `docker` (provision a container, commit or export it) and
+//! `qemu` (provision a virtual machine, keep its disk).
 
 pub mod docker;
 pub mod file;
 pub mod null;
+pub mod qemu;
 
 use kiln_core::plugin::Registry;
 
@@ -14,4 +16,7 @@ pub fn register(r: &mut Registry) {
     // As Packer: `run_command` is rendered when the container starts, with `{{.Image}}`.
     r.builder_rendering("docker", docker::builder::new, &["run_command"]);
     r.cleaner("docker:", docker::cleaner);
+    // As Packer: `qemuargs` is rendered when the VM starts, with the ports it gets.
+    r.builder_rendering("qemu", qemu::builder::new, &["qemuargs"]);
+    r.cleaner("qemu:", qemu::cleaner);
 }

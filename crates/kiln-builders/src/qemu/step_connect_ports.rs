@@ -1,0 +1,96 @@
+//! The two host ports the VM is reached on, each a free one picked at random in its range
+//! (as Packer does): the port forwarded to the guest's SSH port (`host_port_min` to
+//! `host_port_max`, on 127.0.0.1) and the VNC port (`vnc_port_min` to `vnc_port_max`, on
+//! `vnc_bind_address`).
+
+use super::builder::State;
+use async_trait::async_trait;
+use kiln_core::plugin::BuildCx;
+use kiln_core::step::Step;
+use kiln_core::{Error, Result};
+
+/// A port in `min..=max` on `addr` that nothing listens on now, tried in random order.
+fn free_port(addr: &str, min: u16, max: u16) -> Option<u16> {
+    let span = u32::from(max - min) + 1;
+    let start = uuid::Uuid::new_v4().as_u128() as u32 % span;
+    (0..span.min(1000))
+        .map(|i| min + ((start + i) % span) as u16)
+        .find(|p| std::net::TcpListener::bind((addr, *p)).is_ok())
+}
+
+/// Picks the forwarded SSH port.
+pub struct StepPortForward;
+
+#[async_trait]
+impl Step<State> for StepPortForward {
+    fn name(&self) -> &'static str {
+        "stepPortForward"
+    }
+
+    async fn run(&mut self, cx: &BuildCx, s: &mut State) -> Result<()> {
+        let c = &s.settings.c;
+        if s.comm_config.communicator == "none" {
+            cx.ui
+                .message("No communicator is set; skipping port forwarding setup.");
+            return Ok(());
+        }
+        if c.skip_nat_mapping {
+            return Ok(());
+        }
+        let port = free_port("127.0.0.1", c.host_port_min, c.host_port_max).ok_or_else(|| {
+            Error::msg(format!(
+                "Error finding port: no free port between {} and {}",
+                c.host_port_min, c.host_port_max
+            ))
+        })?;
+        cx.ui.say(&format!(
+            "Found port for communicator (SSH, WinRM, etc): {port}."
+        ));
+        s.host_port = Some(port);
+        Ok(())
+    }
+}
+
+/// Picks the VNC port (none with `disable_vnc`).
+pub struct StepConfigureVnc;
+
+#[async_trait]
+impl Step<State> for StepConfigureVnc {
+    fn name(&self) -> &'static str {
+        "stepConfigureVNC"
+    }
+
+    async fn run(&mut self, cx: &BuildCx, s: &mut State) -> Result<()> {
+        let c = &s.settings.c;
+        if c.disable_vnc {
+            return Ok(());
+        }
+        cx.ui.say(&format!(
+            "Looking for available port between {} and {} on {}",
+            c.vnc_port_min, c.vnc_port_max, c.vnc_bind_address
+        ));
+        let port =
+            free_port(&c.vnc_bind_address, c.vnc_port_min, c.vnc_port_max).ok_or_else(|| {
+                Error::msg(format!(
+                    "Error finding VNC port: no free port between {} and {}",
+                    c.vnc_port_min, c.vnc_port_max
+                ))
+            })?;
+        s.vnc_port = Some(port);
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::free_port;
+
+    #[test]
+    fn a_free_port_is_in_range_and_a_taken_one_is_skipped() {
+        let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let p = taken.local_addr().unwrap().port();
+        assert_eq!(free_port("127.0.0.1", p, p), None);
+        let got = free_port("127.0.0.1", p.saturating_sub(5), p).unwrap();
+        assert!(got >= p.saturating_sub(5) && got < p, "{got}");
+    }
+}

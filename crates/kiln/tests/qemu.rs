@@ -1,0 +1,537 @@
+//! The qemu builder against real QEMU (TCG) booting the test machine of
+//! scripts/test-guest.sh (Debian's cloud kernel, the SSH targets' root filesystem, sshd on
+//! port 22): a build that provisions over the forwarded port and leaves a disk holding what
+//! the provisioners wrote, read back with qemu-img and debugfs; and that a failed build,
+//! SIGINT, or kill -9 and `kiln cleanup` leave no VM running and no output directory.
+
+mod common;
+
+use common::*;
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+/// One VM at a time: TCG on two cores.
+static ONE_VM: Mutex<()> = Mutex::new(());
+
+fn one_vm() -> std::sync::MutexGuard<'static, ()> {
+    ONE_VM.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The test machine, built by scripts/test-guest.sh (scripts/test.sh runs it first and
+/// exports KILN_TEST_GUEST; otherwise the script's default cache path for its version).
+fn guest() -> PathBuf {
+    let p = std::env::var("KILN_TEST_GUEST")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| {
+            let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/test-guest.sh");
+            let text = std::fs::read_to_string(script).unwrap();
+            let version = text
+                .lines()
+                .find_map(|l| l.strip_prefix("VERSION="))
+                .expect("VERSION= in test-guest.sh");
+            PathBuf::from(format!("/var/tmp/kiln-cache/guest-v{version}"))
+        });
+    assert!(
+        p.join(".kiln-ready").exists(),
+        "the test machine is missing at {}: run scripts/test-guest.sh first",
+        p.display()
+    );
+    p
+}
+
+/// A scratch directory with its own kiln state and config directories.
+struct Scratch {
+    dir: tempfile::TempDir,
+}
+
+impl Scratch {
+    fn new() -> Scratch {
+        // Under /var/tmp: the disks are large for a tmpfs /tmp.
+        let dir = tempfile::Builder::new()
+            .prefix("kiln-qemu-test")
+            .tempdir_in("/var/tmp")
+            .unwrap();
+        std::fs::create_dir_all(dir.path().join("config")).unwrap();
+        Scratch { dir }
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    fn kiln(&self, args: &[&str]) -> Command {
+        let mut c = kiln();
+        c.current_dir(self.path())
+            .args(args)
+            .env_remove("PACKER_LOG")
+            .env("KILN_STATE_DIR", self.path().join("state"))
+            .env("PACKER_CONFIG_DIR", self.path().join("config"));
+        c
+    }
+
+    fn write(&self, name: &str, text: &str) {
+        let p = self.path().join(name);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+
+    /// The journals left in the state directory.
+    fn journals(&self) -> Vec<String> {
+        std::fs::read_dir(self.path().join("state"))
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.path().display().to_string())
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    fn output_dir(&self) -> PathBuf {
+        self.path().join("output-qemu")
+    }
+
+    /// The QEMU processes whose command line names this scratch directory.
+    fn vms(&self) -> Vec<i32> {
+        let needle = self.path().display().to_string();
+        let mut found = vec![];
+        for e in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+                continue;
+            };
+            let Ok(cmd) = std::fs::read(format!("/proc/{pid}/cmdline")) else {
+                continue;
+            };
+            let cmd = String::from_utf8_lossy(&cmd);
+            if cmd.starts_with("qemu-system") && cmd.contains(&needle) {
+                found.push(pid);
+            }
+        }
+        found
+    }
+}
+
+/// The builder the tests use: the machine's disk booted with its kernel and initrd, reached
+/// as `kiln` with a password, powered off with `sudo poweroff`.
+fn builder(g: &Path, s: &Scratch) -> serde_json::Value {
+    serde_json::json!({
+        "type": "qemu",
+        "disk_image": true,
+        "iso_url": g.join("disk.qcow2"),
+        "iso_checksum": "none",
+        "output_directory": s.output_dir(),
+        "headless": true,
+        "accelerator": "tcg",
+        "memory": 512,
+        "qemuargs": [
+            ["-kernel", g.join("vmlinuz")],
+            ["-initrd", g.join("initrd.img")],
+            ["-append", "console=ttyS0 root=/dev/vda"]
+        ],
+        "ssh_username": "kiln",
+        "ssh_password": "kiln-user-pw",
+        "ssh_timeout": "5m",
+        "shutdown_command": "sudo poweroff"
+    })
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+fn build(s: &Scratch, template: &serde_json::Value) -> Output {
+    s.write("t.json", &template.to_string());
+    s.kiln(&["build", "-color=false", "t.json"])
+        .output()
+        .unwrap()
+}
+
+/// A file inside the ext4 filesystem of a disk image: the disk converted to raw, read with
+/// debugfs.
+fn file_in_disk(disk: &Path, path: &str) -> String {
+    let raw = disk.with_extension("raw");
+    let o = Command::new("qemu-img")
+        .args(["convert", "-O", "raw"])
+        .arg(disk)
+        .arg(&raw)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "qemu-img convert: {}", text(&o));
+    let o = Command::new("debugfs")
+        .args(["-R", &format!("cat {path}")])
+        .arg(&raw)
+        .output()
+        .unwrap();
+    std::fs::remove_file(&raw).unwrap();
+    assert!(o.status.success(), "debugfs: {}", text(&o));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+/// Waits up to `limit` for `done`.
+fn wait_for(limit: Duration, mut done: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + limit;
+    while Instant::now() < deadline {
+        if done() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    done()
+}
+
+#[test]
+fn a_build_provisions_the_machine_and_leaves_its_disk_with_what_was_written() {
+    let g = guest();
+    let _one = one_vm();
+    let s = Scratch::new();
+    s.write("files/a.txt", "hello from the host\n");
+    let t = serde_json::json!({
+        "builders": [builder(&g, &s)],
+        "provisioners": [
+            {"type": "shell", "inline": [
+                "echo \"on: $(hostname) as: $(id -un) type: $PACKER_BUILDER_TYPE\"",
+                "echo built-by-kiln | sudo tee /etc/kiln-built >/dev/null"]},
+            {"type": "file", "source": "files/a.txt", "destination": "/home/kiln/a.txt"}
+        ],
+        "post-processors": [{"type": "manifest", "output": "manifest.json"}]
+    });
+    let o = build(&s, &t);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert_says(
+        &out,
+        &[
+            "==> qemu: Retrieving ISO",
+            "    qemu: File extension already matches desired output format. Skipping qemu-img convert step",
+            "==> qemu: Resizing hard drive...",
+            "==> qemu: Found port for communicator (SSH, WinRM, etc): ",
+            "==> qemu: Starting VM, booting disk image",
+            "==> qemu: Overriding default Qemu arguments with qemuargs template option...",
+            "==> qemu: Connected to SSH!",
+            "    qemu: on: kiln-guest as: kiln type: qemu",
+            "==> qemu: Uploading files/a.txt => /home/kiln/a.txt",
+            "==> qemu: Gracefully halting virtual machine...",
+            "==> qemu: Converting hard drive...",
+            "--> qemu: VM files in directory: ",
+        ],
+    );
+    // The disk, and nothing of kiln's bookkeeping, in the output directory.
+    let names: Vec<String> = std::fs::read_dir(s.output_dir())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(names, vec!["packer-qemu".to_string()], "{out}");
+    let disk = s.output_dir().join("packer-qemu");
+    let info = Command::new("qemu-img")
+        .args(["info", "--output=json"])
+        .arg(&disk)
+        .output()
+        .unwrap();
+    let info: serde_json::Value = serde_json::from_slice(&info.stdout).unwrap();
+    assert_eq!(info["format"], "qcow2");
+    assert_eq!(
+        info["virtual-size"],
+        40960u64 * 1024 * 1024,
+        "resized to disk_size"
+    );
+    assert!(
+        info.get("backing-filename").is_none(),
+        "a copy, not an overlay: {info}"
+    );
+    assert_eq!(file_in_disk(&disk, "/etc/kiln-built"), "built-by-kiln\n");
+    assert_eq!(
+        file_in_disk(&disk, "/home/kiln/a.txt"),
+        "hello from the host\n"
+    );
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(s.path().join("manifest.json")).unwrap())
+            .unwrap();
+    let b = &m["builds"][0];
+    assert_eq!(b["builder_type"], "qemu");
+    assert_eq!(b["artifact_id"], "VM");
+    assert_eq!(b["files"][0]["name"], disk.display().to_string());
+    assert_eq!(
+        b["files"][0]["size"],
+        std::fs::metadata(&disk).unwrap().len()
+    );
+    assert_eq!(s.vms(), Vec::<i32>::new(), "a VM left running");
+    assert_eq!(s.journals(), Vec::<String>::new(), "journal left");
+}
+
+#[test]
+fn a_failed_provisioner_stops_the_vm_and_removes_the_output_directory() {
+    let g = guest();
+    let _one = one_vm();
+    let s = Scratch::new();
+    let mut b = builder(&g, &s);
+    b["use_backing_file"] = true.into();
+    let t = serde_json::json!({
+        "builders": [b],
+        "provisioners": [{"type": "shell", "inline": ["echo about to fail", "exit 3"]}]
+    });
+    let o = build(&s, &t);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert_says(
+        &out,
+        &[
+            "==> qemu: Creating required virtual machine disks",
+            "    qemu: about to fail",
+            "Script exited with non-zero exit status: 3",
+            "==> qemu: Stopping the virtual machine...",
+            "==> qemu: Deleting output directory...",
+        ],
+    );
+    assert!(!s.output_dir().exists(), "{out}");
+    assert_eq!(s.vms(), Vec::<i32>::new(), "a VM left running");
+    assert_eq!(s.journals(), Vec::<String>::new(), "journal left");
+}
+
+/// Starts a build whose provisioner sleeps, and returns once it prints that it is
+/// provisioning, with the rest of its output to come on the channel.
+fn start_sleeping_build(g: &Path, s: &Scratch) -> (Child, mpsc::Receiver<String>) {
+    let t = serde_json::json!({
+        "builders": [builder(g, s)],
+        "provisioners": [{"type": "shell", "inline": ["echo provisioning-now", "sleep 600"]}]
+    });
+    s.write("t.json", &t.to_string());
+    let mut child = s
+        .kiln(&["build", "-color=false", "t.json"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let (tx, rx) = mpsc::channel();
+    let stdout = child.stdout.take().unwrap();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(stdout)
+            .lines()
+            .map_while(Result::ok)
+        {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = Instant::now() + Duration::from_secs(300);
+    let mut seen = String::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(line) => {
+                seen.push_str(&line);
+                seen.push('\n');
+                if line.contains("qemu: provisioning-now") {
+                    break;
+                }
+            }
+            Err(_) => panic!("the build never provisioned:\n{seen}"),
+        }
+    }
+    assert_eq!(s.vms().len(), 1, "{seen}");
+    (child, rx)
+}
+
+/// Starts a build, kills kiln with SIGKILL while it provisions, and waits for its VM to die
+/// with it.
+fn kill_9_while_provisioning(g: &Path, s: &Scratch) {
+    let (mut child, _rx) = start_sleeping_build(g, s);
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        wait_for(Duration::from_secs(10), || s.vms().is_empty()),
+        "the VM outlived the killed kiln: {:?}",
+        s.vms()
+    );
+}
+
+#[test]
+fn sigint_while_provisioning_stops_the_vm_and_removes_the_output_directory() {
+    let g = guest();
+    let _one = one_vm();
+    let s = Scratch::new();
+    let (mut child, rx) = start_sleeping_build(&g, &s);
+    // SAFETY: signalling the child we started.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    let out: String = rx.iter().map(|l| l + "\n").collect();
+    assert_eq!(status.code(), Some(1), "{out}");
+    assert_says(
+        &out,
+        &[
+            "==> qemu: Stopping the virtual machine...",
+            "==> qemu: Deleting output directory...",
+        ],
+    );
+    assert!(!s.output_dir().exists(), "{out}");
+    assert_eq!(s.vms(), Vec::<i32>::new(), "a VM left running");
+    assert_eq!(s.journals(), Vec::<String>::new(), "journal left");
+}
+
+#[test]
+fn kill_9_takes_the_vm_with_it_and_cleanup_removes_the_output_directory() {
+    let g = guest();
+    let _one = one_vm();
+    let s = Scratch::new();
+    kill_9_while_provisioning(&g, &s);
+    assert!(
+        s.output_dir().join(".kiln-run").exists(),
+        "the half-made output was lost"
+    );
+    assert_eq!(s.journals().len(), 1, "the dead run's journal");
+    let o = s.kiln(&["cleanup"]).output().unwrap();
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(!s.output_dir().exists(), "{out}");
+    assert_eq!(s.journals(), Vec::<String>::new(), "{out}");
+}
+
+#[test]
+fn cleanup_leaves_an_output_directory_that_another_run_marked() {
+    let g = guest();
+    let _one = one_vm();
+    let s = Scratch::new();
+    kill_9_while_provisioning(&g, &s);
+    // The dead run's mark replaced by another's, as when a later build took the directory
+    // over: the journal's word is not enough to delete it.
+    std::fs::write(s.output_dir().join(".kiln-run"), "some-other-run").unwrap();
+    let o = s.kiln(&["cleanup"]).output().unwrap();
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert!(
+        out.contains("is marked by another run; left alone"),
+        "{out}"
+    );
+    assert!(s.output_dir().join("packer-qemu").exists(), "{out}");
+}
+
+#[test]
+fn a_machine_that_dies_before_ssh_ends_the_wait_with_why() {
+    let g = guest();
+    let _one = one_vm();
+    let s = Scratch::new();
+    let mut b = builder(&g, &s);
+    // No init where the kernel looks and no driver for its root disk: it panics, reboots
+    // after a second, and QEMU (-no-reboot) exits, long before ssh_timeout (5m).
+    b["qemuargs"] = serde_json::json!([
+        ["-kernel", g.join("vmlinuz")],
+        ["-initrd", g.join("initrd.img")],
+        [
+            "-append",
+            "console=ttyS0 rdinit=/nonexistent root=/dev/vda panic=1"
+        ],
+        ["-no-reboot"]
+    ]);
+    let o = build(&s, &serde_json::json!({"builders": [b]}));
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert_says(
+        &out,
+        &[
+            "==> qemu: Waiting for SSH to become available...",
+            "The machine stopped before SSH became available: Qemu exited (exit status: 0)",
+            "==> qemu: Deleting output directory...",
+        ],
+    );
+    assert!(!out.contains("Timeout waiting for SSH"), "{out}");
+    assert!(!s.output_dir().exists(), "{out}");
+    assert_eq!(s.vms(), Vec::<i32>::new());
+    assert_eq!(s.journals(), Vec::<String>::new());
+}
+
+#[test]
+fn validate_points_at_what_kiln_cannot_do_yet_and_at_packers_errors() {
+    let g = guest();
+    let s = Scratch::new();
+    let base = builder(&g, &s);
+    let cases: Vec<(serde_json::Value, &str)> = vec![
+        (
+            serde_json::json!({"boot_command": ["<enter>"]}),
+            "boot_command: typing a boot command over VNC is not available in kiln's qemu builder yet",
+        ),
+        (
+            serde_json::json!({"iso_url": "https://example.invalid/debian.iso"}),
+            "downloading \"https://example.invalid/debian.iso\" is not available in kiln yet",
+        ),
+        (
+            serde_json::json!({"iso_checksum": "sha256:00"}),
+            "iso_checksum: \"00\" is not a sha256 digest (64 hex digits)",
+        ),
+        (
+            serde_json::json!({"format": "vmdk"}),
+            "format: invalid format, only 'qcow2' or 'raw' are allowed",
+        ),
+        (
+            serde_json::json!({"output_directory": s.path()}),
+            "already exists. It must not exist.",
+        ),
+    ];
+    for (extra, said) in cases {
+        let mut b = base.clone();
+        for (k, v) in extra.as_object().unwrap() {
+            b[k] = v.clone();
+        }
+        s.write("t.json", &serde_json::json!({"builders": [b]}).to_string());
+        let o = s.kiln(&["validate", "t.json"]).output().unwrap();
+        let out = text(&o);
+        assert_eq!(o.status.code(), Some(1), "{extra}: {out}");
+        assert!(out.contains(said), "{said:?} in:\n{out}");
+    }
+    s.write(
+        "t.json",
+        &serde_json::json!({"builders": [base]}).to_string(),
+    );
+    let o = s.kiln(&["validate", "t.json"]).output().unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+}
+
+#[test]
+fn a_wrong_checksum_stops_the_build_before_anything_boots() {
+    let g = guest();
+    let s = Scratch::new();
+    let mut b = builder(&g, &s);
+    b["iso_checksum"] = format!("sha256:{}", "0".repeat(64)).into();
+    let o = build(&s, &serde_json::json!({"builders": [b]}));
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert_says(
+        &out,
+        &["Checksums did not match for ", "expected sha256 0000"],
+    );
+    assert!(!out.contains("Starting VM"), "{out}");
+    assert!(!s.output_dir().exists(), "{out}");
+    assert_eq!(s.journals(), Vec::<String>::new());
+}
+
+#[test]
+fn a_dry_run_prints_the_qemu_command_line_and_makes_nothing() {
+    let g = guest();
+    let s = Scratch::new();
+    s.write(
+        "t.json",
+        &serde_json::json!({"builders": [builder(&g, &s)]}).to_string(),
+    );
+    let o = s
+        .kiln(&["build", "-dry-run", "-color=false", "t.json"])
+        .output()
+        .unwrap();
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert_says(
+        &out,
+        &[
+            "==> qemu: Would run: qemu-system-x86_64 -name packer-qemu -machine type=pc,accel=tcg -netdev user,id=user.0,hostfwd=tcp:127.0.0.1:2222-:22 -vnc 127.0.0.1:0 -m 512M -device virtio-net,netdev=user.0 -drive file=",
+            "-kernel ",
+            "-append console=ttyS0 root=/dev/vda",
+            "==> qemu: Would write the disk to ",
+        ],
+    );
+    assert!(!s.output_dir().exists(), "{out}");
+}
