@@ -703,7 +703,9 @@ mod tests {
         let server = tokio::spawn(async move {
             let (mut s, _) = listener.accept().await.unwrap();
             if let Some(r) = reply {
-                tokio::io::AsyncWriteExt::write_all(&mut s, r).await.unwrap();
+                tokio::io::AsyncWriteExt::write_all(&mut s, r)
+                    .await
+                    .unwrap();
                 tokio::time::sleep(Duration::from_millis(300)).await;
             }
         });
