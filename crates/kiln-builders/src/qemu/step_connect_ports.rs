@@ -1,7 +1,7 @@
 //! The two host ports the VM is reached on, each a free one picked at random in its range
-//! (as Packer does): the port forwarded to the guest's SSH port (`host_port_min` to
-//! `host_port_max`, on 127.0.0.1) and the VNC port (`vnc_port_min` to `vnc_port_max`, on
-//! `vnc_bind_address`).
+//! (as Packer does; the range's end excluded): the port forwarded to the guest's SSH port
+//! (`host_port_min` to `host_port_max`, on 127.0.0.1) and the VNC port (`vnc_port_min` to
+//! `vnc_port_max`, on `vnc_bind_address`).
 
 use super::builder::State;
 use async_trait::async_trait;
@@ -9,13 +9,36 @@ use kiln_core::plugin::BuildCx;
 use kiln_core::step::Step;
 use kiln_core::{Error, Result};
 
-/// A port in `min..=max` on `addr` that nothing listens on now, tried in random order.
-fn free_port(addr: &str, min: u16, max: u16) -> Option<u16> {
-    let span = u32::from(max - min) + 1;
+/// A listener on a free port of `addr` in `min..max` (as Packer's range: `max` excluded, unless
+/// it equals `min`), ports tried in random order.
+pub(super) fn listen_in(addr: &str, min: u16, max: u16) -> Option<std::net::TcpListener> {
+    let span = u32::from(max.saturating_sub(min)).max(1);
     let start = uuid::Uuid::new_v4().as_u128() as u32 % span;
     (0..span.min(1000))
         .map(|i| min + ((start + i) % span) as u16)
-        .find(|p| std::net::TcpListener::bind((addr, *p)).is_ok())
+        .find_map(|p| std::net::TcpListener::bind((addr, p)).ok())
+}
+
+/// Ports this process has handed to a VM: two builds running side by side never get the same
+/// one between the check and QEMU's own bind.
+static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+
+/// A port in `min..max` on `addr` that nothing listens on now and no other build of this run
+/// was given (QEMU is given it to listen on).
+fn free_port(addr: &str, min: u16, max: u16) -> Option<u16> {
+    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
+    // Held while looking, so the ports found are kept open until the choice is made.
+    let mut held = vec![];
+    for _ in 0..16 {
+        let l = listen_in(addr, min, max)?;
+        let port = l.local_addr().ok()?.port();
+        if !given.contains(&port) {
+            given.push(port);
+            return Some(port);
+        }
+        held.push(l);
+    }
+    None
 }
 
 /// Picks the forwarded SSH port.
@@ -90,7 +113,7 @@ mod tests {
         let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let p = taken.local_addr().unwrap().port();
         assert_eq!(free_port("127.0.0.1", p, p), None);
-        let got = free_port("127.0.0.1", p.saturating_sub(5), p).unwrap();
+        let got = free_port("127.0.0.1", p.saturating_sub(5), p + 1).unwrap();
         assert!(got >= p.saturating_sub(5) && got < p, "{got}");
     }
 }
