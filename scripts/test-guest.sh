@@ -5,13 +5,14 @@
 #   disk.qcow2  the SSH targets' Debian root filesystem (scripts/test-rootfs.sh) on ext4, with
 #               an init of its own: it brings up eth0 as QEMU's user network expects
 #               (10.0.2.15, no route out), starts sshd on port 22, and powers the machine off
-#               when `poweroff` (a script here) signals it.
+#               when `poweroff` (a script here) signals it. With `kiln.keys` on the kernel's
+#               command line it first runs one line typed on the keyboard (over VNC).
 # A template boots it as Packer users boot such images: `disk_image: true`, the disk as
 # iso_url, and qemuargs -kernel, -initrd and -append. Cached under $KILN_CACHE (default
 # /var/tmp/kiln-cache); the version is part of the path. Needs root (mkfs.ext4 -d keeps
 # owners only as root).
 set -euo pipefail
-VERSION=2
+VERSION=3
 CACHE=${KILN_CACHE:-/var/tmp/kiln-cache}
 OUT=$CACHE/guest-v$VERSION
 if [ -f "$OUT/.kiln-ready" ]; then
@@ -77,6 +78,10 @@ mount -t devpts devpts /dev/pts
 mount -t tmpfs -o mode=1777 tmpfs /dev/shm
 mount -t tmpfs tmpfs /run
 mkdir -p /run/sshd
+if grep -q kiln.keys /proc/cmdline; then
+  # For boot_command tests: one line typed on the console's keyboard (VNC), run as root.
+  ( IFS= read -r line < /dev/tty1 && sh -c "$line" > /run/typed.log 2>&1 ) &
+fi
 busybox hostname kiln-guest
 busybox ip link set lo up
 busybox ip link set eth0 up

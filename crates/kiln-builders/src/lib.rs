@@ -4,6 +4,7 @@
 
 pub mod docker;
 pub mod file;
+pub mod http_server;
 pub mod null;
 pub mod qemu;
 
@@ -16,7 +17,8 @@ pub fn register(r: &mut Registry) {
     // As Packer: `run_command` is rendered when the container starts, with `{{.Image}}`.
     r.builder_rendering("docker", docker::builder::new, &["run_command"]);
     r.cleaner("docker:", docker::cleaner);
-    // As Packer: `qemuargs` is rendered when the VM starts, with the ports it gets.
-    r.builder_rendering("qemu", qemu::builder::new, &["qemuargs"]);
+    // As Packer: `qemuargs` is rendered when the VM starts, with the ports it gets, and
+    // `boot_command` when it is typed, with the HTTP server's.
+    r.builder_rendering("qemu", qemu::builder::new, &["qemuargs", "boot_command"]);
     r.cleaner("qemu:", qemu::cleaner);
 }

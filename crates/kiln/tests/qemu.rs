@@ -447,14 +447,66 @@ fn a_machine_that_dies_before_ssh_ends_the_wait_with_why() {
 }
 
 #[test]
+fn a_boot_command_is_typed_over_vnc_and_fetches_from_the_http_server() {
+    let g = guest();
+    let _one = one_vm();
+    let s = Scratch::new();
+    s.write("http/hello.txt", "served to the machine\n");
+    let mut b = builder(&g, &s);
+    // The machine runs one line typed on its keyboard (test-guest.sh, `kiln.keys`): the
+    // boot command fetches a file from kiln's HTTP server with the address and port rendered
+    // into it, then marks that it ran.
+    b["qemuargs"] = serde_json::json!([
+        ["-kernel", g.join("vmlinuz")],
+        ["-initrd", g.join("initrd.img")],
+        ["-append", "console=ttyS0 root=/dev/vda kiln.keys"]
+    ]);
+    b["http_directory"] = "http".into();
+    b["boot_wait"] = "15s".into();
+    b["boot_key_interval"] = "10ms".into();
+    b["boot_command"] = serde_json::json!([
+        "busybox wget -q -O /etc/from-http http://{{ .HTTPIP }}:{{ .HTTPPort }}/hello.txt",
+        " && echo typed-as-{{ .Name }} > /etc/typed<enter>"
+    ]);
+    let t = serde_json::json!({
+        "builders": [b],
+        "provisioners": [{"type": "shell", "inline": [
+            "for i in $(seq 100); do [ -e /etc/typed ] && break; sleep 0.1; done",
+            "cat /etc/typed /etc/from-http"]}]
+    });
+    let o = build(&s, &t);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert_says(
+        &out,
+        &[
+            "==> qemu: Starting HTTP server on port 8",
+            "==> qemu: Waiting 15s for boot...",
+            "==> qemu: Connecting to VM via VNC (127.0.0.1:59",
+            "==> qemu: Typing the boot command over VNC...",
+            "    qemu: typed-as-packer-qemu",
+            "    qemu: served to the machine",
+        ],
+    );
+    let disk = s.output_dir().join("packer-qemu");
+    assert_eq!(file_in_disk(&disk, "/etc/typed"), "typed-as-packer-qemu\n");
+    assert_eq!(s.vms(), Vec::<i32>::new());
+    assert_eq!(s.journals(), Vec::<String>::new());
+}
+
+#[test]
 fn validate_points_at_what_kiln_cannot_do_yet_and_at_packers_errors() {
     let g = guest();
     let s = Scratch::new();
     let base = builder(&g, &s);
     let cases: Vec<(serde_json::Value, &str)> = vec![
         (
-            serde_json::json!({"boot_command": ["<enter>"]}),
-            "boot_command: typing a boot command over VNC is not available in kiln's qemu builder yet",
+            serde_json::json!({"floppy_files": ["a.cfg"]}),
+            "floppy_files, floppy_dirs: floppy disks is not available in kiln's qemu builder yet",
+        ),
+        (
+            serde_json::json!({"boot_command": ["<enter>"], "disable_vnc": true}),
+            "A boot command cannot be used when vnc is disabled.",
         ),
         (
             serde_json::json!({"iso_url": "https://example.invalid/debian.iso"}),

@@ -1,13 +1,16 @@
-//! The `qemu` builder's run, Packer's steps in Packer's order: the output directory, the
-//! ISO, the disks (create, copy, resize), the forwarded SSH port and the VNC port, the VM,
-//! connect, provision, remove the temporary key, shut down, compact the disk. The artifact is
-//! the output directory's files (Packer's builder id `transcend.qemu`, id `VM`).
+//! The `qemu` builder's run, Packer's steps in Packer's order: the ISO, the output
+//! directory, the disks (create, copy, resize), the HTTP server, the forwarded SSH port and
+//! the VNC port, the VM, the boot command, connect, provision, remove the temporary key, shut
+//! down, compact the disk. The artifact is the output directory's files (Packer's builder id
+//! `transcend.qemu`, id `VM`).
 
 use super::config::{parse, Settings};
+use super::step_boot_command::StepTypeBootCommand;
 use super::step_connect_ports::{StepConfigureVnc, StepPortForward};
 use super::step_convert_disk::StepConvertDisk;
 use super::step_copy_disk::StepCopyDisk;
 use super::step_create_disk::StepCreateDisk;
+use super::step_http::StepHttpServer;
 use super::step_iso::StepIso;
 use super::step_output_dir::StepPrepareOutputDir;
 use super::step_resize_disk::StepResizeDisk;
@@ -56,6 +59,8 @@ pub struct State {
     pub iso_path: Option<String>,
     /// The disks, the main one first.
     pub disks: Vec<String>,
+    /// The HTTP server for `http_directory`, while it runs.
+    pub http: Option<crate::http_server::HttpServer>,
     /// The host port forwarded to the guest's SSH port.
     pub host_port: Option<u16>,
     /// The VNC port, unless `disable_vnc`.
@@ -194,14 +199,16 @@ impl Builder for QemuBuilder {
         }
         let mut state = self.state(cx);
         let steps: Vec<Box<dyn Step<State>>> = vec![
-            Box::new(StepPrepareOutputDir::new()),
             Box::new(StepIso),
+            Box::new(StepPrepareOutputDir::new()),
             Box::new(StepCreateDisk),
             Box::new(StepCopyDisk),
             Box::new(StepResizeDisk),
+            Box::new(StepHttpServer),
             Box::new(StepPortForward),
             Box::new(StepConfigureVnc),
             Box::new(StepRun::new()),
+            Box::new(StepTypeBootCommand),
             Box::new(StepConnect::new(self.comm.clone())),
             Box::new(StepProvision::new()),
             Box::new(StepCleanupTempKeys {
@@ -239,6 +246,7 @@ impl QemuBuilder {
             output_dir: PathBuf::from(&self.settings.c.output_directory),
             iso_path: None,
             disks: vec![],
+            http: None,
             host_port: None,
             vnc_port: None,
             vm: None,

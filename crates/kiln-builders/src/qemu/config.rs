@@ -149,7 +149,8 @@ pub struct Config {
     /// Deprecated, ignored (as in Packer).
     #[serde(default)]
     pub run_once: bool,
-    /// Keys typed over VNC after `boot_wait` (not available yet).
+    /// Keys typed over VNC after `boot_wait` (the lines joined; rendered when typed, with
+    /// `{{.HTTPIP}}`, `{{.HTTPPort}}` and `{{.Name}}`).
     #[serde(default)]
     pub boot_command: Vec<String>,
     /// The wait before typing `boot_command` (default 10s; negative: none).
@@ -164,7 +165,7 @@ pub struct Config {
     /// No VNC at all.
     #[serde(default)]
     pub disable_vnc: bool,
-    /// Files served over HTTP to the machine (not available yet).
+    /// Files served over HTTP to the machine, at `{{.HTTPIP}}:{{.HTTPPort}}`.
     #[serde(default)]
     pub http_directory: String,
     /// The HTTP port range's start.
@@ -173,7 +174,8 @@ pub struct Config {
     /// The HTTP port range's end.
     #[serde(default)]
     pub http_port_max: u16,
-    /// Where the HTTP server listens.
+    /// Where the HTTP server listens (default 127.0.0.1, which the guest reaches as
+    /// 10.0.2.2 through QEMU's user network).
     #[serde(default)]
     pub http_bind_address: String,
     /// The interface whose address the HTTP server has.
@@ -228,6 +230,8 @@ pub struct Settings {
     pub checksum: Option<(String, String)>,
     /// The boot wait (zero when none).
     pub boot_wait: Duration,
+    /// The pause after each key event of the boot command.
+    pub key_interval: Duration,
     /// The shutdown budget.
     pub shutdown_timeout: Duration,
     /// Warnings for the user, as Packer gives them.
@@ -281,6 +285,29 @@ pub fn parse(
         Some(s) => kiln_template::duration::parse_go_duration(s)
             .map_err(|e| Diagnostic::new(format!("boot_wait: {e}")))?,
     };
+    let configured = match c.boot_key_interval.as_deref() {
+        Some(v) if !v.is_empty() => Some(
+            kiln_template::duration::parse_go_duration(v)
+                .map_err(|e| Diagnostic::new(format!("boot_key_interval: {e}")))?,
+        ),
+        _ => None,
+    };
+    // As Packer: a positive boot_key_interval, else PACKER_KEY_INTERVAL when it parses, else
+    // 100ms.
+    let key_interval = configured.filter(|d| !d.is_zero()).unwrap_or_else(|| {
+        std::env::var("PACKER_KEY_INTERVAL")
+            .ok()
+            .and_then(|v| kiln_template::duration::parse_go_duration(&v).ok())
+            .unwrap_or(Duration::from_millis(100))
+    });
+    if let Some(v) = c
+        .boot_keygroup_interval
+        .as_deref()
+        .filter(|v| !v.is_empty())
+    {
+        kiln_template::duration::parse_go_duration(v)
+            .map_err(|e| Diagnostic::new(format!("boot_keygroup_interval: {e}")))?;
+    }
     let shutdown_timeout = c
         .shutdown_timeout
         .map(|d| d.0)
@@ -292,6 +319,7 @@ pub fn parse(
             iso_path,
             checksum,
             boot_wait,
+            key_interval,
             shutdown_timeout,
             warnings,
         },
@@ -326,6 +354,13 @@ impl Config {
             self.cpus = 1;
         }
         set(&mut self.vnc_bind_address, "127.0.0.1");
+        set(&mut self.http_bind_address, "127.0.0.1");
+        if self.http_port_min == 0 {
+            self.http_port_min = 8000;
+        }
+        if self.http_port_max == 0 {
+            self.http_port_max = 9000;
+        }
         if self.vnc_port_min == 0 {
             self.vnc_port_min = 5900;
         }
@@ -413,6 +448,19 @@ impl Config {
                 self.output_directory
             )));
         }
+        if self.http_port_min > self.http_port_max {
+            return Err(Diagnostic::new(
+                "http_port_min must be less than http_port_max",
+            ));
+        }
+        if !self.boot_command.is_empty() && self.disable_vnc {
+            return Err(Diagnostic::new(
+                "A boot command cannot be used when vnc is disabled.",
+            ));
+        }
+        // The command is checked as written; templates in it are rendered when it is typed.
+        super::boot_command::parse(&self.boot_command.concat())
+            .map_err(|e| Diagnostic::new(format!("boot_command: {e}")))?;
         if self.vnc_port_min > self.vnc_port_max {
             return Err(Diagnostic::new(
                 "vnc_port_min must be less than vnc_port_max",
@@ -439,14 +487,6 @@ impl Config {
     /// Options kiln does not implement yet, refused by name when set.
     fn refuse_unavailable(&self) -> Result<(), Diagnostic> {
         let not_yet = [
-            (
-                !self.boot_command.is_empty(),
-                "boot_command: typing a boot command over VNC",
-            ),
-            (
-                !self.http_directory.is_empty(),
-                "http_directory: the HTTP server for the machine",
-            ),
             (
                 !self.floppy_files.is_empty() || !self.floppy_dirs.is_empty(),
                 "floppy_files, floppy_dirs: floppy disks",
@@ -643,6 +683,8 @@ mod tests {
         assert_eq!(c.disk_interface, "virtio");
         assert_eq!(c.disk_cache, "writeback");
         assert_eq!(s.boot_wait, Duration::from_secs(10));
+        assert_eq!((c.http_port_min, c.http_port_max), (8000, 9000));
+        assert_eq!(c.http_bind_address, "127.0.0.1");
         assert_eq!(s.shutdown_timeout, Duration::from_secs(300));
         assert!(s.checksum.is_none());
         assert!(s.warnings[0].starts_with("A checksum of 'none'"));
@@ -675,10 +717,27 @@ mod tests {
             e(r#", "host_port_min": 5000, "host_port_max": 4000"#),
             "host_port_min must be less than host_port_max"
         );
-        assert!(e(r#", "boot_command": ["<enter>"]"#).contains("not available"));
+        assert!(e(r#", "floppy_files": ["a"]"#).contains("not available"));
+        assert_eq!(
+            e(r#", "boot_command": ["<enter>"], "disable_vnc": true"#),
+            "A boot command cannot be used when vnc is disabled."
+        );
+        assert_eq!(
+            e(r#", "boot_command": ["<wait-2s>"]"#),
+            "boot_command: Expecting a positive wait value. Got -2s"
+        );
+        assert_eq!(
+            e(r#", "http_port_min": 9000, "http_port_max": 8000"#),
+            "http_port_min must be less than http_port_max"
+        );
         assert!(e(r#", "output_directory": "/""#).contains("already exists"));
         assert!(e(r#", "iso_urls": ["x"]"#).starts_with("Only one of iso_url"));
-        assert!(e(r#", "disk_sise": "1G""#).contains("disk_size"));
+        let unknown = cfg(&format!(
+            r#"{{"iso_url": "{p}", "iso_checksum": "none", "ssh_username": "u", "disk_sise": "1G"}}"#
+        ))
+        .unwrap_err();
+        assert_eq!(unknown.message, "unknown configuration key \"disk_sise\"");
+        assert_eq!(unknown.hint.as_deref(), Some("did you mean \"disk_size\"?"));
         let missing = cfg(r#"{"iso_checksum": "none", "ssh_username": "u"}"#).unwrap_err();
         assert_eq!(
             missing.message,

@@ -1,22 +1,27 @@
 //! The `qemu` builder: starts a QEMU virtual machine from a disk image (`disk_image: true`)
-//! or an installer ISO, provisions it over SSH through a forwarded host port, powers it off
-//! and leaves its disk in `output_directory`.
+//! or an installer ISO (typing `boot_command` over VNC, serving `http_directory`), provisions
+//! it over SSH through a forwarded host port, powers it off and leaves its disk in
+//! `output_directory`.
 //!
 //! The output directory and the VM process are in the resource journal until the build is
 //! done; the VM also dies with kiln (the kernel kills it when kiln's thread ends), so even a
 //! `kill -9` leaves no machine running, and `kiln cleanup` removes the half-written disk.
 
+mod boot_command;
 pub mod builder;
 pub mod config;
+mod step_boot_command;
 mod step_connect_ports;
 mod step_convert_disk;
 mod step_copy_disk;
 mod step_create_disk;
+mod step_http;
 mod step_iso;
 mod step_output_dir;
 mod step_resize_disk;
 mod step_run;
 mod step_shutdown;
+mod vnc;
 
 use kiln_core::journal::{Event, Record};
 use kiln_core::plugin::BuildCx;

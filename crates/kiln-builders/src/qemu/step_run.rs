@@ -251,8 +251,11 @@ fn device_and_drive_args(s: &State) -> (Vec<String>, Vec<String>) {
 pub(super) fn qemu_args(cx: &BuildCx, s: &State) -> Result<Vec<String>> {
     let c = &s.settings.c;
     let data = cx.info.interp.with_data([
-        ("HTTPIP", TVal::Str("0.0.0.0".into())),
-        ("HTTPPort", TVal::Str("0".into())),
+        ("HTTPIP", TVal::Str(super::step_http::USER_NET_HOST.into())),
+        (
+            "HTTPPort",
+            TVal::Str(s.http.as_ref().map(|h| h.port).unwrap_or(0).to_string()),
+        ),
         ("HTTPDir", TVal::Str(c.http_directory.clone())),
         ("OutputDir", TVal::Str(c.output_directory.clone())),
         ("Name", TVal::Str(c.vm_name.clone())),
