@@ -685,31 +685,6 @@ fn kiln_cleanup_of_a_killed_build_reads_the_same_vault_role() {
     );
 }
 
-/// A CA and a certificate it signed for 127.0.0.1, made by openssl in `dir`: the CA's
-/// certificate, the server's certificate and its key.
-fn test_ca(dir: &std::path::Path) -> [std::path::PathBuf; 3] {
-    let script = r#"set -e
-        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 \
-          -subj /CN=kiln-test-ca -keyout ca.key -out ca.pem \
-          -addext basicConstraints=critical,CA:TRUE -addext keyUsage=critical,keyCertSign
-        openssl req -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -subj /CN=127.0.0.1 \
-          -keyout server.key -out server.csr
-        printf 'subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n' > ext
-        openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 \
-          -extfile ext -out server.pem"#;
-    let out = std::process::Command::new("sh")
-        .args(["-c", script])
-        .current_dir(dir)
-        .output()
-        .expect("openssl");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    ["ca.pem", "server.pem", "server.key"].map(|f| dir.join(f))
-}
-
 /// Vault over HTTPS: its certificate is checked against VAULT_CACERT (or the certificates in
 /// VAULT_CAPATH) and nothing else, so one the system does not trust is refused before any
 /// secret is asked for.
