@@ -3,6 +3,7 @@
 //! `qemu` (provision a virtual machine, keep its disk).
 
 pub mod docker;
+pub mod download;
 pub mod file;
 pub mod http_server;
 pub mod null;

@@ -32,3 +32,11 @@ pub fn hash_file(kind: &str, path: &Path) -> std::io::Result<String> {
         _ => run(sha2::Sha512::new(), path),
     }
 }
+
+/// The SHA-1 of `data` as lowercase hex (Packer names cached downloads by it).
+pub fn sha1_hex(data: &[u8]) -> String {
+    sha1::Sha1::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}

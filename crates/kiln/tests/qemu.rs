@@ -494,6 +494,293 @@ fn a_boot_command_is_typed_over_vnc_and_fetches_from_the_http_server() {
     assert_eq!(s.journals(), Vec::<String>::new());
 }
 
+/// Python's HTTP server on a loopback port, serving `dir`; killed when dropped.
+struct WebServer {
+    child: Child,
+    port: u16,
+}
+
+impl WebServer {
+    fn start(dir: &Path) -> WebServer {
+        Self::start_with(dir, None)
+    }
+
+    /// With `tls` (certificate, key): over HTTPS.
+    fn start_with(dir: &Path, tls: Option<(&Path, &Path)>) -> WebServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut cmd = Command::new("python3");
+        match tls {
+            None => {
+                cmd.args(["-m", "http.server", "--bind", "127.0.0.1"])
+                    .arg(port.to_string())
+                    .arg("--directory")
+                    .arg(dir);
+            }
+            Some((cert, key)) => {
+                cmd.args(["-c", "import functools, http.server, ssl, sys\n\
+                    h = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[1])\n\
+                    s = http.server.ThreadingHTTPServer(('127.0.0.1', int(sys.argv[2])), h)\n\
+                    c = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)\n\
+                    c.load_cert_chain(sys.argv[3], sys.argv[4])\n\
+                    s.socket = c.wrap_socket(s.socket, server_side=True)\n\
+                    s.serve_forever()"])
+                    .arg(dir)
+                    .arg(port.to_string())
+                    .arg(cert)
+                    .arg(key);
+            }
+        }
+        let child = cmd
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        assert!(
+            wait_for(Duration::from_secs(10), || std::net::TcpStream::connect((
+                "127.0.0.1",
+                port
+            ))
+            .is_ok()),
+            "the web server did not start"
+        );
+        WebServer { child, port }
+    }
+}
+
+impl Drop for WebServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A directory for a web server in the scratch directory, holding `files` (name, text).
+fn web_root(s: &Scratch, files: &[(&str, &str)]) -> PathBuf {
+    for (name, text) in files {
+        s.write(&format!("www/{name}"), text);
+    }
+    s.path().join("www")
+}
+
+/// The lowercase sha256 of a file, by sha256sum.
+fn sha256_of(path: &Path) -> String {
+    let o = Command::new("sha256sum").arg(path).output().unwrap();
+    assert!(o.status.success());
+    String::from_utf8_lossy(&o.stdout)
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string()
+}
+
+#[test]
+fn an_image_is_downloaded_into_the_cache_checked_against_a_remote_checksum_file_and_reused() {
+    let g = guest();
+    let _one = one_vm();
+    let s = Scratch::new();
+    let www = s.path().join("www");
+    std::fs::create_dir_all(&www).unwrap();
+    std::os::unix::fs::symlink(g.join("disk.qcow2"), www.join("disk.qcow2")).unwrap();
+    let sum = sha256_of(&g.join("disk.qcow2"));
+    s.write(
+        "www/SHA256SUMS",
+        &format!("{}  other.qcow2\n{sum}  disk.qcow2\n", "0".repeat(64)),
+    );
+    let web = WebServer::start(&www);
+    let base = format!("http://127.0.0.1:{}", web.port);
+    let mut b = builder(&g, &s);
+    b["iso_url"] = format!("{base}/disk.qcow2").into();
+    b["iso_checksum"] = format!("file:{base}/SHA256SUMS").into();
+    b["iso_target_extension"] = "qcow2".into();
+    let t = serde_json::json!({"builders": [b],
+        "provisioners": [{"type": "shell", "inline": ["echo provisioned"]}]});
+    s.write("t.json", &t.to_string());
+    let cache = s.path().join("cache");
+    let run = |extra: &[&str]| {
+        let mut args = vec!["build", "-color=false"];
+        args.extend(extra);
+        args.push("t.json");
+        s.kiln(&args)
+            .env("PACKER_CACHE_DIR", &cache)
+            .output()
+            .unwrap()
+    };
+    let o = run(&[]);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    // Named as Packer names it: the SHA-1 of the checksum option, the target extension.
+    let key = format!("file:{base}/SHA256SUMS");
+    let sha1 = Command::new("sha1sum")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .and_then(|mut c| {
+            use std::io::Write;
+            c.stdin.take().unwrap().write_all(key.as_bytes())?;
+            c.wait_with_output()
+        })
+        .unwrap();
+    let name = format!(
+        "{}.qcow2",
+        String::from_utf8_lossy(&sha1.stdout)
+            .split_whitespace()
+            .next()
+            .unwrap()
+    );
+    let cached = cache.join(&name);
+    assert_says(
+        &out,
+        &[
+            "==> qemu: Retrieving ISO",
+            &format!("==> qemu: Fetching the checksum file {base}/SHA256SUMS"),
+            &format!("==> qemu: Trying {base}/disk.qcow2"),
+            &format!("==> qemu: {base}/disk.qcow2 => {}", cached.display()),
+            "    qemu: provisioned",
+        ],
+    );
+    assert_eq!(sha256_of(&cached), sum);
+    let left: Vec<String> = std::fs::read_dir(&cache)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(
+        left,
+        vec![name.clone()],
+        "only the whole download in the cache"
+    );
+    // Again: the cached image matches, nothing is downloaded.
+    let o = run(&["-force"]);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert_says(
+        &out,
+        &[&format!("==> qemu: Using the cached {}", cached.display())],
+    );
+    assert!(!out.contains(" => "), "{out}");
+    assert_eq!(s.vms(), Vec::<i32>::new());
+    assert_eq!(s.journals(), Vec::<String>::new());
+}
+
+#[test]
+fn a_download_that_does_not_match_its_checksum_is_removed_and_the_next_url_tried() {
+    let g = guest();
+    let s = Scratch::new();
+    let www = web_root(
+        &s,
+        &[("wrong.iso", "not the image"), ("right.iso", "the image")],
+    );
+    let web = WebServer::start(&www);
+    let base = format!("http://127.0.0.1:{}", web.port);
+    let mut b = builder(&g, &s);
+    b.as_object_mut().unwrap().remove("iso_url");
+    b["disk_image"] = false.into();
+    b["iso_urls"] = serde_json::json!([
+        format!("{base}/missing.iso"),
+        format!("{base}/wrong.iso"),
+        format!("{base}/right.iso")
+    ]);
+    b["iso_checksum"] = format!("sha256:{}", sha256_of(&www.join("right.iso"))).into();
+    s.write("t.json", &serde_json::json!({"builders": [b]}).to_string());
+    let cache = s.path().join("cache");
+    let o = s
+        .kiln(&["build", "-dry-run", "-color=false", "t.json"])
+        .env("PACKER_CACHE_DIR", &cache)
+        .output()
+        .unwrap();
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert_says(
+        &out,
+        &[&format!("==> qemu: Would download {base}/missing.iso to ")],
+    );
+    assert!(!cache.exists(), "a dry run downloaded: {out}");
+    // The build itself: the missing one fails, the wrong one is removed, the right one kept;
+    // then QEMU cannot start (no such kernel) and the build ends there.
+    let mut b = b;
+    b["qemuargs"] = serde_json::json!([["-kernel", "/nonexistent"]]);
+    s.write("t.json", &serde_json::json!({"builders": [b]}).to_string());
+    let o = s
+        .kiln(&["build", "-color=false", "t.json"])
+        .env("PACKER_CACHE_DIR", &cache)
+        .output()
+        .unwrap();
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert_says(
+        &out,
+        &[
+            &format!("==> qemu: Download failed {base}/missing.iso: bad response code: 404"),
+            "==> qemu: Checksum did not match, removing ",
+            &format!("==> qemu: {base}/right.iso => "),
+            "Error launching VM: Qemu failed to start.",
+        ],
+    );
+    let left: Vec<String> = std::fs::read_dir(&cache)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(left.len(), 1, "{left:?}");
+    assert_eq!(
+        std::fs::read_to_string(cache.join(&left[0])).unwrap(),
+        "the image"
+    );
+    assert!(!s.output_dir().exists(), "{out}");
+}
+
+#[test]
+fn an_https_download_is_trusted_only_through_the_system_roots_or_ssl_cert_file() {
+    let g = guest();
+    let s = Scratch::new();
+    let pki = s.path().join("pki");
+    std::fs::create_dir_all(&pki).unwrap();
+    let [ca, cert, key] = test_ca(&pki);
+    let www = web_root(&s, &[("small.iso", "an iso")]);
+    let web = WebServer::start_with(&www, Some((&cert, &key)));
+    let url = format!("https://127.0.0.1:{}/small.iso", web.port);
+    let mut b = builder(&g, &s);
+    b.as_object_mut().unwrap().remove("iso_url");
+    b["disk_image"] = false.into();
+    b["iso_url"] = url.clone().into();
+    b["iso_checksum"] = format!("sha256:{}", sha256_of(&www.join("small.iso"))).into();
+    // QEMU cannot start (no such kernel): the build ends right after the download.
+    b["qemuargs"] = serde_json::json!([["-kernel", "/nonexistent"]]);
+    s.write("t.json", &serde_json::json!({"builders": [b]}).to_string());
+    let cache = s.path().join("cache");
+    let build = |trust: Option<&Path>| {
+        let mut c = s.kiln(&["build", "-color=false", "t.json"]);
+        c.env("PACKER_CACHE_DIR", &cache)
+            .env_remove("SSL_CERT_FILE");
+        if let Some(ca) = trust {
+            c.env("SSL_CERT_FILE", ca);
+        }
+        let o = c.output().unwrap();
+        (o.status.code(), text(&o))
+    };
+    let (code, out) = build(None);
+    assert_eq!(code, Some(1), "{out}");
+    assert_says(
+        &out,
+        &[&format!("==> qemu: Download failed {url}: "), "certificate"],
+    );
+    assert!(!out.contains(" => "), "{out}");
+    let (code, out) = build(Some(&ca));
+    assert_eq!(code, Some(1), "{out}");
+    assert_says(
+        &out,
+        &[
+            &format!("==> qemu: {url} => "),
+            "Error launching VM: Qemu failed to start.",
+        ],
+    );
+    let left: Vec<_> = std::fs::read_dir(&cache).unwrap().flatten().collect();
+    assert_eq!(left.len(), 1);
+    assert_eq!(std::fs::read_to_string(left[0].path()).unwrap(), "an iso");
+}
+
 #[test]
 fn validate_points_at_what_kiln_cannot_do_yet_and_at_packers_errors() {
     let g = guest();
@@ -509,8 +796,8 @@ fn validate_points_at_what_kiln_cannot_do_yet_and_at_packers_errors() {
             "A boot command cannot be used when vnc is disabled.",
         ),
         (
-            serde_json::json!({"iso_url": "https://example.invalid/debian.iso"}),
-            "downloading \"https://example.invalid/debian.iso\" is not available in kiln yet",
+            serde_json::json!({"iso_url": "ftp://example.invalid/debian.iso"}),
+            "iso_url: \"ftp://example.invalid/debian.iso\": only local paths, file://, http:// and https:// URLs are available in kiln",
         ),
         (
             serde_json::json!({"iso_checksum": "sha256:00"}),

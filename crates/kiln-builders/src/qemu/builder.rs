@@ -169,7 +169,17 @@ impl Builder for QemuBuilder {
     /// emulator and qemu-img are found, and the QEMU command line is printed.
     async fn dry_run(&self, cx: &BuildCx) -> Result<()> {
         let mut s = self.state(cx);
-        StepIso.run(cx, &mut s).await?;
+        match self.settings.iso_sources.first() {
+            Some(super::config::Source::Remote(url)) => {
+                let target = super::step_iso::cache_target(&s, url);
+                cx.ui.say(&format!(
+                    "Would download {url} to {} (unless a file there matches the checksum)",
+                    target.display()
+                ));
+                s.iso_path = Some(target.display().to_string());
+            }
+            _ => StepIso.run(cx, &mut s).await?,
+        }
         for tool in [self.settings.c.qemu_binary.as_str(), "qemu-img"] {
             let found = tokio::process::Command::new(tool)
                 .arg("--version")

@@ -224,10 +224,10 @@ pub struct Config {
 pub struct Settings {
     /// The options, defaults filled in.
     pub c: Config,
-    /// `iso_url` (or the first of `iso_urls`) as a local path.
-    pub iso_path: String,
-    /// The checksum to verify it against: (algorithm, hex), or None for `none`.
-    pub checksum: Option<(String, String)>,
+    /// `iso_url`, or each of `iso_urls` in order.
+    pub iso_sources: Vec<Source>,
+    /// The checksum to verify it against.
+    pub checksum: Sum,
     /// The boot wait (zero when none).
     pub boot_wait: Duration,
     /// The pause after each key event of the boot command.
@@ -278,7 +278,7 @@ pub fn parse(
         c.disk_size.push('M');
     }
     c.refuse_unavailable()?;
-    let (iso_path, checksum) = c.iso(&mut warnings)?;
+    let (iso_sources, checksum) = c.iso(&mut warnings)?;
     let boot_wait = match c.boot_wait.as_deref() {
         None | Some("") => Duration::from_secs(10),
         Some(s) if s.starts_with('-') => Duration::ZERO,
@@ -316,7 +316,7 @@ pub fn parse(
     Ok((
         Settings {
             c,
-            iso_path,
+            iso_sources,
             checksum,
             boot_wait,
             key_interval,
@@ -509,39 +509,62 @@ impl Config {
         Ok(())
     }
 
-    /// The local path of the ISO (or disk image) and the checksum to verify it with.
-    fn iso(
-        &self,
-        warnings: &mut Vec<String>,
-    ) -> Result<(String, Option<(String, String)>), Diagnostic> {
-        let url = if self.iso_url.is_empty() {
-            &self.iso_urls[0]
+    /// Where the ISO (or disk image) comes from, in the order to try, and the checksum to
+    /// verify it with.
+    fn iso(&self, warnings: &mut Vec<String>) -> Result<(Vec<Source>, Sum), Diagnostic> {
+        let urls: Vec<&String> = if self.iso_url.is_empty() {
+            self.iso_urls.iter().collect()
         } else {
-            &self.iso_url
+            vec![&self.iso_url]
         };
-        let path = local_path(url).ok_or_else(|| {
-            Diagnostic::new(format!(
-                "iso_url: downloading \"{url}\" is not available in kiln yet; give a local path or a file:// URL"
-            ))
-        })?;
-        if !std::path::Path::new(&path).is_file() {
-            return Err(Diagnostic::new(format!("iso_url: {path}: no such file")));
+        let mut sources = vec![];
+        for url in &urls {
+            match local_path(url) {
+                Some(path) => {
+                    if !std::path::Path::new(&path).is_file() {
+                        return Err(Diagnostic::new(format!("iso_url: {path}: no such file")));
+                    }
+                    sources.push(Source::Local(path));
+                }
+                None if url.starts_with("http://") || url.starts_with("https://") => {
+                    if self.iso_skip_cache {
+                        return Err(Diagnostic::new(
+                            "iso_skip_cache with a URL (QEMU reading the ISO over HTTP) is not available in kiln yet",
+                        ));
+                    }
+                    sources.push(Source::Remote(url.to_string()));
+                }
+                None => {
+                    return Err(Diagnostic::new(format!(
+                        "iso_url: \"{url}\": only local paths, file://, http:// and https:// URLs are available in kiln"
+                    )))
+                }
+            }
         }
         if self.iso_checksum == "none" {
             warnings.push(
                 "A checksum of 'none' was specified. Since ISO files are so big,\na checksum is highly recommended."
                     .to_string(),
             );
-            return Ok((path, None));
+            return Ok((sources, Sum::None));
         }
         if self.iso_checksum.to_lowercase().ends_with(".iso") {
             return Err(Diagnostic::new(
                 "iso_checksum: Error parsing checksum: .iso is not a valid checksum ending",
             ));
         }
-        let sum = parse_checksum(&self.iso_checksum, &path)?;
-        Ok((path, Some(sum)))
+        let sum = parse_checksum(&self.iso_checksum, urls[0])?;
+        Ok((sources, sum))
     }
+}
+
+/// Where the ISO comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// A file here, used in place.
+    Local(String),
+    /// An HTTP or HTTPS URL, downloaded into the cache.
+    Remote(String),
 }
 
 /// A local path for `url`: a plain path, or a `file://` URL. None for anything else.
@@ -555,61 +578,74 @@ fn local_path(url: &str) -> Option<String> {
     Some(url.to_string())
 }
 
-/// `TYPE:HEX`, a bare hex digest (its type from its length, as go-getter guesses it), or
-/// `file:PATH` (a checksum file: `HEX  NAME` lines, or BSD-style `TYPE (NAME) = HEX`, the
-/// line naming `iso`'s file).
-fn parse_checksum(spec: &str, iso: &str) -> Result<(String, String), Diagnostic> {
-    let by_length = |hex: &str| -> Result<(String, String), Diagnostic> {
-        let kind = match hex.len() {
-            32 => "md5",
-            40 => "sha1",
-            64 => "sha256",
-            128 => "sha512",
-            _ => {
-                return Err(Diagnostic::new(format!(
-                    "iso_checksum: Unknown checksum type for \"{hex}\""
-                )))
+/// The type of a bare hex digest from its length, as go-getter guesses it.
+fn by_length(hex: &str) -> Result<(String, String), String> {
+    let kind = match hex.len() {
+        32 => "md5",
+        40 => "sha1",
+        64 => "sha256",
+        128 => "sha512",
+        _ => return Err(format!("iso_checksum: Unknown checksum type for \"{hex}\"")),
+    };
+    if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(format!("iso_checksum: \"{hex}\" is not a hex digest"));
+    }
+    Ok((kind.to_string(), hex.to_lowercase()))
+}
+
+/// The checksum of the file named `name` in a checksum file's text (`HEX  NAME` lines, or
+/// BSD-style `TYPE (NAME) = HEX`); `file` names the checksum file in messages.
+pub(super) fn checksum_in(text: &str, name: &str, file: &str) -> Result<(String, String), String> {
+    let names = |listed: &str| listed == name || listed.ends_with(&format!("/{name}"));
+    for line in text.lines() {
+        let words: Vec<&str> = line.split_whitespace().collect();
+        match words.as_slice() {
+            [hex, listed] if names(listed.trim_start_matches('*')) => return by_length(hex),
+            [kind, listed, "=", hex] if names(listed.trim_matches(['(', ')'])) => {
+                let (_, hex) = by_length(hex)?;
+                return Ok((kind.to_lowercase(), hex));
             }
-        };
-        if !hex.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return Err(Diagnostic::new(format!(
-                "iso_checksum: \"{hex}\" is not a hex digest"
-            )));
+            _ => {}
         }
-        Ok((kind.to_string(), hex.to_lowercase()))
+    }
+    Err(format!("iso_checksum: no checksum for {name} in {file}"))
+}
+
+/// The last part of a path or URL's path: the name a checksum file lists it under.
+pub(super) fn file_name_of(source: &str) -> String {
+    let path = source.split(['?', '#']).next().unwrap_or(source);
+    path.rsplit('/').next().unwrap_or(path).to_string()
+}
+
+/// What `iso_checksum` says.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Sum {
+    /// `none`: nothing to check.
+    None,
+    /// An algorithm and the lowercase hex digest.
+    Known(String, String),
+    /// `file:` with a checksum file to download when the build runs.
+    Remote(String),
+}
+
+/// `TYPE:HEX`, a bare hex digest (its type from its length, as go-getter guesses it), or
+/// `file:PATH` / `file:URL` (a checksum file; a local one is read now, a remote one when the
+/// build runs), the line naming `iso`'s file.
+fn parse_checksum(spec: &str, iso: &str) -> Result<Sum, Diagnostic> {
+    let known = |r: Result<(String, String), String>| {
+        r.map(|(k, h)| Sum::Known(k, h)).map_err(Diagnostic::new)
     };
     let Some((kind, rest)) = spec.split_once(':') else {
-        return by_length(spec);
+        return known(by_length(spec));
     };
     let kind = kind.to_lowercase();
     if kind == "file" {
-        let file = local_path(rest).ok_or_else(|| {
-            Diagnostic::new(format!(
-                "iso_checksum: downloading the checksum file \"{rest}\" is not available in kiln yet"
-            ))
-        })?;
+        let Some(file) = local_path(rest) else {
+            return Ok(Sum::Remote(rest.to_string()));
+        };
         let text = std::fs::read_to_string(&file)
             .map_err(|e| Diagnostic::new(format!("iso_checksum: {file}: {e}")))?;
-        let name = std::path::Path::new(iso)
-            .file_name()
-            .map(|n| n.to_string_lossy().to_string())
-            .unwrap_or_default();
-        for line in text.lines() {
-            let words: Vec<&str> = line.split_whitespace().collect();
-            match words.as_slice() {
-                [hex, file] if file.trim_start_matches('*').ends_with(&name) => {
-                    return by_length(hex)
-                }
-                [kind, file, "=", hex] if file.trim_matches(['(', ')']).ends_with(&name) => {
-                    let (_, hex) = by_length(hex)?;
-                    return Ok((kind.to_lowercase(), hex));
-                }
-                _ => {}
-            }
-        }
-        return Err(Diagnostic::new(format!(
-            "iso_checksum: no checksum for {name} in {file}"
-        )));
+        return known(checksum_in(&text, &file_name_of(iso), &file));
     }
     if !kiln_core::digest::KINDS.contains(&kind.as_str()) {
         return Err(Diagnostic::new(format!(
@@ -629,8 +665,7 @@ fn parse_checksum(spec: &str, iso: &str) -> Result<(String, String), Diagnostic>
             "iso_checksum: \"{rest}\" is not a {kind} digest ({want} hex digits)"
         )));
     }
-    let hex = rest.to_lowercase();
-    Ok((kind, hex))
+    Ok(Sum::Known(kind, rest.to_lowercase()))
 }
 
 /// Whether KVM can be used: /dev/kvm opens for reading and writing (Packer's test).
@@ -686,7 +721,7 @@ mod tests {
         assert_eq!((c.http_port_min, c.http_port_max), (8000, 9000));
         assert_eq!(c.http_bind_address, "127.0.0.1");
         assert_eq!(s.shutdown_timeout, Duration::from_secs(300));
-        assert!(s.checksum.is_none());
+        assert_eq!(s.checksum, Sum::None);
         assert!(s.warnings[0].starts_with("A checksum of 'none'"));
         assert_eq!(comm.communicator, "ssh");
     }
@@ -743,8 +778,22 @@ mod tests {
             missing.message,
             "One of iso_url or iso_urls must be specified"
         );
-        let remote = cfg(r#"{"iso_url": "https://example.invalid/d.iso", "iso_checksum": "none", "ssh_username": "u"}"#).unwrap_err();
-        assert!(remote.message.contains("not available"));
+        let (remote, _) = cfg(r#"{"iso_url": "https://example.invalid/d.iso", "iso_checksum": "file:https://example.invalid/SUMS", "ssh_username": "u"}"#).unwrap();
+        assert_eq!(
+            remote.iso_sources,
+            vec![Source::Remote("https://example.invalid/d.iso".into())]
+        );
+        assert_eq!(
+            remote.checksum,
+            Sum::Remote("https://example.invalid/SUMS".into())
+        );
+        let ftp = cfg(r#"{"iso_url": "ftp://example.invalid/d.iso", "iso_checksum": "none", "ssh_username": "u"}"#).unwrap_err();
+        assert!(
+            ftp.message
+                .contains("only local paths, file://, http:// and https://"),
+            "{}",
+            ftp.message
+        );
     }
 
     #[test]
@@ -754,11 +803,11 @@ mod tests {
         let sha = "a".repeat(64);
         assert_eq!(
             parse_checksum(&sha, &iso).unwrap(),
-            ("sha256".into(), sha.clone())
+            Sum::Known("sha256".into(), sha.clone())
         );
         assert_eq!(
             parse_checksum(&format!("MD5:{}", "B".repeat(32)), &iso).unwrap(),
-            ("md5".into(), "b".repeat(32))
+            Sum::Known("md5".into(), "b".repeat(32))
         );
         assert!(parse_checksum("abc", &iso).is_err());
         assert!(parse_checksum("sha9:abc", &iso).is_err());
@@ -766,7 +815,7 @@ mod tests {
         assert!(parse_checksum(&format!("sha256:{}", "g".repeat(64)), &iso).is_err());
         assert_eq!(
             parse_checksum(&format!("sha384:{}", "c".repeat(96)), &iso).unwrap(),
-            ("sha384".into(), "c".repeat(96))
+            Sum::Known("sha384".into(), "c".repeat(96))
         );
         let name = d.path().file_name().unwrap().to_string_lossy().to_string();
         let mut sums = tempfile::NamedTempFile::new().unwrap();
@@ -783,12 +832,18 @@ mod tests {
         let spec = format!("file:{}", sums.path().display());
         assert_eq!(
             parse_checksum(&spec, &iso).unwrap(),
-            ("sha1".into(), "1".repeat(40))
+            Sum::Known("sha1".into(), "1".repeat(40))
         );
         let mut bsd = tempfile::NamedTempFile::new().unwrap();
         std::io::Write::write_all(&mut bsd, format!("SHA256 ({name}) = {sha}\n").as_bytes())
             .unwrap();
         let spec = format!("file://{}", bsd.path().display());
-        assert_eq!(parse_checksum(&spec, &iso).unwrap(), ("sha256".into(), sha));
+        assert_eq!(
+            parse_checksum(&spec, &iso).unwrap(),
+            Sum::Known("sha256".into(), sha)
+        );
+        // A name is matched whole: "xdisk.iso" is not "disk.iso".
+        assert!(checksum_in(&format!("{}  xdisk.iso\n", "1".repeat(40)), "disk.iso", "f").is_err());
+        assert_eq!(file_name_of("https://h/a/b.iso?x=1"), "b.iso");
     }
 }
