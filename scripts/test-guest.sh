@@ -7,12 +7,13 @@
 #               (10.0.2.15, no route out), starts sshd on port 22, and powers the machine off
 #               when `poweroff` (a script here) signals it. With `kiln.keys` on the kernel's
 #               command line it first runs one line typed on the keyboard (over VNC).
+#               /lib/kiln-modules holds the CD drivers (`order` lists them for insmod).
 # A template boots it as Packer users boot such images: `disk_image: true`, the disk as
 # iso_url, and qemuargs -kernel, -initrd and -append. Cached under $KILN_CACHE (default
 # /var/tmp/kiln-cache); the version is part of the path. Needs root (mkfs.ext4 -d keeps
 # owners only as root).
 set -euo pipefail
-VERSION=3
+VERSION=4
 CACHE=${KILN_CACHE:-/var/tmp/kiln-cache}
 OUT=$CACHE/guest-v$VERSION
 if [ -f "$OUT/.kiln-ready" ]; then
@@ -68,6 +69,14 @@ chmod 755 initrd/init
 mkdir stage
 cp -a "$rootfs/." stage/
 cp x/bin/busybox stage/bin/busybox
+# The CD drivers and file system, for tests that give the machine a CD: loaded in this order
+# by `busybox insmod` (the disk has no module tools).
+mkdir -p stage/lib/kiln-modules
+for m in drivers/scsi/scsi_common drivers/scsi/scsi_mod drivers/ata/libata drivers/ata/ata_piix \
+         drivers/cdrom/cdrom drivers/scsi/sr_mod fs/isofs/isofs; do
+  cp "$mods/$m.ko" stage/lib/kiln-modules/
+  echo "$(basename "$m")" >> stage/lib/kiln-modules/order
+done
 cat > stage/sbin/kiln-init <<'SH'
 #!/bin/sh
 # PID 1 of the qemu builder's test machine.

@@ -297,8 +297,12 @@ fn a_failed_provisioner_stops_the_vm_and_removes_the_output_directory() {
 /// Starts a build whose provisioner sleeps, and returns once it prints that it is
 /// provisioning, with the rest of its output to come on the channel.
 fn start_sleeping_build(g: &Path, s: &Scratch) -> (Child, mpsc::Receiver<String>) {
+    // With a CD too: it is a temporary of its own to clean up.
+    s.write("cd/meta-data", "instance-id: kiln\n");
+    let mut b = builder(g, s);
+    b["cd_files"] = serde_json::json!(["cd/meta-data"]);
     let t = serde_json::json!({
-        "builders": [builder(g, s)],
+        "builders": [b],
         "provisioners": [{"type": "shell", "inline": ["echo provisioning-now", "sleep 600"]}]
     });
     s.write("t.json", &t.to_string());
@@ -357,6 +361,7 @@ fn sigint_while_provisioning_stops_the_vm_and_removes_the_output_directory() {
     let g = guest();
     let _one = one_vm();
     let s = Scratch::new();
+    let before = kiln_cds();
     let (mut child, rx) = start_sleeping_build(&g, &s);
     // SAFETY: signalling the child we started.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
@@ -373,6 +378,7 @@ fn sigint_while_provisioning_stops_the_vm_and_removes_the_output_directory() {
     assert!(!s.output_dir().exists(), "{out}");
     assert_eq!(s.vms(), Vec::<i32>::new(), "a VM left running");
     assert_eq!(s.journals(), Vec::<String>::new(), "journal left");
+    assert_eq!(kiln_cds(), before, "the CD was left behind");
 }
 
 #[test]
@@ -380,7 +386,9 @@ fn kill_9_takes_the_vm_with_it_and_cleanup_removes_the_output_directory() {
     let g = guest();
     let _one = one_vm();
     let s = Scratch::new();
+    let before = kiln_cds();
     kill_9_while_provisioning(&g, &s);
+    assert_eq!(kiln_cds().len(), before.len() + 1, "the dead run's CD");
     assert!(
         s.output_dir().join(".kiln-run").exists(),
         "the half-made output was lost"
@@ -391,6 +399,7 @@ fn kill_9_takes_the_vm_with_it_and_cleanup_removes_the_output_directory() {
     assert!(o.status.success(), "{out}");
     assert!(!s.output_dir().exists(), "{out}");
     assert_eq!(s.journals(), Vec::<String>::new(), "{out}");
+    assert_eq!(kiln_cds(), before, "{out}");
 }
 
 #[test]
@@ -491,6 +500,53 @@ fn a_boot_command_is_typed_over_vnc_and_fetches_from_the_http_server() {
     let disk = s.output_dir().join("packer-qemu");
     assert_eq!(file_in_disk(&disk, "/etc/typed"), "typed-as-packer-qemu\n");
     assert_eq!(s.vms(), Vec::<i32>::new());
+    assert_eq!(s.journals(), Vec::<String>::new());
+}
+
+/// The CD files kiln has in the temporary directory now.
+fn kiln_cds() -> Vec<String> {
+    std::fs::read_dir(std::env::temp_dir())
+        .unwrap()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("kiln-cd-"))
+        .collect()
+}
+
+#[test]
+fn cd_files_reach_the_machine_on_a_labelled_cd_that_is_gone_after() {
+    let g = guest();
+    let _one = one_vm();
+    let s = Scratch::new();
+    s.write("cd/meta-data", "instance-id: kiln\n");
+    s.write("cd/seed/user-data", "#cloud-config\n");
+    let before = kiln_cds();
+    let mut b = builder(&g, &s);
+    b["cd_files"] = serde_json::json!(["cd/meta-data", "cd/seed"]);
+    b["cd_label"] = "cidata".into();
+    let t = serde_json::json!({"builders": [b],
+        "provisioners": [{"type": "shell", "inline": [
+            // The drivers are not in the machine's kernel: test-guest.sh puts them on the disk.
+            "sudo sh -c 'for m in $(cat /lib/kiln-modules/order); do busybox insmod /lib/kiln-modules/$m.ko; done'",
+            "for i in $(seq 100); do [ -b /dev/sr0 ] && break; sleep 0.1; done",
+            "sudo mkdir -p /mnt/cd && sudo mount -t iso9660 -o ro /dev/sr0 /mnt/cd",
+            "echo \"label: $(sudo blkid -o value -s LABEL /dev/sr0)\"",
+            "cat /mnt/cd/meta-data /mnt/cd/seed/user-data",
+            "sudo umount /mnt/cd"]}]});
+    let o = build(&s, &t);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert_says(
+        &out,
+        &[
+            "==> qemu: Creating CD disk...",
+            "    qemu: Done copying paths from CD_dirs",
+            "    qemu: label: cidata",
+            "    qemu: instance-id: kiln",
+            "    qemu: #cloud-config",
+        ],
+    );
+    assert_eq!(kiln_cds(), before, "the CD was left behind");
     assert_eq!(s.journals(), Vec::<String>::new());
 }
 

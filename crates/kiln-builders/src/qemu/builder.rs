@@ -1,5 +1,5 @@
 //! The `qemu` builder's run, Packer's steps in Packer's order: the ISO, the output
-//! directory, the disks (create, copy, resize), the HTTP server, the forwarded SSH port and
+//! directory, the CD of `cd_files`, the disks (create, copy, resize), the HTTP server, the forwarded SSH port and
 //! the VNC port, the VM, the boot command, connect, provision, remove the temporary key, shut
 //! down, compact the disk. The artifact is the output directory's files (Packer's builder id
 //! `transcend.qemu`, id `VM`).
@@ -9,6 +9,7 @@ use super::step_boot_command::StepTypeBootCommand;
 use super::step_connect_ports::{StepConfigureVnc, StepPortForward};
 use super::step_convert_disk::StepConvertDisk;
 use super::step_copy_disk::StepCopyDisk;
+use super::step_create_cd::StepCreateCd;
 use super::step_create_disk::StepCreateDisk;
 use super::step_http::StepHttpServer;
 use super::step_iso::StepIso;
@@ -59,6 +60,8 @@ pub struct State {
     pub iso_path: Option<String>,
     /// The disks, the main one first.
     pub disks: Vec<String>,
+    /// The CD made of `cd_files`, while it exists.
+    pub cd_path: Option<String>,
     /// The HTTP server for `http_directory`, while it runs.
     pub http: Option<crate::http_server::HttpServer>,
     /// The host port forwarded to the guest's SSH port.
@@ -211,6 +214,7 @@ impl Builder for QemuBuilder {
         let steps: Vec<Box<dyn Step<State>>> = vec![
             Box::new(StepIso),
             Box::new(StepPrepareOutputDir::new()),
+            Box::new(StepCreateCd::new()),
             Box::new(StepCreateDisk),
             Box::new(StepCopyDisk),
             Box::new(StepResizeDisk),
@@ -256,6 +260,7 @@ impl QemuBuilder {
             output_dir: PathBuf::from(&self.settings.c.output_directory),
             iso_path: None,
             disks: vec![],
+            cd_path: None,
             http: None,
             host_port: None,
             vnc_port: None,

@@ -190,7 +190,7 @@ pub struct Config {
     /// The floppy's label.
     #[serde(default)]
     pub floppy_label: String,
-    /// Files on a CD (not available yet).
+    /// Files and directories put on a CD the machine gets (`cd_label`, default `packer`).
     #[serde(default)]
     pub cd_files: Vec<String>,
     /// The CD's label.
@@ -491,7 +491,6 @@ impl Config {
                 !self.floppy_files.is_empty() || !self.floppy_dirs.is_empty(),
                 "floppy_files, floppy_dirs: floppy disks",
             ),
-            (!self.cd_files.is_empty(), "cd_files: CDs made from files"),
             (
                 !self.net_bridge.is_empty(),
                 "net_bridge: bridged networking",

@@ -14,6 +14,7 @@ mod step_boot_command;
 mod step_connect_ports;
 mod step_convert_disk;
 mod step_copy_disk;
+mod step_create_cd;
 mod step_create_disk;
 mod step_http;
 mod step_iso;
@@ -35,6 +36,8 @@ use tokio_util::sync::CancellationToken;
 /// path; id: the pid).
 const DIR: &str = "qemu:dir";
 const VM: &str = "qemu:vm";
+/// Journal kind of the CD made of `cd_files` (key: its path).
+const CD: &str = "qemu:cd";
 
 /// The file a run leaves in an output directory it made, holding the run's id, until the
 /// build succeeds: `kiln cleanup` removes a directory only when it finds its run's mark.
@@ -112,6 +115,21 @@ pub fn cleaner(r: Record) -> Pin<Box<dyn Future<Output = Result<(), String>> + S
                         "{} has no kiln mark (a finished build's output?); left alone",
                         dir.display()
                     )),
+                }
+            }
+            CD => {
+                let path = Path::new(&r.key);
+                let ours = path
+                    .file_name()
+                    .is_some_and(|n| n.to_string_lossy().starts_with(step_create_cd::PREFIX));
+                if !ours {
+                    return Err(format!("{} is not a kiln CD; left alone", path.display()));
+                }
+                match std::fs::remove_file(path) {
+                    Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                        Err(format!("removing {}: {e}", path.display()))
+                    }
+                    _ => Ok(()),
                 }
             }
             other => Err(format!("unknown qemu resource kind {other}")),

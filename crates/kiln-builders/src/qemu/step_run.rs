@@ -230,15 +230,23 @@ fn device_and_drive_args(s: &State) -> (Vec<String>, Vec<String>) {
         drives.push(drive);
     }
     devices.push(format!("{},netdev=user.0", c.net_device));
+    // The CDs: the installer (unless booting a disk image), then the one made of cd_files.
+    let mut cds = vec![];
     if !c.disk_image {
-        let iso = s.iso_path.clone().unwrap_or_default();
+        cds.push(s.iso_path.clone().unwrap_or_default());
+    }
+    cds.extend(s.cd_path.clone());
+    for (i, cd) in cds.iter().enumerate() {
         drives.push(match c.cdrom_interface.as_str() {
-            "" => format!("file={iso},index=0,media=cdrom"),
+            "" => format!("file={cd},index={i},media=cdrom"),
             "virtio-scsi" => {
-                devices.extend(["virtio-scsi-device".into(), "scsi-cd,drive=cdrom0".into()]);
-                format!("file={iso},if=none,index=0,id=cdrom0,media=cdrom")
+                devices.extend([
+                    "virtio-scsi-device".into(),
+                    format!("scsi-cd,drive=cdrom{i}"),
+                ]);
+                format!("file={cd},if=none,index={i},id=cdrom{i},media=cdrom")
             }
-            ifc => format!("file={iso},if={ifc},index=0,id=cdrom0,media=cdrom"),
+            ifc => format!("file={cd},if={ifc},index={i},id=cdrom{i},media=cdrom"),
         });
     }
     (devices, drives)
