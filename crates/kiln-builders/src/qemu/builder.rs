@@ -64,6 +64,8 @@ pub struct State {
     pub cd_path: Option<String>,
     /// The HTTP server for `http_directory`, while it runs.
     pub http: Option<crate::http_server::HttpServer>,
+    /// The claims on the ports given to QEMU, held until the build ends.
+    pub port_claims: Vec<super::step_connect_ports::PortClaim>,
     /// The host port forwarded to the guest's SSH port.
     pub host_port: Option<u16>,
     /// The VNC port, unless `disable_vnc`.
@@ -262,6 +264,7 @@ impl QemuBuilder {
             disks: vec![],
             cd_path: None,
             http: None,
+            port_claims: vec![],
             host_port: None,
             vnc_port: None,
             vm: None,

@@ -19,22 +19,31 @@ pub(super) fn listen_in(addr: &str, min: u16, max: u16) -> Option<std::net::TcpL
         .find_map(|p| std::net::TcpListener::bind((addr, p)).ok())
 }
 
-/// Ports this process has handed to a VM: two builds running side by side never get the same
-/// one between the check and QEMU's own bind.
-static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+/// A claim on a port for one build, held until the build ends: an abstract Unix socket named
+/// after the port, which no other kiln process (nor another build of this one) can bind while
+/// it is held, and which the kernel releases when the process dies. It closes the gap between
+/// finding the port free and QEMU binding it (Packer uses lock files for the same).
+pub struct PortClaim(#[allow(dead_code)] std::os::unix::net::UnixListener);
 
-/// A port in `min..max` on `addr` that nothing listens on now and no other build of this run
-/// was given (QEMU is given it to listen on).
-fn free_port(addr: &str, min: u16, max: u16) -> Option<u16> {
-    let mut given = GIVEN.lock().unwrap_or_else(|e| e.into_inner());
-    // Held while looking, so the ports found are kept open until the choice is made.
+fn claim(addr: &str, port: u16) -> Option<PortClaim> {
+    use std::os::linux::net::SocketAddrExt;
+    let name = format!("kiln-port-{addr}-{port}");
+    let sa = std::os::unix::net::SocketAddr::from_abstract_name(name.as_bytes()).ok()?;
+    std::os::unix::net::UnixListener::bind_addr(&sa)
+        .ok()
+        .map(PortClaim)
+}
+
+/// A port in `min..max` on `addr` that nothing listens on now and no other build holds a
+/// claim on, with the claim (QEMU is given the port to listen on).
+fn free_port(addr: &str, min: u16, max: u16) -> Option<(u16, PortClaim)> {
+    // Held while looking, so a port found taken by a claim is not found again.
     let mut held = vec![];
     for _ in 0..16 {
         let l = listen_in(addr, min, max)?;
         let port = l.local_addr().ok()?.port();
-        if !given.contains(&port) {
-            given.push(port);
-            return Some(port);
+        if let Some(c) = claim(addr, port) {
+            return Some((port, c));
         }
         held.push(l);
     }
@@ -60,16 +69,18 @@ impl Step<State> for StepPortForward {
         if c.skip_nat_mapping {
             return Ok(());
         }
-        let port = free_port("127.0.0.1", c.host_port_min, c.host_port_max).ok_or_else(|| {
-            Error::msg(format!(
-                "Error finding port: no free port between {} and {}",
-                c.host_port_min, c.host_port_max
-            ))
-        })?;
+        let (port, held) =
+            free_port("127.0.0.1", c.host_port_min, c.host_port_max).ok_or_else(|| {
+                Error::msg(format!(
+                    "Error finding port: no free port between {} and {}",
+                    c.host_port_min, c.host_port_max
+                ))
+            })?;
         cx.ui.say(&format!(
             "Found port for communicator (SSH, WinRM, etc): {port}."
         ));
         s.host_port = Some(port);
+        s.port_claims.push(held);
         Ok(())
     }
 }
@@ -92,28 +103,35 @@ impl Step<State> for StepConfigureVnc {
             "Looking for available port between {} and {} on {}",
             c.vnc_port_min, c.vnc_port_max, c.vnc_bind_address
         ));
-        let port =
-            free_port(&c.vnc_bind_address, c.vnc_port_min, c.vnc_port_max).ok_or_else(|| {
+        let (port, held) = free_port(&c.vnc_bind_address, c.vnc_port_min, c.vnc_port_max)
+            .ok_or_else(|| {
                 Error::msg(format!(
                     "Error finding VNC port: no free port between {} and {}",
                     c.vnc_port_min, c.vnc_port_max
                 ))
             })?;
         s.vnc_port = Some(port);
+        s.port_claims.push(held);
         Ok(())
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use super::free_port;
+    use super::{claim, free_port};
 
     #[test]
-    fn a_free_port_is_in_range_and_a_taken_one_is_skipped() {
+    fn a_free_port_is_in_range_and_a_taken_or_claimed_one_is_skipped() {
         let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let p = taken.local_addr().unwrap().port();
-        assert_eq!(free_port("127.0.0.1", p, p), None);
-        let got = free_port("127.0.0.1", p.saturating_sub(5), p + 1).unwrap();
+        assert!(free_port("127.0.0.1", p, p).is_none());
+        let (got, _held) = free_port("127.0.0.1", p.saturating_sub(5), p + 1).unwrap();
         assert!(got >= p.saturating_sub(5) && got < p, "{got}");
+        // A port free for TCP but claimed by another build is not given out until released.
+        drop(taken);
+        let held = claim("127.0.0.1", p).unwrap();
+        assert!(free_port("127.0.0.1", p, p).is_none());
+        drop(held);
+        assert_eq!(free_port("127.0.0.1", p, p).map(|(port, _)| port), Some(p));
     }
 }
