@@ -94,14 +94,17 @@ pub async fn run_all(
     opts: Options,
     cancel: &CancellationToken,
 ) -> Vec<BuildResult> {
-    let mut sorted: Vec<String> = jobs.iter().map(|j| j.info.name.clone()).collect();
+    let mut sorted: Vec<String> = jobs.iter().map(|j| j.info.display.clone()).collect();
     sorted.sort();
     let uis: Vec<BuildUi> = jobs
         .iter()
         .map(|j| {
             ui.for_build(
-                &j.info.name,
-                sorted.iter().position(|n| n == &j.info.name).unwrap_or(0),
+                &j.info.display,
+                sorted
+                    .iter()
+                    .position(|n| n == &j.info.display)
+                    .unwrap_or(0),
             )
         })
         .collect();
@@ -146,7 +149,7 @@ async fn run_one(
     cancel: CancellationToken,
 ) -> BuildResult {
     let start = Instant::now();
-    let name = job.info.name.clone();
+    let name = job.info.display.clone();
     let after = if opts.dry_run {
         would_run(&job)
     } else {

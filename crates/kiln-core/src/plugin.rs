@@ -15,8 +15,11 @@ use tokio_util::sync::CancellationToken;
 /// What a plugin needs to know about the build it serves.
 #[derive(Clone)]
 pub struct BuildInfo {
-    /// Build name.
+    /// Build name (`{{build_name}}`, the manifest's `name`).
     pub name: String,
+    /// The name the build is shown by (`==> NAME: ...`, the artifact list): the build name,
+    /// or an HCL2 build's `type.name`.
+    pub display: String,
     /// Builder type.
     pub builder_type: String,
     /// Interpolation context (variables, build name, run time) for rendering templates

@@ -364,6 +364,7 @@ mod tests {
             cancel,
             info: BuildInfo {
                 name: "t".into(),
+                display: "t".into(),
                 builder_type: "null".into(),
                 interp: kiln_template::interp::Context::new(chrono::Utc::now()),
                 run_uuid: "u".into(),

@@ -32,6 +32,34 @@ pub struct Template {
     pub error_cleanup_provisioner: Option<ProvisionerDef>,
     /// Post-processor chains.
     pub post_processors: Vec<Vec<PostProcessorDef>>,
+    /// Values known to be secret when the template was read (HCL2's sensitive variables).
+    pub secrets: Vec<String>,
+    /// What an HCL2 template declared, for `inspect`; None for a legacy JSON template.
+    pub hcl: Option<HclSummary>,
+}
+
+/// An HCL2 template's declarations, as `inspect` lists them.
+#[derive(Debug, Clone, Default)]
+pub struct HclSummary {
+    /// Input variables, sorted: name and value as shown (`<sensitive>` for secrets).
+    pub inputs: Vec<(String, String)>,
+    /// Locals, sorted, likewise.
+    pub locals: Vec<(String, String)>,
+    /// `build` blocks in order.
+    pub builds: Vec<HclBuildSummary>,
+}
+
+/// One `build` block.
+#[derive(Debug, Clone, Default)]
+pub struct HclBuildSummary {
+    /// Its `name`, if any.
+    pub name: Option<String>,
+    /// Its builds' names (`type.name`).
+    pub sources: Vec<String>,
+    /// Provisioner types in order.
+    pub provisioners: Vec<String>,
+    /// Post-processor chains' types.
+    pub post_processors: Vec<Vec<String>>,
 }
 
 /// A declared user variable.
@@ -56,6 +84,16 @@ pub struct BuilderDef {
     pub config: Value,
     /// Where it was declared.
     pub span: Option<Span>,
+    /// The name shown, and matched by `-only`, `only` and `except`, when not `name`
+    /// (HCL2: `type.name`, or `build.type.name` in a named build block).
+    pub display: Option<String>,
+}
+
+impl BuilderDef {
+    /// The name the build is shown and selected by.
+    pub fn key(&self) -> &str {
+        self.display.as_deref().unwrap_or(&self.name)
+    }
 }
 
 /// A provisioner block.

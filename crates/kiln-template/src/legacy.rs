@@ -267,6 +267,7 @@ fn builders(v: &Value, errs: &mut Diagnostics) -> Vec<BuilderDef> {
             kind,
             config: obj,
             span: b.span.clone(),
+            display: None,
         });
     }
     out

@@ -1,12 +1,14 @@
 //! Template front ends for kiln.
 //!
-//! Every syntax a user can write (today: Packer's legacy JSON) is parsed into one [`value::Value`]
-//! tree with source spans, interpolated with the Go-template engine in [`interp`], and turned into
-//! the syntax-free [`ir::Template`] that the engine plans builds from.
+//! Every syntax a user can write (Packer's legacy JSON, and HCL2 in [`hcl`]) is parsed into one
+//! [`value::Value`] tree with source spans, interpolated with the Go-template engine in
+//! [`interp`], and turned into the syntax-free [`ir::Template`] that the engine plans builds
+//! from.
 
 pub mod decode;
 pub mod diag;
 pub mod duration;
+pub mod hcl;
 pub mod interp;
 pub mod ir;
 pub mod json;

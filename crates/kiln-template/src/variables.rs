@@ -18,11 +18,17 @@ pub struct Overrides {
     pub files: Vec<(String, String)>,
     /// `-var k=v`, in order (later wins).
     pub vars: Vec<(String, String)>,
+    /// `-var-file`s in HCL (`.pkrvars.hcl`), in order; read by the HCL2 front end.
+    pub hcl_files: Vec<std::path::PathBuf>,
 }
 
 impl Overrides {
     /// Reads a `-var-file` (a flat JSON object of strings) and appends its values.
     pub fn add_var_file(&mut self, path: &Path) -> Result<(), Diagnostic> {
+        if path.extension().is_some_and(|e| e == "hcl") {
+            self.hcl_files.push(path.to_path_buf());
+            return Ok(());
+        }
         let text = std::fs::read_to_string(path).map_err(|e| {
             Diagnostic::new(format!("could not read var file {}: {e}", path.display()))
         })?;
@@ -63,6 +69,13 @@ pub fn resolve(
     overrides: &Overrides,
     base: &Context,
 ) -> Result<Arc<BTreeMap<String, String>>, Diagnostics> {
+    if let Some(f) = overrides.hcl_files.first() {
+        return Err(Diagnostic::new(format!(
+            "{}: an HCL2 var file is for HCL2 templates; a legacy JSON template takes JSON var files",
+            f.display()
+        ))
+        .into());
+    }
     let mut raw: BTreeMap<String, (String, Option<crate::Span>)> = BTreeMap::new();
     let mut missing = Vec::new();
     for v in &t.variables {

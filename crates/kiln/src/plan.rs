@@ -10,7 +10,7 @@ use kiln_template::diag::{Diagnostic, Diagnostics};
 use kiln_template::interp::Context;
 use kiln_template::ir::{applies_to, interpolate, interpolate_except, ProvisionerDef, Template};
 use kiln_template::variables::{resolve, Overrides};
-use kiln_template::{legacy, PACKER_COMPAT_VERSION};
+use kiln_template::{hcl, legacy, PACKER_COMPAT_VERSION};
 use std::path::Path;
 
 /// Every plugin type kiln has.
@@ -23,17 +23,27 @@ pub fn registry() -> Registry {
     r
 }
 
-/// Loads a template file, refusing formats kiln does not read yet.
-pub fn load_template(path: &str) -> Result<Template, Diagnostics> {
-    if path.ends_with(".pkr.hcl") || path.ends_with(".pkr.json") || Path::new(path).is_dir() {
+/// Loads a template: legacy JSON, or HCL2 (a `.pkr.hcl` file or a directory of them), which
+/// is evaluated now with the command line's variables.
+pub fn load_template(path: &str, overrides: &Overrides) -> Result<Template, Diagnostics> {
+    if path.ends_with(".pkr.json") {
         return Err(Diagnostic::new(format!(
-            "{path}: HCL2 templates are not supported by kiln yet; legacy JSON templates are"
+            "{path}: HCL2 templates in JSON syntax (.pkr.json) are not supported by kiln yet; legacy JSON and .pkr.hcl templates are"
         ))
         .into());
+    }
+    if hcl::is_hcl(path) {
+        return hcl::load(Path::new(path), overrides, init_time());
     }
     let t = legacy::load(Path::new(path))?;
     check_min_version(&t)?;
     Ok(t)
+}
+
+/// The command line's `-var`/`-var-file` values and the template loaded with them.
+pub fn load_with_flags(path: &str, flags: &Parsed) -> Result<(Template, Overrides), Diagnostics> {
+    let o = overrides(flags)?;
+    Ok((load_template(path, &o)?, o))
 }
 
 fn check_min_version(t: &Template) -> Result<(), Diagnostic> {
@@ -89,7 +99,12 @@ pub fn early_redactor(t: &Template, overrides: &Overrides) -> Redactor {
         .chain(&overrides.vars)
         .filter(|(k, _)| t.sensitive.contains(k))
         .map(|(_, v)| v.clone());
-    Redactor::new(defaults.chain(given).collect::<Vec<_>>())
+    Redactor::new(
+        defaults
+            .chain(given)
+            .chain(t.secrets.iter().cloned())
+            .collect::<Vec<_>>(),
+    )
 }
 
 /// A planned run: the jobs and the secrets to mask.
@@ -118,11 +133,15 @@ pub struct PlanOptions<'a> {
 
 /// The run's start time, which `timestamp`, `isotime` and `strftime` render: now, or the Unix
 /// time in `KILN_INIT_TIME` (`SECONDS[.FRACTION]`) when set, for reproducible names and outputs.
+/// Read once: the HCL2 front end and the plan see the same time.
 pub fn init_time() -> chrono::DateTime<chrono::Utc> {
-    std::env::var("KILN_INIT_TIME")
-        .ok()
-        .and_then(|v| parse_unix_time(v.trim()))
-        .unwrap_or_else(chrono::Utc::now)
+    static AT: std::sync::OnceLock<chrono::DateTime<chrono::Utc>> = std::sync::OnceLock::new();
+    *AT.get_or_init(|| {
+        std::env::var("KILN_INIT_TIME")
+            .ok()
+            .and_then(|v| parse_unix_time(v.trim()))
+            .unwrap_or_else(chrono::Utc::now)
+    })
 }
 
 fn parse_unix_time(v: &str) -> Option<chrono::DateTime<chrono::Utc>> {
@@ -143,21 +162,28 @@ pub fn plan(t: &Template, overrides: &Overrides, opts: &PlanOptions) -> Result<P
     let registry = registry();
     let mut base = Context::new(opts.init_time);
     base.template_path = t.path.as_ref().map(|p| p.display().to_string());
-    let vars = resolve(t, overrides, &base)?;
+    // An HCL2 template's variables were evaluated when it was read.
+    let vars = if t.hcl.is_some() {
+        Default::default()
+    } else {
+        resolve(t, overrides, &base)?
+    };
     let mut secrets: Vec<String> = t
         .sensitive
         .iter()
         .filter_map(|n| vars.get(n).cloned())
+        .chain(t.secrets.iter().cloned())
         .collect();
     base.user_vars = vars;
 
     let mut errs = Diagnostics::default();
     let mut jobs = Vec::new();
     for b in &t.builders {
-        if !opts.only.is_empty() && !opts.only.contains(&b.name) {
+        let key = b.key().to_string();
+        if !opts.only.is_empty() && !opts.only.contains(&key) {
             continue;
         }
-        if opts.except.contains(&b.name) {
+        if opts.except.contains(&key) {
             continue;
         }
         let mut icx = base.clone();
@@ -165,6 +191,7 @@ pub fn plan(t: &Template, overrides: &Overrides, opts: &PlanOptions) -> Result<P
         icx.build_type = Some(b.kind.clone());
         let info = BuildInfo {
             name: b.name.clone(),
+            display: key.clone(),
             builder_type: b.kind.clone(),
             interp: icx.clone(),
             run_uuid: opts.run_uuid.to_string(),
@@ -176,7 +203,7 @@ pub fn plan(t: &Template, overrides: &Overrides, opts: &PlanOptions) -> Result<P
             info: &info,
             template_dir,
         };
-        let ctx = format!("build \"{}\"", b.name);
+        let ctx = format!("build \"{key}\"");
         let builder = (|| {
             let factory = registry
                 .get_builder(&b.kind)
@@ -195,7 +222,7 @@ pub fn plan(t: &Template, overrides: &Overrides, opts: &PlanOptions) -> Result<P
 
         let mut provisioners = Vec::new();
         for (i, p) in t.provisioners.iter().enumerate() {
-            if !applies_to(&p.only, &p.except, &b.name) {
+            if !applies_to(&p.only, &p.except, &key) {
                 continue;
             }
             match plan_provisioner(p, &b.name, &icx, &registry, &pcx) {
@@ -204,7 +231,7 @@ pub fn plan(t: &Template, overrides: &Overrides, opts: &PlanOptions) -> Result<P
             }
         }
         let error_cleanup = match &t.error_cleanup_provisioner {
-            Some(p) if applies_to(&p.only, &p.except, &b.name) => {
+            Some(p) if applies_to(&p.only, &p.except, &key) => {
                 match plan_provisioner(p, &b.name, &icx, &registry, &pcx) {
                     Ok(pp) => Some(pp),
                     Err(d) => {
@@ -222,7 +249,7 @@ pub fn plan(t: &Template, overrides: &Overrides, opts: &PlanOptions) -> Result<P
         for (i, chain) in t.post_processors.iter().enumerate() {
             let mut planned = Vec::new();
             for (j, pp) in chain.iter().enumerate() {
-                if !applies_to(&pp.only, &pp.except, &b.name) {
+                if !applies_to(&pp.only, &pp.except, &key) {
                     continue;
                 }
                 // As in Packer, -except also skips post-processors by name (-only does not).

@@ -46,33 +46,76 @@ fn env(m: &Moto) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// moto, the EC2 target, and a template of the seed written for them, run from the seed's
+/// directory (its playbook and roles) with a state directory of its own.
+struct SeedRig {
+    m: Moto,
+    t: target::SshTarget,
+    _dir: tempfile::TempDir,
+    tpl: String,
+    state: tempfile::TempDir,
+    envs: Vec<(&'static str, String)>,
+}
+
+impl SeedRig {
+    /// Writes `file` with the text `make` gives for the target's SSH port; `validate`s it.
+    fn start(file: &str, make: impl FnOnce(u16) -> String) -> SeedRig {
+        let m = Moto::start();
+        let t = ec2_target(&m);
+        let dir = tempfile::tempdir().unwrap();
+        let tpl = dir.path().join(file);
+        std::fs::write(&tpl, make(t.port)).unwrap();
+        let state = tempfile::tempdir().unwrap();
+        let mut envs = env(&m);
+        envs.push(("KILN_STATE_DIR", state.path().display().to_string()));
+        let rig = SeedRig {
+            m,
+            t,
+            _dir: dir,
+            tpl: tpl.display().to_string(),
+            state,
+            envs,
+        };
+        let out = rig.run(&["validate"]);
+        assert!(out.status.success(), "{}", stdout(&out));
+        rig
+    }
+
+    /// Runs kiln with `args` and then the template.
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        let env: Vec<(&str, &str)> = self.envs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let mut all = args.to_vec();
+        all.push(&self.tpl);
+        run_in(&fixtures().join("seed"), &all, &env)
+    }
+}
+
+/// The seed's AMI, named `name`, is in moto and is the artifact of build `build` in the
+/// machine-readable output; returns its id.
+fn assert_ami_is_the_artifact(m: &Moto, text: &str, build: &str, name: &str) -> String {
+    let images = m.query("Action=DescribeImages&Owner.1=self");
+    let ids = Moto::values(&images, "imageId");
+    assert_eq!(
+        Moto::values(&images, "name"),
+        vec![name.to_string()],
+        "{images}"
+    );
+    assert!(
+        text.contains(&format!("{build},artifact,0,id,us-east-1:{}", ids[0])),
+        "{text}"
+    );
+    ids[0].clone()
+}
+
 #[test]
 fn seed_template_builds_end_to_end() {
-    let m = Moto::start();
-    let t = ec2_target(&m);
-    let dir = tempfile::tempdir().unwrap();
-    let tpl = dir.path().join("seed.json");
-    std::fs::write(
-        &tpl,
-        serde_json::to_string_pretty(&seed_template(t.port)).unwrap(),
-    )
-    .unwrap();
-    let tpl = tpl.display().to_string();
-    let state = tempfile::tempdir().unwrap();
-    let mut envs = env(&m);
-    envs.push(("KILN_STATE_DIR", state.path().display().to_string()));
-    let env_refs: Vec<(&str, &str)> = envs.iter().map(|(k, v)| (*k, v.as_str())).collect();
-    let seed_dir = fixtures().join("seed");
-
-    let out = run_in(&seed_dir, &["validate", &tpl], &env_refs);
-    assert!(out.status.success(), "{}", stdout(&out));
+    let rig = SeedRig::start("seed.json", |port| {
+        serde_json::to_string_pretty(&seed_template(port)).unwrap()
+    });
+    let (m, t) = (&rig.m, &rig.t);
 
     // A dry run first: EC2 is asked about each create, nothing is made, nothing runs.
-    let out = run_in(
-        &seed_dir,
-        &["build", "-color=false", "-dry-run", &tpl],
-        &env_refs,
-    );
+    let out = rig.run(&["build", "-color=false", "-dry-run"]);
     let text = stdout(&out);
     assert!(out.status.success(), "{text}");
     assert_says(
@@ -85,29 +128,14 @@ fn seed_template_builds_end_to_end() {
     );
     assert_eq!(m.everything_left(), Vec::<String>::new());
 
-    let out = run_in(
-        &seed_dir,
-        &["build", "-color=false", "-machine-readable", &tpl],
-        &env_refs,
-    );
+    let out = rig.run(&["build", "-color=false", "-machine-readable"]);
     let text = stdout(&out);
     assert!(out.status.success(), "{text}\n{}", t.log());
     // The AMI exists in moto under the seed's name, and is the artifact.
-    let images = m.query("Action=DescribeImages&Owner.1=self");
-    let ids = Moto::values(&images, "imageId");
-    assert_eq!(
-        Moto::values(&images, "name"),
-        vec!["elasticsearch-1-0-0".to_string()],
-        "{images}"
-    );
-    assert!(
-        text.contains(&format!("amazon-ebs,artifact,0,id,us-east-1:{}", ids[0])),
-        "{text}"
-    );
+    let id = assert_ami_is_the_artifact(m, &text, "amazon-ebs", "elasticsearch-1-0-0");
     // The product keeps kiln's provenance tags but no expiry.
     let tags = m.query(&format!(
-        "Action=DescribeTags&Filter.1.Name=resource-id&Filter.1.Value.1={}",
-        ids[0]
+        "Action=DescribeTags&Filter.1.Name=resource-id&Filter.1.Value.1={id}"
     ));
     let keys = Moto::values(&tags, "key");
     assert!(keys.contains(&"kiln:run".to_string()), "{tags}");
@@ -148,7 +176,7 @@ fn seed_template_builds_end_to_end() {
     );
     // Nothing temporary is outstanding, so the run's journal is gone.
     assert_eq!(
-        std::fs::read_dir(state.path()).unwrap().count(),
+        std::fs::read_dir(rig.state.path()).unwrap().count(),
         0,
         "journal left after a clean build"
     );
@@ -264,4 +292,97 @@ fn missing_credentials_are_explained() {
         text.contains("no AWS credentials found. Set access_key and secret_key"),
         "{text}"
     );
+}
+
+/// The seed as Packer 1.6.6's `hcl2_upgrade` writes it (`env()` in the source block, which
+/// Packer itself then refuses; the `timestamp` local it adds), with the rig's changes.
+const SEED_HCL: &str = r#"
+variable "aws_region" {
+  type    = string
+  default = "us-east-1"
+}
+variable "name" {
+  type    = string
+  default = "elasticsearch"
+}
+variable "source_ami" {
+  type    = string
+  default = "ami-af4333cf"
+}
+variable "version" {
+  type    = string
+  default = "1-0-0"
+}
+locals { timestamp = regex_replace(timestamp(), "[- TZ:]", "") }
+
+source "amazon-ebs" "autogenerated_1" {
+  access_key    = "${env("AWS_ACCESS_KEY")}"
+  ami_name      = "${var.name}-${var.version}"
+  instance_type = "t2.micro"
+  region        = "${var.aws_region}"
+  secret_key    = "${env("AWS_SECRET_KEY")}"
+  source_ami    = "${var.source_ami}"
+  ssh_username  = "centos"
+  ssh_host      = "127.0.0.1"
+  ssh_port      = SSH_PORT
+}
+
+build {
+  sources = ["source.amazon-ebs.autogenerated_1"]
+
+  provisioner "shell" {
+    inline = ["sudo apt-get install -y -q --no-download --no-install-recommends ansible-core"]
+  }
+  provisioner "ansible-local" {
+    playbook_file = "bootstrap.yml"
+    role_paths    = ["roles/elasticsearch", "roles/telegraf", "roles/sudo", "roles/fail2ban"]
+  }
+  provisioner "shell" {
+    inline = ["sudo apt-get purge -y -q ansible-core", "sudo rm -rf /tmp/packer-provisioner-ansible-local/"]
+  }
+}
+"#;
+
+#[test]
+fn seed_as_hcl2_builds_end_to_end() {
+    let rig = SeedRig::start("seed.pkr.hcl", |port| {
+        SEED_HCL.replace("SSH_PORT", &port.to_string())
+    });
+    let (m, t) = (&rig.m, &rig.t);
+    let out = rig.run(&["inspect"]);
+    assert_says(
+        &stdout(&out),
+        &[
+            "Packer Inspect: HCL2 mode",
+            "var.source_ami: \"ami-af4333cf\"",
+            "      amazon-ebs.autogenerated_1",
+            "      ansible-local",
+        ],
+    );
+
+    // A -var reaches the source block through var.version.
+    let out = rig.run(&[
+        "build",
+        "-color=false",
+        "-machine-readable",
+        "-var",
+        "version=2-0-0",
+    ]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}\n{}", t.log());
+    // Builds of HCL2 templates are named type.name, as in Packer.
+    assert_ami_is_the_artifact(
+        m,
+        &text,
+        "amazon-ebs.autogenerated_1",
+        "elasticsearch-2-0-0",
+    );
+    let passwd = std::fs::read_to_string(t.path("/etc/passwd")).unwrap();
+    assert!(passwd.lines().any(|l| l.starts_with("elasticsearch:")));
+    assert!(!t.path("/usr/bin/ansible-playbook").exists());
+    let (keys, groups, instances) = m.leftovers();
+    assert!(keys.is_empty(), "key pairs left: {keys:?}");
+    assert!(groups.is_empty(), "security groups left: {groups:?}");
+    assert!(instances.is_empty(), "instances left: {instances:?}");
+    assert_eq!(std::fs::read_dir(rig.state.path()).unwrap().count(), 0);
 }

@@ -117,8 +117,8 @@ pub fn run(argv: &[String], machine: bool) -> u8 {
     } else {
         parallel
     };
-    let template = match plan::load_template(path) {
-        Ok(t) => t,
+    let (template, o) = match plan::load_with_flags(path, &flags) {
+        Ok(x) => x,
         Err(d) => {
             print_error(&ui, &d.to_string());
             return 1;
@@ -138,7 +138,7 @@ pub fn run(argv: &[String], machine: bool) -> u8 {
             return 1;
         }
     };
-    let planned = plan::overrides(&flags).map_err(Into::into).and_then(|o| {
+    let planned = {
         ui.set_redactor(plan::early_redactor(&template, &o));
         plan::plan(
             &template,
@@ -152,7 +152,7 @@ pub fn run(argv: &[String], machine: bool) -> u8 {
                 journal: journal.clone(),
             },
         )
-    });
+    };
     let planned = match planned {
         Ok(p) => p,
         Err(d) => {

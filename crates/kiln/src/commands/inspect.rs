@@ -32,13 +32,17 @@ pub fn run(argv: &[String], machine: bool) -> u8 {
         eprintln!("{USAGE}");
         return 1;
     };
-    let t = match plan::load_template(path) {
+    let t = match plan::load_template(path, &Default::default()) {
         Ok(t) => t,
         Err(d) => {
             print_error(&ui, &d.to_string());
             return 1;
         }
     };
+    if let Some(h) = &t.hcl {
+        inspect_hcl(&ui, h);
+        return 0;
+    }
     ui.say("Packer Inspect: JSON mode");
     if let Some(d) = t.description.as_deref().filter(|d| !d.is_empty()) {
         ui.say("Description:\n");
@@ -105,4 +109,47 @@ pub fn run(argv: &[String], machine: bool) -> u8 {
          and therefore only show in their raw form here.",
     );
     0
+}
+
+/// Packer's HCL2 layout: input variables, locals, then each build block's sources,
+/// provisioners and post-processor chains.
+fn inspect_hcl(ui: &kiln_core::ui::Ui, h: &kiln_template::ir::HclSummary) {
+    let mut out = String::from("Packer Inspect: HCL2 mode\n\n> input-variables:\n\n");
+    for (name, value) in &h.inputs {
+        out.push_str(&format!("var.{name}: {value}\n"));
+    }
+    out.push_str("\n> local-variables:\n\n");
+    for (name, value) in &h.locals {
+        out.push_str(&format!("local.{name}: {value}\n"));
+    }
+    out.push_str("\n> builds:\n");
+    for (i, b) in h.builds.iter().enumerate() {
+        match &b.name {
+            Some(n) => out.push_str(&format!("\n  > {n}:\n")),
+            None => out.push_str(&format!("\n  > <unnamed build {i}>:\n")),
+        }
+        out.push_str("\n    sources:\n\n");
+        for s in &b.sources {
+            out.push_str(&format!("      {s}\n\n"));
+        }
+        out.push_str("    provisioners:\n\n");
+        if b.provisioners.is_empty() {
+            out.push_str("      <no provisioner>\n\n");
+        }
+        for p in &b.provisioners {
+            out.push_str(&format!("      {p}\n\n"));
+        }
+        out.push_str("    post-processors:\n\n");
+        if b.post_processors.is_empty() {
+            out.push_str("      <no post-processor>\n\n");
+        }
+        for (j, chain) in b.post_processors.iter().enumerate() {
+            out.push_str(&format!("      {j}:\n"));
+            for p in chain {
+                out.push_str(&format!("        {p}\n"));
+            }
+            out.push('\n');
+        }
+    }
+    ui.say(out.strip_suffix('\n').unwrap_or(&out));
 }

@@ -46,8 +46,8 @@ pub fn run(argv: &[String], machine: bool) -> u8 {
         eprintln!("{USAGE}");
         return 1;
     };
-    let template = match plan::load_template(path) {
-        Ok(t) => t,
+    let (template, o) = match plan::load_with_flags(path, &flags) {
+        Ok(x) => x,
         Err(d) => {
             print_error(&ui, &d.to_string());
             return 1;
@@ -57,7 +57,7 @@ pub fn run(argv: &[String], machine: bool) -> u8 {
         ui.say("Syntax-only check passed. Everything looks okay.");
         return 0;
     }
-    let result = plan::overrides(&flags).map_err(Into::into).and_then(|o| {
+    let result = {
         ui.set_redactor(plan::early_redactor(&template, &o));
         plan::plan(
             &template,
@@ -71,7 +71,7 @@ pub fn run(argv: &[String], machine: bool) -> u8 {
                 journal: std::sync::Arc::new(kiln_core::journal::Journal::disabled()),
             },
         )
-    });
+    };
     match result {
         Ok(_) => {
             ui.say("The configuration is valid.");

@@ -1,0 +1,787 @@
+//! The HCL2 function library Packer templates call: strings, numbers, collections, encoding,
+//! files, time, hashes and type conversions, with the names and argument orders of Packer's
+//! (go-cty's) functions. `try` and `can` are in the evaluator: they see their arguments
+//! unevaluated.
+
+use crate::value::{Kind, Member, Value};
+use chrono::{DateTime, Utc};
+use std::path::PathBuf;
+
+/// What functions may look at: the run's start time (every `timestamp()` agrees) and the
+/// template's directory (relative `file()` paths).
+#[derive(Debug, Clone)]
+pub struct Facts {
+    /// The run's start time.
+    pub init_time: DateTime<Utc>,
+    /// The directory relative paths are read from: the working directory, as in Packer.
+    pub cwd: PathBuf,
+}
+
+type R = Result<Value, String>;
+
+fn s(v: impl Into<String>) -> R {
+    Ok(Value::string(v))
+}
+
+fn n(f: f64) -> R {
+    Ok(Value::new(super::eval::number(f)))
+}
+
+fn b(v: bool) -> R {
+    Ok(Value::new(Kind::Bool(v)))
+}
+
+fn list(items: Vec<Value>) -> R {
+    Ok(Value::new(Kind::Array(items)))
+}
+
+/// Writes a number as HCL shows it: integers without a fraction.
+pub fn format_number(f: f64) -> String {
+    if f.fract() == 0.0 && f.abs() < 1e15 {
+        format!("{}", f as i64)
+    } else {
+        format!("{f}")
+    }
+}
+
+/// A value as a number (strings holding numbers convert, as in HCL).
+pub fn to_f64(v: &Value) -> Result<f64, String> {
+    match &v.kind {
+        Kind::Number(x) => x.parse().map_err(|_| format!("{x} is not a number")),
+        Kind::String(x) => x
+            .trim()
+            .parse()
+            .map_err(|_| format!("a number is required, not the string \"{x}\"")),
+        _ => Err(format!("a number is required, not {}", v.type_name())),
+    }
+}
+
+fn string(v: &Value, what: &str) -> Result<String, String> {
+    match &v.kind {
+        Kind::String(x) => Ok(x.clone()),
+        Kind::Number(x) => Ok(x.clone()),
+        Kind::Bool(x) => Ok(x.to_string()),
+        _ => Err(format!("{what} must be a string, not {}", v.type_name())),
+    }
+}
+
+fn items(v: &Value, what: &str) -> Result<Vec<Value>, String> {
+    match &v.kind {
+        Kind::Array(a) => Ok(a.clone()),
+        _ => Err(format!("{what} must be a list, not {}", v.type_name())),
+    }
+}
+
+fn members(v: &Value, what: &str) -> Result<Vec<Member>, String> {
+    match &v.kind {
+        Kind::Object(m) => Ok(m.clone()),
+        _ => Err(format!("{what} must be a map, not {}", v.type_name())),
+    }
+}
+
+/// HCL equality: numbers by value, collections element by element; spans ignored.
+pub fn equal(a: &Value, b: &Value) -> bool {
+    match (&a.kind, &b.kind) {
+        (Kind::Null, Kind::Null) => true,
+        (Kind::Bool(x), Kind::Bool(y)) => x == y,
+        (Kind::Number(x), Kind::Number(y)) => x.parse::<f64>().ok() == y.parse::<f64>().ok(),
+        (Kind::String(x), Kind::String(y)) => x == y,
+        (Kind::Array(x), Kind::Array(y)) => {
+            x.len() == y.len() && x.iter().zip(y).all(|(p, q)| equal(p, q))
+        }
+        (Kind::Object(x), Kind::Object(y)) => {
+            x.len() == y.len()
+                && x.iter().all(|m| {
+                    y.iter()
+                        .any(|o| o.key == m.key && equal(&m.value, &o.value))
+                })
+        }
+        _ => false,
+    }
+}
+
+fn arity(args: &[Value], want: usize) -> Result<(), String> {
+    if args.len() != want {
+        return Err(format!(
+            "{want} argument{} required, {} given",
+            if want == 1 { "" } else { "s" },
+            args.len()
+        ));
+    }
+    Ok(())
+}
+
+fn sorted_members(mut m: Vec<Member>) -> Vec<Member> {
+    m.sort_by(|a, b| a.key.cmp(&b.key));
+    m
+}
+
+/// Calls function `name`.
+pub fn call(name: &str, args: Vec<Value>, facts: &Facts) -> R {
+    let a = &args;
+    let one = |what: &str| -> Result<String, String> {
+        arity(a, 1)?;
+        string(&a[0], what)
+    };
+    match name {
+        // Numbers.
+        "abs" => {
+            arity(a, 1)?;
+            n(to_f64(&a[0])?.abs())
+        }
+        "ceil" => {
+            arity(a, 1)?;
+            n(to_f64(&a[0])?.ceil())
+        }
+        "floor" => {
+            arity(a, 1)?;
+            n(to_f64(&a[0])?.floor())
+        }
+        "signum" => {
+            arity(a, 1)?;
+            n(to_f64(&a[0])?.signum())
+        }
+        "pow" => {
+            arity(a, 2)?;
+            n(to_f64(&a[0])?.powf(to_f64(&a[1])?))
+        }
+        "log" => {
+            arity(a, 2)?;
+            n(to_f64(&a[0])?.log(to_f64(&a[1])?))
+        }
+        "max" | "min" => {
+            if a.is_empty() {
+                return Err("at least one number is required".into());
+            }
+            let xs = a.iter().map(to_f64).collect::<Result<Vec<_>, _>>()?;
+            let pick = if name == "max" { f64::max } else { f64::min };
+            n(xs.into_iter().reduce(pick).unwrap_or(0.0))
+        }
+        "parseint" => {
+            arity(a, 2)?;
+            let text = string(&a[0], "number")?;
+            let base = to_f64(&a[1])? as u32;
+            if !(2..=62).contains(&base) {
+                return Err("base must be between 2 and 62".into());
+            }
+            i64::from_str_radix(&text, base)
+                .map_err(|_| format!("cannot parse \"{text}\" as a base {base} integer"))
+                .and_then(|v| n(v as f64))
+        }
+        // Strings.
+        "upper" => s(one("string")?.to_uppercase()),
+        "lower" => s(one("string")?.to_lowercase()),
+        "title" => s(one("string")?
+            .split(' ')
+            .map(|w| {
+                let mut c = w.chars();
+                c.next()
+                    .map(|f| f.to_uppercase().chain(c).collect())
+                    .unwrap_or_default()
+            })
+            .collect::<Vec<String>>()
+            .join(" ")),
+        "chomp" => s(one("string")?.trim_end_matches(['\n', '\r']).to_string()),
+        "trimspace" => s(one("string")?.trim().to_string()),
+        "strrev" => s(one("string")?.chars().rev().collect::<String>()),
+        "trim" => {
+            arity(a, 2)?;
+            let cut: Vec<char> = string(&a[1], "cutset")?.chars().collect();
+            s(string(&a[0], "string")?
+                .trim_matches(cut.as_slice())
+                .to_string())
+        }
+        "trimprefix" => {
+            arity(a, 2)?;
+            let (t, p) = (string(&a[0], "string")?, string(&a[1], "prefix")?);
+            s(t.strip_prefix(&p).unwrap_or(&t).to_string())
+        }
+        "trimsuffix" => {
+            arity(a, 2)?;
+            let (t, p) = (string(&a[0], "string")?, string(&a[1], "suffix")?);
+            s(t.strip_suffix(&p).unwrap_or(&t).to_string())
+        }
+        "indent" => {
+            arity(a, 2)?;
+            let pad = " ".repeat(to_f64(&a[0])? as usize);
+            s(string(&a[1], "string")?.replace('\n', &format!("\n{pad}")))
+        }
+        "replace" => {
+            arity(a, 3)?;
+            let (t, from, to) = (
+                string(&a[0], "string")?,
+                string(&a[1], "substr")?,
+                string(&a[2], "replace")?,
+            );
+            // A substring written /like this/ is a regular expression.
+            match from.strip_prefix('/').and_then(|f| f.strip_suffix('/')) {
+                Some(re) if from.len() > 1 => s(regex(re)?
+                    .replace_all(&t, go_replacement(&to).as_str())
+                    .into_owned()),
+                _ => s(t.replace(&from, &to)),
+            }
+        }
+        "regex_replace" => {
+            arity(a, 3)?;
+            let (t, re, to) = (
+                string(&a[0], "string")?,
+                string(&a[1], "pattern")?,
+                string(&a[2], "replace")?,
+            );
+            s(regex(&re)?
+                .replace_all(&t, go_replacement(&to).as_str())
+                .into_owned())
+        }
+        "regex" | "regexall" => {
+            arity(a, 2)?;
+            let (re, t) = (regex(&string(&a[0], "pattern")?)?, string(&a[1], "string")?);
+            let one = |c: regex_lite::Captures| -> Value {
+                let names: Vec<Option<&str>> = re.capture_names().collect();
+                if names.iter().skip(1).any(Option::is_some) {
+                    Value::new(Kind::Object(
+                        names
+                            .iter()
+                            .enumerate()
+                            .filter_map(|(i, n)| {
+                                n.map(|n| Member {
+                                    key: n.to_string(),
+                                    key_span: None,
+                                    value: Value::string(
+                                        c.get(i).map(|m| m.as_str()).unwrap_or(""),
+                                    ),
+                                })
+                            })
+                            .collect(),
+                    ))
+                } else if names.len() > 1 {
+                    Value::new(Kind::Array(
+                        (1..names.len())
+                            .map(|i| Value::string(c.get(i).map(|m| m.as_str()).unwrap_or("")))
+                            .collect(),
+                    ))
+                } else {
+                    Value::string(c.get(0).map(|m| m.as_str()).unwrap_or(""))
+                }
+            };
+            if name == "regexall" {
+                list(re.captures_iter(&t).map(one).collect())
+            } else {
+                re.captures(&t)
+                    .map(one)
+                    .ok_or_else(|| "pattern did not match any part of the given string".into())
+            }
+        }
+        "substr" => {
+            arity(a, 3)?;
+            let t: Vec<char> = string(&a[0], "string")?.chars().collect();
+            let off = to_f64(&a[1])? as i64;
+            let len = to_f64(&a[2])? as i64;
+            let start = if off < 0 {
+                (t.len() as i64 + off).max(0)
+            } else {
+                off.min(t.len() as i64)
+            } as usize;
+            let end = if len < 0 {
+                t.len()
+            } else {
+                (start + len as usize).min(t.len())
+            };
+            s(t[start..end].iter().collect::<String>())
+        }
+        "join" => {
+            if a.len() < 2 {
+                return Err("a separator and at least one list are required".into());
+            }
+            let sep = string(&a[0], "separator")?;
+            let mut parts = vec![];
+            for l in &a[1..] {
+                for x in items(l, "lists")? {
+                    parts.push(string(&x, "element")?);
+                }
+            }
+            s(parts.join(&sep))
+        }
+        "split" => {
+            arity(a, 2)?;
+            let (sep, t) = (string(&a[0], "separator")?, string(&a[1], "string")?);
+            list(t.split(sep.as_str()).map(Value::string).collect())
+        }
+        "format" => {
+            if a.is_empty() {
+                return Err("a format string is required".into());
+            }
+            s(format_verbs(&string(&a[0], "format")?, &a[1..])?)
+        }
+        "formatlist" => {
+            if a.is_empty() {
+                return Err("a format string is required".into());
+            }
+            let f = string(&a[0], "format")?;
+            let len = a[1..]
+                .iter()
+                .filter_map(|x| match &x.kind {
+                    Kind::Array(v) => Some(v.len()),
+                    _ => None,
+                })
+                .max()
+                .unwrap_or(1);
+            let mut out = vec![];
+            for i in 0..len {
+                let row: Vec<Value> = a[1..]
+                    .iter()
+                    .map(|x| match &x.kind {
+                        Kind::Array(v) => v.get(i).cloned().unwrap_or(Value::new(Kind::Null)),
+                        _ => x.clone(),
+                    })
+                    .collect();
+                out.push(Value::string(format_verbs(&f, &row)?));
+            }
+            list(out)
+        }
+        // Collections.
+        "length" => {
+            arity(a, 1)?;
+            n(match &a[0].kind {
+                Kind::Array(v) => v.len(),
+                Kind::Object(m) => m.len(),
+                Kind::String(t) => t.chars().count(),
+                _ => return Err(format!("cannot take the length of {}", a[0].type_name())),
+            } as f64)
+        }
+        "concat" => {
+            let mut out = vec![];
+            for l in a {
+                out.extend(items(l, "arguments")?);
+            }
+            list(out)
+        }
+        "contains" => {
+            arity(a, 2)?;
+            b(items(&a[0], "list")?.iter().any(|x| equal(x, &a[1])))
+        }
+        "distinct" => {
+            arity(a, 1)?;
+            let mut out: Vec<Value> = vec![];
+            for x in items(&a[0], "list")? {
+                if !out.iter().any(|o| equal(o, &x)) {
+                    out.push(x);
+                }
+            }
+            list(out)
+        }
+        "compact" => {
+            arity(a, 1)?;
+            list(
+                items(&a[0], "list")?
+                    .into_iter()
+                    .filter(|x| {
+                        !matches!(&x.kind, Kind::String(t) if t.is_empty())
+                            && !matches!(x.kind, Kind::Null)
+                    })
+                    .collect(),
+            )
+        }
+        "element" => {
+            arity(a, 2)?;
+            let l = items(&a[0], "list")?;
+            if l.is_empty() {
+                return Err("cannot use element function with an empty list".into());
+            }
+            Ok(l[to_f64(&a[1])? as usize % l.len()].clone())
+        }
+        "index" => {
+            arity(a, 2)?;
+            items(&a[0], "list")?
+                .iter()
+                .position(|x| equal(x, &a[1]))
+                .map(|i| Value::new(Kind::Number(i.to_string())))
+                .ok_or_else(|| "item not found".to_string())
+        }
+        "flatten" => {
+            arity(a, 1)?;
+            fn flat(v: Vec<Value>, out: &mut Vec<Value>) {
+                for x in v {
+                    match x.kind {
+                        Kind::Array(inner) => flat(inner, out),
+                        _ => out.push(x),
+                    }
+                }
+            }
+            let mut out = vec![];
+            flat(items(&a[0], "list")?, &mut out);
+            list(out)
+        }
+        "reverse" => {
+            arity(a, 1)?;
+            list(items(&a[0], "list")?.into_iter().rev().collect())
+        }
+        "sort" => {
+            arity(a, 1)?;
+            let mut l = items(&a[0], "list")?
+                .iter()
+                .map(|x| string(x, "element"))
+                .collect::<Result<Vec<_>, _>>()?;
+            l.sort();
+            list(l.into_iter().map(Value::string).collect())
+        }
+        "slice" => {
+            arity(a, 3)?;
+            let l = items(&a[0], "list")?;
+            let (from, to) = (to_f64(&a[1])? as usize, to_f64(&a[2])? as usize);
+            if from > to || to > l.len() {
+                return Err(format!(
+                    "the indices {from} and {to} are outside the list of {}",
+                    l.len()
+                ));
+            }
+            list(l[from..to].to_vec())
+        }
+        "chunklist" => {
+            arity(a, 2)?;
+            let size = (to_f64(&a[1])? as usize).max(1);
+            list(
+                items(&a[0], "list")?
+                    .chunks(size)
+                    .map(|c| Value::new(Kind::Array(c.to_vec())))
+                    .collect(),
+            )
+        }
+        "range" => {
+            let xs = a.iter().map(to_f64).collect::<Result<Vec<_>, _>>()?;
+            let (start, end, step) = match xs.as_slice() {
+                [e] => (0.0, *e, 1.0),
+                [s0, e] => (*s0, *e, if e >= s0 { 1.0 } else { -1.0 }),
+                [s0, e, st] => (*s0, *e, *st),
+                _ => return Err("1 to 3 arguments required".into()),
+            };
+            if step == 0.0 {
+                return Err("step must not be zero".into());
+            }
+            let mut out = vec![];
+            let mut x = start;
+            while (step > 0.0 && x < end) || (step < 0.0 && x > end) {
+                out.push(Value::new(super::eval::number(x)));
+                x += step;
+                if out.len() > 1024 {
+                    return Err("more than 1024 values".into());
+                }
+            }
+            list(out)
+        }
+        "keys" => {
+            arity(a, 1)?;
+            list(
+                sorted_members(members(&a[0], "argument")?)
+                    .into_iter()
+                    .map(|m| Value::string(m.key))
+                    .collect(),
+            )
+        }
+        "values" => {
+            arity(a, 1)?;
+            list(
+                sorted_members(members(&a[0], "argument")?)
+                    .into_iter()
+                    .map(|m| m.value)
+                    .collect(),
+            )
+        }
+        "lookup" => {
+            if !(2..=3).contains(&a.len()) {
+                return Err("2 or 3 arguments required".into());
+            }
+            let key = string(&a[1], "key")?;
+            match members(&a[0], "map")?.into_iter().find(|m| m.key == key) {
+                Some(m) => Ok(m.value),
+                None => a
+                    .get(2)
+                    .cloned()
+                    .ok_or_else(|| format!("the map has no key \"{key}\"")),
+            }
+        }
+        "merge" => {
+            let mut out: Vec<Member> = vec![];
+            for x in a {
+                if matches!(x.kind, Kind::Null) {
+                    continue;
+                }
+                for m in members(x, "arguments")? {
+                    out.retain(|o| o.key != m.key);
+                    out.push(m);
+                }
+            }
+            Ok(Value::new(Kind::Object(out)))
+        }
+        "zipmap" => {
+            arity(a, 2)?;
+            let (k, v) = (items(&a[0], "keys")?, items(&a[1], "values")?);
+            if k.len() != v.len() {
+                return Err("the lists of keys and values must be as long".into());
+            }
+            let m = k
+                .iter()
+                .zip(v)
+                .map(|(k, v)| {
+                    Ok(Member {
+                        key: string(k, "key")?,
+                        key_span: None,
+                        value: v,
+                    })
+                })
+                .collect::<Result<Vec<_>, String>>()?;
+            Ok(Value::new(Kind::Object(m)))
+        }
+        "coalesce" => a
+            .iter()
+            .find(|x| {
+                !matches!(&x.kind, Kind::Null)
+                    && !matches!(&x.kind, Kind::String(t) if t.is_empty())
+            })
+            .cloned()
+            .ok_or_else(|| "no non-null, non-empty-string arguments".into()),
+        "coalescelist" => a
+            .iter()
+            .find(|x| matches!(&x.kind, Kind::Array(v) if !v.is_empty()))
+            .cloned()
+            .ok_or_else(|| "no non-empty list arguments".into()),
+        "setunion" | "setintersection" => {
+            let sets = a
+                .iter()
+                .map(|x| items(x, "sets"))
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut out: Vec<Value> = vec![];
+            for x in sets.iter().flatten() {
+                let keep = name == "setunion" || sets.iter().all(|s| s.iter().any(|y| equal(x, y)));
+                if keep && !out.iter().any(|o| equal(o, x)) {
+                    out.push(x.clone());
+                }
+            }
+            list(out)
+        }
+        // Encoding.
+        "jsonencode" => {
+            arity(a, 1)?;
+            s(a[0].to_json().to_string())
+        }
+        "jsondecode" => {
+            let t = one("string")?;
+            serde_json::from_str::<serde_json::Value>(&t)
+                .map(|j| Value::from_json(&j))
+                .map_err(|e| format!("invalid JSON: {e}"))
+        }
+        "base64encode" => {
+            use base64::Engine;
+            s(base64::engine::general_purpose::STANDARD.encode(one("string")?))
+        }
+        "base64decode" => {
+            use base64::Engine;
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(one("string")?.trim())
+                .map_err(|e| format!("invalid base64: {e}"))?;
+            String::from_utf8(bytes)
+                .map(Value::string)
+                .map_err(|_| "the decoded bytes are not UTF-8".into())
+        }
+        "urlencode" => s(one("string")?
+            .bytes()
+            .map(|c| match c {
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                    (c as char).to_string()
+                }
+                _ => format!("%{c:02X}"),
+            })
+            .collect::<String>()),
+        // Hashes and ids.
+        "sha1" => {
+            use sha1::Digest;
+            s(hex(&sha1::Sha1::digest(one("string")?.as_bytes())))
+        }
+        "sha256" => {
+            use sha2::Digest;
+            s(hex(&sha2::Sha256::digest(one("string")?.as_bytes())))
+        }
+        "sha512" => {
+            use sha2::Digest;
+            s(hex(&sha2::Sha512::digest(one("string")?.as_bytes())))
+        }
+        "uuidv4" => {
+            arity(a, 0)?;
+            s(uuid::Uuid::new_v4().to_string())
+        }
+        // Files.
+        "file" => {
+            let p = facts.cwd.join(one("path")?);
+            std::fs::read_to_string(&p)
+                .map(Value::string)
+                .map_err(|e| format!("cannot read {}: {e}", p.display()))
+        }
+        "fileexists" => b(facts.cwd.join(one("path")?).is_file()),
+        "abspath" => s(facts.cwd.join(one("path")?).display().to_string()),
+        "basename" => s(std::path::Path::new(&one("path")?)
+            .file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default()),
+        "dirname" => {
+            let p = one("path")?;
+            s(match std::path::Path::new(&p).parent() {
+                Some(d) if !d.as_os_str().is_empty() => d.display().to_string(),
+                _ => ".".to_string(),
+            })
+        }
+        "pathexpand" => {
+            let p = one("path")?;
+            let home = std::env::var("HOME").unwrap_or_default();
+            s(match p.strip_prefix('~') {
+                Some(rest) if rest.is_empty() || rest.starts_with('/') => format!("{home}{rest}"),
+                _ => p,
+            })
+        }
+        "env" => s(std::env::var(one("name")?).unwrap_or_default()),
+        // Time.
+        "timestamp" => {
+            arity(a, 0)?;
+            s(facts.init_time.format("%Y-%m-%dT%H:%M:%SZ").to_string())
+        }
+        "formatdate" => {
+            arity(a, 2)?;
+            let t = string(&a[1], "timestamp")?;
+            let t = DateTime::parse_from_rfc3339(&t)
+                .map_err(|_| format!("\"{t}\" is not an RFC 3339 timestamp"))?;
+            s(super::timefmt::formatdate(&string(&a[0], "format")?, &t)?)
+        }
+        "timeadd" => {
+            arity(a, 2)?;
+            let t = string(&a[0], "timestamp")?;
+            let t = DateTime::parse_from_rfc3339(&t)
+                .map_err(|_| format!("\"{t}\" is not an RFC 3339 timestamp"))?;
+            let d = crate::duration::parse_go_duration(&string(&a[1], "duration")?)
+                .map_err(|e| e.to_string())?;
+            let t = t + chrono::Duration::from_std(d).map_err(|e| e.to_string())?;
+            s(t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
+        }
+        // Conversions.
+        "tostring" => {
+            arity(a, 1)?;
+            s(string(&a[0], "argument")?)
+        }
+        "tonumber" => {
+            arity(a, 1)?;
+            n(to_f64(&a[0])?)
+        }
+        "tobool" => {
+            arity(a, 1)?;
+            match &a[0].kind {
+                Kind::Bool(x) => b(*x),
+                Kind::String(t) if t == "true" => b(true),
+                Kind::String(t) if t == "false" => b(false),
+                _ => Err(format!("cannot convert {} to bool", a[0].type_name())),
+            }
+        }
+        "tolist" | "toset" => {
+            arity(a, 1)?;
+            list(items(&a[0], "argument")?)
+        }
+        "tomap" => {
+            arity(a, 1)?;
+            Ok(Value::new(Kind::Object(members(&a[0], "argument")?)))
+        }
+        _ => Err(format!("there is no function named \"{name}\"")),
+    }
+}
+
+fn regex(re: &str) -> Result<regex_lite::Regex, String> {
+    regex_lite::Regex::new(re).map_err(|e| format!("invalid regular expression: {e}"))
+}
+
+/// Go's `$1` / `${name}` in a replacement, in the regex crate's syntax (`${1}`), so that
+/// `$1x` is not read as a group named `1x`.
+fn go_replacement(to: &str) -> String {
+    let mut out = String::new();
+    let mut chars = to.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c == '$' && chars.peek().is_some_and(|d| d.is_ascii_digit()) {
+            let mut n = String::new();
+            while let Some(d) = chars.peek().filter(|d| d.is_ascii_digit()) {
+                n.push(*d);
+                chars.next();
+            }
+            out.push_str(&format!("${{{n}}}"));
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// Go's `fmt` verbs as `format` takes them: `%s`, `%d`, `%v`, `%q`, `%f`, `%%`.
+fn format_verbs(f: &str, args: &[Value]) -> Result<String, String> {
+    let mut out = String::new();
+    let mut next = args.iter();
+    let mut chars = f.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c != '%' {
+            out.push(c);
+            continue;
+        }
+        // Flags, width and precision: %-5s, %03d, %.2f.
+        let mut spec = String::new();
+        while let Some(&c) = chars
+            .peek()
+            .filter(|c| matches!(c, '-' | '0'..='9' | '.' | '+'))
+        {
+            spec.push(c);
+            chars.next();
+        }
+        let verb = chars.next().ok_or("the format ends with %")?;
+        if verb == '%' {
+            out.push('%');
+            continue;
+        }
+        let arg = next
+            .next()
+            .ok_or_else(|| format!("not enough arguments for %{verb}"))?;
+        let left = spec.starts_with('-');
+        let zero = spec.trim_start_matches(['-', '+']).starts_with('0') && !left;
+        let (width, precision): (usize, Option<usize>) =
+            match spec.trim_start_matches(['-', '+', '0']).split_once('.') {
+                Some((w, p)) => (w.parse().unwrap_or(0), p.parse::<usize>().ok()),
+                None => (
+                    spec.trim_start_matches(['-', '+', '0'])
+                        .parse()
+                        .unwrap_or(0),
+                    None,
+                ),
+            };
+        let text = match verb {
+            's' | 'v' => match &arg.kind {
+                Kind::Array(_) | Kind::Object(_) => arg.to_json().to_string(),
+                _ => string(arg, "argument")?,
+            },
+            'd' => format!("{}", to_f64(arg)? as i64),
+            'f' => format!("{:.*}", precision.unwrap_or(6), to_f64(arg)?),
+            'q' => serde_json::Value::String(string(arg, "argument")?).to_string(),
+            other => return Err(format!("unsupported format verb %{other}")),
+        };
+        let pad = width.saturating_sub(text.chars().count());
+        if left {
+            out.push_str(&text);
+            out.push_str(&" ".repeat(pad));
+        } else if zero && matches!(verb, 'd' | 'f') {
+            let (sign, digits) = match text.strip_prefix('-') {
+                Some(d) => ("-", d),
+                None => ("", text.as_str()),
+            };
+            out.push_str(sign);
+            out.push_str(&"0".repeat(pad));
+            out.push_str(digits);
+        } else {
+            out.push_str(&" ".repeat(pad));
+            out.push_str(&text);
+        }
+    }
+    Ok(out)
+}

@@ -1,0 +1,578 @@
+//! Packer's HCL2 templates (`*.pkr.hcl`, or a directory of them), parsed with `hcl-edit`,
+//! evaluated by [`eval`] and turned into the same [`ir::Template`] the legacy JSON front end
+//! makes: `variable`/`variables`, `locals`/`local`, `source` and `build` blocks (with
+//! `provisioner`, `post-processor` and `post-processors`), `packer { required_version }`.
+//!
+//! Variables take their values as Packer gives them: the default, then `PKR_VAR_name`, then
+//! `*.auto.pkrvars.hcl` beside the templates, then `-var-file`s, then `-var`s. Everything is
+//! evaluated here; what only a build knows (`build.ID`, `{{ .HTTPIP }}`) is left as a Go
+//! template for the plugin to render, as Packer does.
+
+mod build;
+pub mod eval;
+mod funcs;
+mod timefmt;
+mod types;
+mod vars;
+
+#[cfg(test)]
+mod tests;
+
+use crate::decode::nearest;
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::ir::{HclSummary, Template};
+use crate::source::{Source, Span};
+use crate::value::{Kind, Member, Value};
+use crate::variables::Overrides;
+use eval::Scope;
+use hcl_edit::structure::{Block, Body, Structure};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use types::Ty;
+use vars::{
+    assign_vars, check_validations, eval_locals, local_block, variable_block, LocalDecl, VarDecl,
+};
+
+/// Whether `path` names an HCL2 template: a `.pkr.hcl` file or a directory.
+pub fn is_hcl(path: &str) -> bool {
+    path.ends_with(".pkr.hcl") || Path::new(path).is_dir()
+}
+
+/// One parsed file.
+pub(crate) struct File {
+    pub src: Arc<Source>,
+    pub body: Body,
+}
+
+/// Reads and parses one HCL file; a syntax error points at its line and column.
+pub(crate) fn parse_file(path: &Path) -> Result<File, Diagnostic> {
+    let text = std::fs::read_to_string(path)
+        .map_err(|e| Diagnostic::new(format!("could not read {}: {e}", path.display())))?;
+    let src = Source::new(path.display().to_string(), text);
+    let body = hcl_edit::parser::parse_body(&src.text).map_err(|e| {
+        let at = e.location().offset();
+        Diagnostic::at(
+            Some(&Span::new(&src, at, at + 1)),
+            format!("invalid HCL: {}", e.message()),
+        )
+    })?;
+    Ok(File { src, body })
+}
+
+/// The template files and auto var files `path` stands for, each list sorted by name.
+fn discover(path: &Path) -> Result<(Vec<PathBuf>, Vec<PathBuf>), Diagnostic> {
+    if !path.is_dir() {
+        return Ok((vec![path.to_path_buf()], vec![]));
+    }
+    let mut templates = vec![];
+    let mut auto = vec![];
+    let entries = std::fs::read_dir(path)
+        .map_err(|e| Diagnostic::new(format!("could not read {}: {e}", path.display())))?;
+    for entry in entries.flatten() {
+        let p = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.ends_with(".pkr.hcl") {
+            templates.push(p);
+        } else if name.ends_with(".auto.pkrvars.hcl") {
+            auto.push(p);
+        } else if name.ends_with(".pkr.json") {
+            return Err(Diagnostic::new(format!(
+                "{}: HCL2 templates in JSON syntax (.pkr.json) are not supported by kiln yet",
+                p.display()
+            )));
+        }
+    }
+    templates.sort();
+    auto.sort();
+    if templates.is_empty() {
+        return Err(Diagnostic::new(format!(
+            "Could not find any config file in {}",
+            path.display()
+        )));
+    }
+    Ok((templates, auto))
+}
+
+/// What the top-level blocks declared, before builds are made.
+pub(crate) struct Declared {
+    vars: Vec<VarDecl>,
+    locals: Vec<LocalDecl>,
+    /// `source` blocks by `type.name`.
+    pub sources: BTreeMap<String, (String, String, Arc<Source>, Block)>,
+    /// `build` blocks in order.
+    pub builds: Vec<(Arc<Source>, Block)>,
+}
+
+/// Loads an HCL2 template (a file or a directory) with the command line's variables.
+pub fn load(
+    path: &Path,
+    overrides: &Overrides,
+    init_time: chrono::DateTime<chrono::Utc>,
+) -> Result<Template, Diagnostics> {
+    let (paths, auto) = discover(path)?;
+    let mut files = vec![];
+    let mut errs = Diagnostics::default();
+    for p in &paths {
+        match parse_file(p) {
+            Ok(f) => files.push(f),
+            Err(d) => errs.push(d),
+        }
+    }
+    std::mem::take(&mut errs).into_result()?;
+    let root_dir = if path.is_dir() {
+        path.to_path_buf()
+    } else {
+        path.parent().map(Path::to_path_buf).unwrap_or_default()
+    };
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let facts = Arc::new(funcs::Facts { init_time, cwd });
+    let empty_src = files[0].src.clone();
+    let mut scope = Scope {
+        src: empty_src,
+        roots: BTreeMap::new(),
+        pending_locals: vec![],
+        defer_build: false,
+        iter: vec![],
+        facts,
+    };
+    scope.roots.insert(
+        "path".into(),
+        object(vec![
+            ("root", Value::string(dir_string(&root_dir))),
+            ("cwd", Value::string(dir_string(&scope.facts.cwd))),
+        ]),
+    );
+
+    let mut d = declare(&files, &scope, &mut errs);
+    std::mem::take(&mut errs).into_result()?;
+    assign_vars(&mut d.vars, &auto, overrides, &scope)?;
+    let mut secrets = vec![];
+    let mut summary = HclSummary::default();
+    let mut var_obj = vec![];
+    for v in &d.vars {
+        let value = v.value.clone().unwrap_or(Value::new(Kind::Null));
+        if v.sensitive {
+            collect_strings(&value, &mut secrets);
+        }
+        summary.inputs.push((
+            v.name.clone(),
+            if v.sensitive {
+                "\"<sensitive>\"".into()
+            } else {
+                shown(&value)
+            },
+        ));
+        var_obj.push(Member {
+            key: v.name.clone(),
+            key_span: None,
+            value,
+        });
+    }
+    scope
+        .roots
+        .insert("var".into(), Value::new(Kind::Object(var_obj)));
+    for v in &d.vars {
+        check_validations(v, &scope, &mut errs);
+    }
+    std::mem::take(&mut errs).into_result()?;
+    let locals = eval_locals(&d.locals, &mut scope)?;
+    for (l, value) in d.locals.iter().zip(&locals) {
+        if l.sensitive {
+            collect_strings(value, &mut secrets);
+        }
+        summary.locals.push((
+            l.name.clone(),
+            if l.sensitive {
+                "\"<sensitive>\"".into()
+            } else {
+                shown(value)
+            },
+        ));
+    }
+    summary.inputs.sort();
+    summary.locals.sort();
+
+    let mut t = Template {
+        // The first file: its directory is the template's (`{{template_dir}}`).
+        path: Some(paths[0].clone()),
+        source: Some(files[0].src.clone()),
+        secrets,
+        ..Default::default()
+    };
+    build::make_builds(&d, &scope, &mut t, &mut summary, &mut errs);
+    std::mem::take(&mut errs).into_result()?;
+    if t.builders.is_empty() {
+        return Err(Diagnostic::new(format!(
+            "{}: no build block with sources: nothing to build",
+            path.display()
+        ))
+        .into());
+    }
+    t.hcl = Some(summary);
+    Ok(t)
+}
+
+fn dir_string(p: &Path) -> String {
+    let s = p.display().to_string();
+    if s.is_empty() {
+        ".".into()
+    } else {
+        s
+    }
+}
+
+/// An object value from pairs.
+pub(crate) fn object(pairs: Vec<(&str, Value)>) -> Value {
+    Value::new(Kind::Object(
+        pairs
+            .into_iter()
+            .map(|(k, v)| Member {
+                key: k.to_string(),
+                key_span: None,
+                value: v,
+            })
+            .collect(),
+    ))
+}
+
+fn collect_strings(v: &Value, out: &mut Vec<String>) {
+    match &v.kind {
+        Kind::String(s) => out.push(s.clone()),
+        Kind::Number(n) => out.push(n.clone()),
+        Kind::Array(a) => a.iter().for_each(|x| collect_strings(x, out)),
+        Kind::Object(m) => m.iter().for_each(|x| collect_strings(&x.value, out)),
+        _ => {}
+    }
+}
+
+/// A value as `inspect` shows it: quoted, collections written as HCL.
+fn shown(v: &Value) -> String {
+    fn hcl(v: &Value, indent: usize, out: &mut String) {
+        let pad = "  ".repeat(indent + 1);
+        match &v.kind {
+            Kind::Null => out.push_str("null"),
+            Kind::Bool(b) => out.push_str(&b.to_string()),
+            Kind::Number(n) => out.push_str(n),
+            Kind::String(s) => out.push_str(&serde_json::Value::String(s.clone()).to_string()),
+            Kind::Array(items) => {
+                out.push_str("[\n");
+                for x in items {
+                    out.push_str(&pad);
+                    hcl(x, indent + 1, out);
+                    out.push_str(",\n");
+                }
+                out.push_str(&"  ".repeat(indent));
+                out.push(']');
+            }
+            Kind::Object(ms) => {
+                out.push_str("{\n");
+                for m in ms {
+                    out.push_str(&format!(
+                        "{pad}{} = ",
+                        serde_json::Value::String(m.key.clone())
+                    ));
+                    hcl(&m.value, indent + 1, out);
+                    out.push('\n');
+                }
+                out.push_str(&"  ".repeat(indent));
+                out.push('}');
+            }
+        }
+    }
+    let text = match &v.kind {
+        Kind::String(s) => s.clone(),
+        _ => {
+            let mut s = String::new();
+            hcl(v, 0, &mut s);
+            s
+        }
+    };
+    serde_json::Value::String(text).to_string()
+}
+
+/// The span of a parsed node in `src`.
+pub(crate) fn span_in(src: &Arc<Source>, node: &impl hcl_edit::Span) -> Option<Span> {
+    node.span().map(|r| Span::new(src, r.start, r.end))
+}
+
+fn labels(b: &Block) -> Vec<String> {
+    b.labels.iter().map(|l| l.as_str().to_string()).collect()
+}
+
+/// Checks a block's labels: exactly `want` of them, named in the message.
+pub(crate) fn want_labels(
+    src: &Arc<Source>,
+    b: &Block,
+    want: &[&str],
+    errs: &mut Diagnostics,
+) -> Option<Vec<String>> {
+    let got = labels(b);
+    if got.len() == want.len() {
+        return Some(got);
+    }
+    let what = if want.is_empty() {
+        "no labels".to_string()
+    } else {
+        want.iter()
+            .map(|w| format!("\"{w}\""))
+            .collect::<Vec<_>>()
+            .join(" and ")
+    };
+    errs.push(Diagnostic::at(
+        span_in(src, b).as_ref(),
+        format!(
+            "a \"{}\" block takes {what}, not {} label{}",
+            b.ident.as_str(),
+            got.len(),
+            if got.len() == 1 { "" } else { "s" }
+        ),
+    ));
+    None
+}
+
+/// The one label of a block that takes one (`want` names it in the message).
+pub(crate) fn one_label(
+    src: &Arc<Source>,
+    b: &Block,
+    want: &str,
+    errs: &mut Diagnostics,
+) -> Option<String> {
+    want_labels(src, b, &[want], errs).and_then(|mut l| l.pop())
+}
+
+/// An error for a block or argument that is not allowed where it is.
+pub(crate) fn unknown(
+    src: &Arc<Source>,
+    node: &impl hcl_edit::Span,
+    what: &str,
+    name: &str,
+    valid: &[&str],
+) -> Diagnostic {
+    let d = Diagnostic::at(
+        span_in(src, node).as_ref(),
+        format!("unsupported {what} \"{name}\" here"),
+    );
+    match nearest(name, valid.iter().copied()) {
+        Some(n) => d.with_hint(format!("did you mean \"{n}\"?")),
+        None => d.with_hint(format!("expected one of: {}", valid.join(", "))),
+    }
+}
+
+const TOP_BLOCKS: &[&str] = &[
+    "packer",
+    "variable",
+    "variables",
+    "locals",
+    "local",
+    "source",
+    "build",
+];
+
+fn declare(files: &[File], scope: &Scope, errs: &mut Diagnostics) -> Declared {
+    let mut d = Declared {
+        vars: vec![],
+        locals: vec![],
+        sources: BTreeMap::new(),
+        builds: vec![],
+    };
+    for f in files {
+        let mut sc = scope.clone();
+        sc.src = f.src.clone();
+        for st in f.body.iter() {
+            let b = match st {
+                Structure::Attribute(a) => {
+                    errs.push(Diagnostic::at(
+                        span_in(&f.src, a).as_ref(),
+                        format!(
+                            "an argument (\"{}\") is not expected at the top level; put it in a block",
+                            a.key.as_str()
+                        ),
+                    ));
+                    continue;
+                }
+                Structure::Block(b) => b,
+            };
+            match b.ident.as_str() {
+                "packer" => check_packer_block(&sc, b, errs),
+                "variable" => {
+                    if let Some(name) = &one_label(&f.src, b, "name", errs) {
+                        if let Some(v) = variable_block(&sc, name, b, errs) {
+                            push_var(&mut d.vars, v, &f.src, b, errs);
+                        }
+                    }
+                }
+                "variables" => {
+                    for st in b.body.iter() {
+                        let Structure::Attribute(a) = st else {
+                            errs.push(Diagnostic::at(
+                                span_in(&f.src, st).as_ref(),
+                                "a \"variables\" block holds only name = default",
+                            ));
+                            continue;
+                        };
+                        match sc.eval(&a.value) {
+                            Ok(value) => {
+                                let v = VarDecl {
+                                    name: a.key.as_str().to_string(),
+                                    ty: Ty::Any,
+                                    sensitive: false,
+                                    value: Some(value),
+                                    span: span_in(&f.src, a),
+                                    validations: vec![],
+                                };
+                                push_var(&mut d.vars, v, &f.src, b, errs);
+                            }
+                            Err(x) => errs.push(x.diag),
+                        }
+                    }
+                }
+                "locals" => {
+                    for st in b.body.iter() {
+                        match st {
+                            Structure::Attribute(a) => d.locals.push(LocalDecl {
+                                name: a.key.as_str().to_string(),
+                                expr: a.value.clone(),
+                                src: f.src.clone(),
+                                sensitive: false,
+                            }),
+                            Structure::Block(inner) => errs.push(Diagnostic::at(
+                                span_in(&f.src, inner).as_ref(),
+                                "a \"locals\" block holds only name = expression",
+                            )),
+                        }
+                    }
+                }
+                "local" => {
+                    if let Some(name) = &one_label(&f.src, b, "name", errs) {
+                        local_block(&f.src, name, b, &mut d.locals, errs);
+                    }
+                }
+                "source" => {
+                    if let Some([kind, name]) =
+                        want_labels(&f.src, b, &["type", "name"], errs).as_deref()
+                    {
+                        match d.sources.entry(format!("{kind}.{name}")) {
+                            std::collections::btree_map::Entry::Occupied(_) => {
+                                errs.push(Diagnostic::at(
+                                    span_in(&f.src, b).as_ref(),
+                                    format!("Duplicate source: source \"{kind}\" \"{name}\" is declared twice"),
+                                ))
+                            }
+                            std::collections::btree_map::Entry::Vacant(v) => {
+                                v.insert((kind.clone(), name.clone(), f.src.clone(), b.clone()));
+                            }
+                        }
+                    }
+                }
+                "build" => {
+                    if want_labels(&f.src, b, &[], errs).is_some() {
+                        d.builds.push((f.src.clone(), b.clone()));
+                    }
+                }
+                other => errs.push(unknown(&f.src, &b.ident, "block", other, TOP_BLOCKS)),
+            }
+        }
+    }
+    d
+}
+
+fn push_var(
+    vars: &mut Vec<VarDecl>,
+    v: VarDecl,
+    src: &Arc<Source>,
+    b: &Block,
+    errs: &mut Diagnostics,
+) {
+    if vars.iter().any(|x| x.name == v.name) {
+        errs.push(Diagnostic::at(
+            span_in(src, b).as_ref(),
+            format!(
+                "Duplicate variable: variable \"{}\" is declared twice",
+                v.name
+            ),
+        ));
+    } else {
+        vars.push(v);
+    }
+}
+
+/// `packer { required_version = "..." }`, checked against the Packer version kiln follows.
+fn check_packer_block(sc: &Scope, b: &Block, errs: &mut Diagnostics) {
+    for st in b.body.iter() {
+        match st {
+            Structure::Attribute(a) if a.key.as_str() == "required_version" => {
+                match sc.eval(&a.value).map(|v| v.as_str().map(str::to_string)) {
+                    Ok(Some(c)) => {
+                        if let Err(m) = version_satisfies(&c, crate::PACKER_COMPAT_VERSION) {
+                            errs.push(Diagnostic::at(span_in(&sc.src, a).as_ref(), m));
+                        }
+                    }
+                    Ok(None) => errs.push(Diagnostic::at(
+                        span_in(&sc.src, a).as_ref(),
+                        "required_version must be a string",
+                    )),
+                    Err(x) => errs.push(x.diag),
+                }
+            }
+            // Plugins are built in: what a template asks to install is there already.
+            Structure::Block(inner) if inner.ident.as_str() == "required_plugins" => {}
+            other => {
+                let name = match other {
+                    Structure::Attribute(a) => a.key.as_str().to_string(),
+                    Structure::Block(b) => b.ident.as_str().to_string(),
+                };
+                errs.push(unknown(
+                    &sc.src,
+                    other,
+                    "argument",
+                    &name,
+                    &["required_version", "required_plugins"],
+                ))
+            }
+        }
+    }
+}
+
+/// Whether `version` meets a constraint list such as `">= 1.5.0, < 2"`.
+fn version_satisfies(constraint: &str, version: &str) -> Result<(), String> {
+    let parse = |v: &str| -> Option<Vec<u64>> {
+        let mut p: Vec<u64> = v
+            .trim()
+            .trim_start_matches('v')
+            .split('.')
+            .map(|x| x.parse().ok())
+            .collect::<Option<_>>()?;
+        p.resize(3, 0);
+        Some(p)
+    };
+    let have = parse(version).ok_or("bad version")?;
+    for part in constraint.split(',') {
+        let part = part.trim();
+        let (op, v) = ["~>", ">=", "<=", "!=", ">", "<", "="]
+            .iter()
+            .find_map(|op| part.strip_prefix(op).map(|rest| (*op, rest)))
+            .unwrap_or(("=", part));
+        let want = parse(v).ok_or_else(|| {
+            format!("required_version: \"{constraint}\" is not a version constraint")
+        })?;
+        let ok = match op {
+            ">=" => have >= want,
+            "<=" => have <= want,
+            ">" => have > want,
+            "<" => have < want,
+            "!=" => have != want,
+            "~>" => {
+                let fixed = v.trim().split('.').count().saturating_sub(1).max(1);
+                have >= want && have[..fixed] == want[..fixed]
+            }
+            _ => have == want,
+        };
+        if !ok {
+            return Err(format!(
+                "This template requires Packer version {constraint}; kiln implements Packer {version}"
+            ));
+        }
+    }
+    Ok(())
+}

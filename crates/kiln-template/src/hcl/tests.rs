@@ -1,0 +1,358 @@
+//! The HCL2 front end against small templates: evaluation, variables, builds.
+
+use super::load;
+use crate::ir::Template;
+use crate::value::Value;
+use crate::variables::Overrides;
+use std::path::Path;
+
+fn at() -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339("2020-01-02T03:04:05Z")
+        .unwrap()
+        .into()
+}
+
+fn load_text(text: &str, o: &Overrides) -> Result<Template, String> {
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("t.pkr.hcl");
+    std::fs::write(&p, text).unwrap();
+    load(&p, o, at()).map_err(|e| e.to_string())
+}
+
+/// The value of `local.v` as JSON, for a template declaring `locals { v = EXPR }` and more.
+fn local(decls: &str, expr: &str) -> serde_json::Value {
+    let t = load_text(
+        &format!(
+            "{decls}\nlocals {{ v = {expr} }}\nsource \"null\" \"x\" {{ probe = local.v }}\nbuild {{ sources = [\"source.null.x\"] }}\n"
+        ),
+        &Overrides::default(),
+    )
+    .unwrap();
+    t.builders[0].config.get("probe").unwrap().to_json()
+}
+
+#[test]
+fn expressions_evaluate_as_in_hcl() {
+    use serde_json::json;
+    assert_eq!(local("", "2 + 3 * 4"), json!(14));
+    assert_eq!(
+        local("", "\"${10 / 4} ${7 % 3} ${2.50 * 2}\""),
+        json!("2.5 1 5")
+    );
+    assert_eq!(local("", "1 < 2 && !false ? \"y\" : \"n\""), json!("y"));
+    assert_eq!(
+        local("", "[for s in [\"a\", \"b\"] : upper(s)]"),
+        json!(["A", "B"])
+    );
+    assert_eq!(
+        local("", "{ for k, v in { x = 1, y = 2 } : k => v * 2 if v > 1 }"),
+        json!({"y": 4})
+    );
+    assert_eq!(local("", "[{ id = 1 }, { id = 2 }][*].id"), json!([1, 2]));
+    // A template that is one interpolation keeps the value's type.
+    assert_eq!(local("", "\"${[1, 2]}\""), json!([1, 2]));
+    assert_eq!(
+        local(
+            "",
+            "\"%{ for x in [1, 2] }<${x}>%{ endfor }%{ if true }!%{ else }?%{ endif }\""
+        ),
+        json!("<1><2>!")
+    );
+    assert_eq!(
+        local(
+            "locals {\n  h = <<-EOT\n    a\n      b\n    EOT\n}",
+            "local.h"
+        ),
+        json!("a\n  b\n")
+    );
+    assert_eq!(
+        local("", "try(local.nope, \"fallback\")"),
+        json!("fallback")
+    );
+    assert_eq!(local("", "can(local.nope)"), json!(false));
+    assert_eq!(local("", "timestamp()"), json!("2020-01-02T03:04:05Z"));
+    assert_eq!(
+        local("", "regex_replace(timestamp(), \"[- TZ:]\", \"\")"),
+        json!("20200102030405")
+    );
+    assert_eq!(
+        local("", "replace(\"a-b\", \"/(a)-(b)/\", \"$2$1\")"),
+        json!("ba")
+    );
+    assert_eq!(
+        local("", "join(\",\", split(\"/\", \"a/b\"), [\"c\"])"),
+        json!("a,b,c")
+    );
+    assert_eq!(
+        local("", "merge({ a = 1, b = 2 }, { b = 3 })"),
+        json!({"a": 1, "b": 3})
+    );
+    assert_eq!(local("", "format(\"%s-%03d\", \"x\", 7)"), json!("x-007"));
+    assert_eq!(
+        local("", "formatdate(\"DD MMM YYYY\", \"2021-06-07T00:00:00Z\")"),
+        json!("07 Jun 2021")
+    );
+    assert_eq!(
+        local("", "jsondecode(jsonencode({ a = [1, \"x\"] }))"),
+        json!({"a": [1, "x"]})
+    );
+    assert_eq!(local("", "length(keys({ b = 1, a = 2 }))"), json!(2));
+}
+
+#[test]
+fn locals_use_each_other_in_any_order_and_cycles_are_errors() {
+    assert_eq!(
+        local("locals {\n  b = \"${local.a}!\"\n  a = \"A\"\n}", "local.b"),
+        serde_json::json!("A!")
+    );
+    let e = load_text(
+        "locals {\n  a = local.b\n  b = local.a\n}\nsource \"null\" \"x\" {}\nbuild { sources = [\"source.null.x\"] }\n",
+        &Overrides::default(),
+    )
+    .unwrap_err();
+    assert!(e.contains("t.pkr.hcl:2:"), "{e}");
+    assert!(e.contains("refers to itself"), "{e}");
+}
+
+#[test]
+fn errors_point_at_the_file_line_and_column() {
+    let cases = [
+        ("source \"null\" \"x\" {\n  a = \n}\n", "t.pkr.hcl:2:"),
+        (
+            "locals {\n  v = nope(1)\n}\n",
+            "there is no function named \"nope\"",
+        ),
+        ("locals {\n  v = var.missing\n}\n", "t.pkr.hcl:2:"),
+        ("sorce \"null\" \"x\" {}\n", "did you mean \"source\"?"),
+        (
+            "source \"null\" \"x\" {}\nbuild { sources = [\"source.null.y\"] }\n",
+            "did you mean \"source.null.x\"?",
+        ),
+        (
+            "packer {\n  required_version = \">= 1.7.0\"\n}\n",
+            "requires Packer version >= 1.7.0",
+        ),
+        (
+            "variable \"n\" {\n  type = number\n  default = \"x\"\n}\n",
+            "Invalid default value",
+        ),
+    ];
+    for (text, want) in cases {
+        let e = load_text(text, &Overrides::default()).unwrap_err();
+        assert!(e.contains(want), "{text}\n=> {e}");
+    }
+}
+
+#[test]
+fn variables_take_default_env_auto_file_var_file_then_var() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("vars.pkr.hcl"),
+        r#"
+variable "a" { default = "default" }
+variable "b" { default = "default" }
+variable "c" { default = "default" }
+variable "d" { default = "default" }
+variable "e" { default = "default" }
+variable "n" {
+  type = list(number)
+  default = []
+}
+variable "s" {
+  sensitive = true
+  default   = "hunter22"
+}
+"#,
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("build.pkr.hcl"),
+        r#"
+source "null" "x" {
+  probe = [var.a, var.b, var.c, var.d, var.e, var.n]
+}
+build { sources = ["source.null.x"] }
+"#,
+    )
+    .unwrap();
+    std::fs::write(
+        d.join("x.auto.pkrvars.hcl"),
+        "c = \"auto\"\nd = \"auto\"\ne = \"auto\"\n",
+    )
+    .unwrap();
+    std::fs::write(d.join("given.pkrvars.hcl"), "d = \"file\"\ne = \"file\"\n").unwrap();
+    let mut o = Overrides::default();
+    o.add_var_file(&d.join("given.pkrvars.hcl")).unwrap();
+    o.vars.push(("e".into(), "flag".into()));
+    o.vars.push(("n".into(), "[1, \"2\"]".into()));
+    // (PKR_VAR_ is read from the process environment; this test's variable names are its own.)
+    std::env::set_var("PKR_VAR_b", "env");
+    let t = load(d, &o, at()).unwrap();
+    std::env::remove_var("PKR_VAR_b");
+    assert_eq!(
+        t.builders[0].config.get("probe").unwrap().to_json(),
+        serde_json::json!(["default", "env", "auto", "file", "flag", [1, 2]])
+    );
+    assert_eq!(t.secrets, vec!["hunter22".to_string()]);
+    let inputs = &t.hcl.as_ref().unwrap().inputs;
+    assert!(inputs.contains(&("s".to_string(), "\"<sensitive>\"".to_string())));
+
+    let mut o = Overrides::default();
+    o.vars.push(("n".into(), "[\"x\"]".into()));
+    let e = load(d, &o, at()).unwrap_err().to_string();
+    assert!(e.contains("invalid value for variable \"n\""), "{e}");
+    let mut o = Overrides::default();
+    o.vars.push(("zz".into(), "1".into()));
+    let e = load(d, &o, at()).unwrap_err().to_string();
+    assert!(e.contains("Undefined -var variable"), "{e}");
+}
+
+#[test]
+fn an_unset_variable_is_an_error_at_its_declaration() {
+    let e = load_text(
+        "variable \"r\" {\n  type = string\n}\nsource \"null\" \"x\" {}\nbuild { sources = [\"source.null.x\"] }\n",
+        &Overrides::default(),
+    )
+    .unwrap_err();
+    assert!(e.contains("t.pkr.hcl:1:1"), "{e}");
+    assert!(e.contains("Unset variable \"r\""), "{e}");
+}
+
+#[test]
+fn a_validation_block_refuses_a_bad_value() {
+    let text = "variable \"size\" {\n  default = 3\n  validation {\n    condition     = var.size > 5\n    error_message = \"size must be over 5\"\n  }\n}\nsource \"null\" \"x\" {}\nbuild { sources = [\"source.null.x\"] }\n";
+    let e = load_text(text, &Overrides::default()).unwrap_err();
+    assert!(e.contains("size must be over 5"), "{e}");
+    let mut o = Overrides::default();
+    o.vars.push(("size".into(), "6".into()));
+    assert!(load_text(text, &o).is_ok());
+}
+
+fn config(t: &Template, i: usize) -> serde_json::Value {
+    t.builders[i].config.to_json()
+}
+
+#[test]
+fn builds_are_named_and_provisioners_evaluated_per_source() {
+    let t = load_text(
+        r#"
+source "null" "a" { communicator = "none" }
+source "file" "b" { content = "x" }
+build {
+  name    = "web"
+  sources = ["source.null.a", "source.file.b"]
+  source "source.null.a" {
+    name = "renamed"
+    extra = 1
+  }
+  provisioner "shell-local" {
+    inline = ["${source.type}/${source.name}/${build.name}/${build.ID}"]
+    pause_before = "2s"
+    max_retries  = 3
+    override = {
+      "file.b" = { inline = ["overridden"] }
+    }
+  }
+  provisioner "shell-local" {
+    only   = ["file.b"]
+    inline = ["only b"]
+  }
+  post-processors {
+    post-processor "manifest" { }
+    post-processor "checksum" { keep_input_artifact = true }
+  }
+}
+"#,
+        &Overrides::default(),
+    )
+    .unwrap();
+    let names: Vec<(&str, &str)> = t
+        .builders
+        .iter()
+        .map(|b| (b.name.as_str(), b.key()))
+        .collect();
+    assert_eq!(
+        names,
+        vec![
+            ("a", "web.null.a"),
+            ("b", "web.file.b"),
+            ("renamed", "web.null.renamed")
+        ]
+    );
+    assert_eq!(config(&t, 2)["extra"], serde_json::json!(1));
+    let for_build = |key: &str| -> Vec<serde_json::Value> {
+        t.provisioners
+            .iter()
+            .filter(|p| p.only == vec![key.to_string()])
+            .map(|p| p.config.get("inline").unwrap().to_json())
+            .collect()
+    };
+    assert_eq!(
+        for_build("web.null.a"),
+        vec![serde_json::json!(["null/a/web/{{ build `ID` }}"])]
+    );
+    assert_eq!(
+        for_build("web.file.b"),
+        vec![
+            serde_json::json!(["overridden"]),
+            serde_json::json!(["only b"])
+        ]
+    );
+    let p = &t.provisioners[0];
+    assert_eq!(p.pause_before, Some(std::time::Duration::from_secs(2)));
+    assert_eq!(p.max_retries, 3);
+    // One chain per build, in order; keep_input_artifact read apart from the config.
+    assert_eq!(t.post_processors.len(), 3);
+    assert_eq!(t.post_processors[0][1].keep_input_artifact, Some(true));
+    assert!(t.post_processors[0][1]
+        .config
+        .get("keep_input_artifact")
+        .is_none());
+}
+
+#[test]
+fn nested_and_dynamic_blocks_become_objects_and_lists() {
+    let t = load_text(
+        r#"
+locals { disks = { sdb = 10, sdc = 20 } }
+source "null" "x" {
+  filter {
+    owners = ["self"]
+  }
+  mapping {
+    name = "sda"
+  }
+  dynamic "mapping" {
+    for_each = local.disks
+    iterator = d
+    content {
+      name = d.key
+      size = d.value
+    }
+  }
+}
+build { sources = ["source.null.x"] }
+"#,
+        &Overrides::default(),
+    )
+    .unwrap();
+    assert_eq!(
+        config(&t, 0),
+        serde_json::json!({
+            "filter": {"owners": ["self"]},
+            "mapping": [{"name": "sda"}, {"name": "sdb", "size": 10}, {"name": "sdc", "size": 20}],
+        })
+    );
+}
+
+#[test]
+fn a_directory_without_templates_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let e = load(dir.path(), &Overrides::default(), at())
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("Could not find any config file"), "{e}");
+    let _ = Value::string("");
+    assert!(!Path::new("").is_dir());
+}

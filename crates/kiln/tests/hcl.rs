@@ -1,0 +1,192 @@
+//! HCL2 templates end to end with the local builders: build names, variables from every
+//! source, provisioners per build, manifests, `-only`, and the errors a user meets.
+
+mod common;
+
+use common::*;
+
+const TEMPLATE: &str = r#"
+variable "greeting" {
+  type    = string
+  default = "hello"
+}
+variable "secret" {
+  type      = string
+  default   = "s3cr3t-value"
+  sensitive = true
+}
+locals {
+  msg = "${var.greeting} world"
+  n   = 2 + 3
+}
+source "null" "one" {
+  communicator = "none"
+}
+source "file" "two" {
+  content = "${local.msg}\n"
+  target  = "out.txt"
+}
+build {
+  sources = ["source.null.one", "source.file.two"]
+  provisioner "shell-local" {
+    inline = [
+      "echo said: ${local.msg} ${local.n} ${source.name} ${source.type} ${var.secret}",
+      "echo legacy: {{ build_name }} {{ build_type }}",
+    ]
+  }
+  post-processor "manifest" {
+    output = "manifest.json"
+  }
+}
+"#;
+
+fn write(dir: &std::path::Path, name: &str, text: &str) -> String {
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p.display().to_string()
+}
+
+#[test]
+fn an_hcl2_template_builds_as_packer_builds_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let tpl = write(dir.path(), "t.pkr.hcl", TEMPLATE);
+    let out = run_in(dir.path(), &["validate", &tpl], &[]);
+    assert!(out.status.success(), "{}", stdout(&out));
+    assert_says(&stdout(&out), &["The configuration is valid."]);
+
+    let out = run_in(dir.path(), &["build", "-color=false", &tpl], &[]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}");
+    assert_says(
+        &text,
+        &[
+            "==> null.one: Running local shell script:",
+            "    null.one: said: hello world 5 one null <sensitive>",
+            "    file.two: said: hello world 5 two file <sensitive>",
+            "    null.one: legacy: one null",
+            "Build 'file.two' finished",
+            "--> file.two: Stored file: out.txt",
+        ],
+    );
+    assert!(!text.contains("s3cr3t-value"), "{text}");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("out.txt")).unwrap(),
+        "hello world\n"
+    );
+    // The manifest names builds by their source's name, as Packer does.
+    let m: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.path().join("manifest.json")).unwrap())
+            .unwrap();
+    let names: Vec<&str> = m["builds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|b| b["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names.len(), 2);
+    assert!(names.contains(&"one") && names.contains(&"two"), "{m}");
+
+    // -only takes Packer's HCL2 build names; secrets stay masked in machine-readable output.
+    let out = run_in(
+        dir.path(),
+        &[
+            "build",
+            "-machine-readable",
+            "-only=null.one",
+            "-var",
+            "greeting=bonjour",
+            &tpl,
+        ],
+        &[],
+    );
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}");
+    assert_says(
+        &text,
+        &["null.one: said: bonjour world 5 one null <sensitive>"],
+    );
+    assert!(!text.contains("file.two"), "{text}");
+    assert!(!text.contains("s3cr3t-value"), "{text}");
+}
+
+#[test]
+fn a_directory_is_one_template_with_its_auto_var_files() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    write(
+        d,
+        "variables.pkr.hcl",
+        "variable \"word\" {\n  default = \"default\"\n}\nvariable \"other\" {\n  default = \"default\"\n}\n",
+    );
+    write(
+        d,
+        "build.pkr.hcl",
+        "source \"null\" \"x\" {\n  communicator = \"none\"\n}\nbuild {\n  name = \"named\"\n  sources = [\"source.null.x\"]\n  provisioner \"shell-local\" {\n    inline = [\"echo word=${var.word} other=${var.other} build=${build.name}\"]\n  }\n}\n",
+    );
+    write(
+        d,
+        "values.auto.pkrvars.hcl",
+        "word = \"auto\"\nother = \"auto\"\n",
+    );
+    write(d, "given.pkrvars.hcl", "other = \"given\"\n");
+    let out = run_in(
+        d,
+        &["build", "-color=false", "-var-file=given.pkrvars.hcl", "."],
+        &[],
+    );
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}");
+    assert_says(
+        &text,
+        &["    named.null.x: word=auto other=given build=named"],
+    );
+    let out = run_in(d, &["inspect", "."], &[]);
+    assert_says(
+        &stdout(&out),
+        &[
+            "Packer Inspect: HCL2 mode",
+            "var.other: \"auto\"",
+            "  > named:",
+            "      null.x",
+            "      shell-local",
+        ],
+    );
+}
+
+#[test]
+fn mistakes_are_reported_at_their_place_with_exit_code_1() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        // A missing comma in a list.
+        (
+            "source \"null\" \"x\" {\n  communicator = \"none\"\n}\nbuild {\n  sources = [\"source.null.x\" \"source.null.y\"]\n}\n",
+            vec!["t.pkr.hcl:5:", "invalid HCL"],
+        ),
+        (
+            "source \"null\" \"x\" {\n  communicator = \"none\"\n}\nbuild {\n  sources = [\"source.null.y\"]\n}\n",
+            vec!["t.pkr.hcl:5:", "Unknown source", "did you mean \"source.null.x\"?"],
+        ),
+        (
+            "locals {\n  v = uper(\"x\")\n}\n",
+            vec!["t.pkr.hcl:2:7", "there is no function named \"uper\""],
+        ),
+        (
+            "source \"null\" \"x\" {\n  communicator = \"none\"\n  bogus_option = 1\n}\nbuild {\n  sources = [\"source.null.x\"]\n}\n",
+            vec!["t.pkr.hcl:3:3", "bogus_option"],
+        ),
+    ];
+    for (text, want) in cases {
+        let tpl = write(dir.path(), "t.pkr.hcl", text);
+        let out = run_in(dir.path(), &["validate", &tpl], &[]);
+        let said = format!("{}{}", stdout(&out), String::from_utf8_lossy(&out.stderr));
+        assert_eq!(out.status.code(), Some(1), "{text}\n{said}");
+        assert_says(&said, &want);
+    }
+    let tpl = write(dir.path(), "t.pkr.hcl", TEMPLATE);
+    let out = run_in(dir.path(), &["build", "-var", "nope=1", &tpl], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_says(
+        &format!("{}{}", stdout(&out), String::from_utf8_lossy(&out.stderr)),
+        &["Undefined -var variable", "\"nope\""],
+    );
+}
