@@ -286,8 +286,9 @@ impl<'de> de::Deserializer<'de> for De<'_> {
         match &self.v.kind {
             Kind::Array(items) => self.seq(items, visitor),
             Kind::Null => self.seq(&[], visitor),
-            Kind::Object(_) => Err(self.type_error("a list")),
-            // Weak typing: a single value where a list is expected is a list of one.
+            // Weak typing: a single value where a list is expected is a list of one (an
+            // object too: an HCL2 block written once, such as one
+            // launch_block_device_mappings { ... }).
             _ => self.seq(std::slice::from_ref(self.v), visitor),
         }
     }

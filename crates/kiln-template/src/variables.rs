@@ -20,6 +20,11 @@ pub struct Overrides {
     pub vars: Vec<(String, String)>,
     /// `-var-file`s in HCL (`.pkrvars.hcl`), in order; read by the HCL2 front end.
     pub hcl_files: Vec<std::path::PathBuf>,
+    /// Every value of the JSON `-var-file`s, typed, in order (for HCL2 templates).
+    pub json_values: Vec<(String, crate::value::Value)>,
+    /// JSON var file values that are not strings, numbers or bools: errors for a legacy
+    /// template, whose variables are strings.
+    pub not_strings: Vec<Diagnostic>,
 }
 
 impl Overrides {
@@ -41,22 +46,20 @@ impl Overrides {
             ));
         };
         for m in members {
-            let value = match &m.value.kind {
-                Kind::String(s) => s.clone(),
-                Kind::Number(n) => n.clone(),
-                Kind::Bool(b) => b.to_string(),
-                _ => {
-                    return Err(Diagnostic::at(
-                        m.value.span.as_ref(),
-                        format!(
-                            "variable \"{}\" must be a string, not {}",
-                            m.key,
-                            m.value.type_name()
-                        ),
-                    ))
-                }
-            };
-            self.files.push((m.key, value));
+            match &m.value.kind {
+                Kind::String(v) | Kind::Number(v) => self.files.push((m.key.clone(), v.clone())),
+                Kind::Bool(b) => self.files.push((m.key.clone(), b.to_string())),
+                // A list or a map is for an HCL2 template's typed variables only.
+                _ => self.not_strings.push(Diagnostic::at(
+                    m.value.span.as_ref(),
+                    format!(
+                        "variable \"{}\" must be a string, not {}",
+                        m.key,
+                        m.value.type_name()
+                    ),
+                )),
+            }
+            self.json_values.push((m.key, m.value));
         }
         Ok(())
     }
@@ -69,6 +72,9 @@ pub fn resolve(
     overrides: &Overrides,
     base: &Context,
 ) -> Result<Arc<BTreeMap<String, String>>, Diagnostics> {
+    if let Some(d) = overrides.not_strings.first() {
+        return Err(d.clone().into());
+    }
     if let Some(f) = overrides.hcl_files.first() {
         return Err(Diagnostic::new(format!(
             "{}: an HCL2 var file is for HCL2 templates; a legacy JSON template takes JSON var files",

@@ -180,10 +180,19 @@ pub fn plan(t: &Template, overrides: &Overrides, opts: &PlanOptions) -> Result<P
     let mut jobs = Vec::new();
     for b in &t.builders {
         let key = b.key().to_string();
-        if !opts.only.is_empty() && !opts.only.contains(&key) {
+        // HCL2 builds are selected by glob (`-only='*.ubuntu'`), legacy ones by name, as in
+        // Packer 1.6.6.
+        let selects = |pattern: &String| {
+            if t.hcl.is_some() {
+                glob_match(pattern, &key)
+            } else {
+                pattern == &key
+            }
+        };
+        if !opts.only.is_empty() && !opts.only.iter().any(selects) {
             continue;
         }
-        if opts.except.contains(&key) {
+        if opts.except.iter().any(selects) {
             continue;
         }
         let mut icx = base.clone();
@@ -300,6 +309,31 @@ pub fn plan(t: &Template, overrides: &Overrides, opts: &PlanOptions) -> Result<P
     })
 }
 
+/// Whether `name` matches `pattern`, where `*` stands for any run of characters and `?` for
+/// one.
+fn glob_match(pattern: &str, name: &str) -> bool {
+    let (p, n): (Vec<char>, Vec<char>) = (pattern.chars().collect(), name.chars().collect());
+    // The classic two-pointer match, going back to the last `*` on a mismatch.
+    let (mut i, mut j, mut star, mut mark) = (0, 0, None, 0);
+    while j < n.len() {
+        if i < p.len() && (p[i] == '?' || p[i] == n[j]) {
+            i += 1;
+            j += 1;
+        } else if i < p.len() && p[i] == '*' {
+            star = Some(i);
+            mark = j;
+            i += 1;
+        } else if let Some(s) = star {
+            i = s + 1;
+            mark += 1;
+            j = mark;
+        } else {
+            return false;
+        }
+    }
+    p[i..].iter().all(|&c| c == '*')
+}
+
 fn plan_provisioner(
     p: &ProvisionerDef,
     build: &str,
@@ -331,4 +365,19 @@ fn plan_provisioner(
         max_retries: p.max_retries,
         timeout: p.timeout,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn globs_match_as_packer_selects_hcl2_builds() {
+        use super::glob_match;
+        assert!(glob_match("*.one", "null.one"));
+        assert!(glob_match("null.*", "null.one"));
+        assert!(glob_match("n?ll.o*e", "null.one"));
+        assert!(glob_match("null.one", "null.one"));
+        assert!(!glob_match("*.two", "null.one"));
+        assert!(!glob_match("null", "null.one"));
+        assert!(glob_match("*", ""));
+    }
 }

@@ -107,6 +107,25 @@ fn an_hcl2_template_builds_as_packer_builds_it() {
     );
     assert!(!text.contains("file.two"), "{text}");
     assert!(!text.contains("s3cr3t-value"), "{text}");
+
+    // HCL2 builds are selected by glob, as in Packer 1.6.6.
+    let out = run_in(
+        dir.path(),
+        &["build", "-color=false", "-except=null.*", &tpl],
+        &[],
+    );
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}");
+    assert_says(&text, &["Build 'file.two' finished"]);
+    assert!(!text.contains("null.one:"), "{text}");
+    let out = run_in(
+        dir.path(),
+        &["build", "-color=false", "-only=*.one", &tpl],
+        &[],
+    );
+    let text = stdout(&out);
+    assert_says(&text, &["Build 'null.one' finished"]);
+    assert!(!text.contains("file.two:"), "{text}");
 }
 
 #[test]

@@ -74,7 +74,14 @@ impl Scope {
         Ok(match e {
             Expression::Null(_) => self.at(e, Kind::Null),
             Expression::Bool(b) => self.at(e, Kind::Bool(*b.value())),
-            Expression::Number(n) => self.at(e, Kind::Number(n.value().to_string())),
+            Expression::Number(n) => {
+                // Integers exactly as written; 1.0 and 1e3 as HCL shows them (1, 1000).
+                let text = match n.value().as_f64() {
+                    Some(f) if n.value().is_f64() => funcs::format_number(f),
+                    _ => n.value().to_string(),
+                };
+                self.at(e, Kind::Number(text))
+            }
             Expression::String(s) => self.at(e, Kind::String(s.value().to_string())),
             Expression::Array(a) => {
                 let items = a.iter().map(|x| self.eval(x)).collect::<Result<_, _>>()?;
@@ -463,19 +470,31 @@ impl Scope {
                     strip(out, i.strip, strip_next);
                     let v = self.eval(&i.expr)?;
                     out.push_str(&self.stringify(&v)?);
-                    *strip_next = matches!(i.strip, Strip::End | Strip::Both);
+                    *strip_next = ends(i.strip);
                 }
                 Element::Directive(d) => match d.as_ref() {
                     Directive::If(d) => {
+                        // `~` on a tag trims the text next to it: before it (`%{~`), after
+                        // it (`~}`), in whichever branch was written out.
                         strip(out, d.if_expr.strip, strip_next);
                         let cond = self.eval(&d.if_expr.cond_expr)?;
-                        *strip_next = matches!(d.if_expr.strip, Strip::End | Strip::Both);
+                        *strip_next = ends(d.if_expr.strip);
+                        let mut rendered = true;
                         if self.truth(&cond)? {
                             self.render(&d.if_expr.template, out, strip_next)?;
+                            if let Some(el) = &d.else_expr {
+                                strip(out, el.strip, strip_next);
+                            }
                         } else if let Some(el) = &d.else_expr {
+                            *strip_next = ends(el.strip);
                             self.render(&el.template, out, strip_next)?;
+                        } else {
+                            rendered = false;
                         }
-                        *strip_next |= matches!(d.endif_expr.strip, Strip::End | Strip::Both);
+                        if rendered {
+                            strip(out, d.endif_expr.strip, strip_next);
+                        }
+                        *strip_next = ends(d.endif_expr.strip);
                     }
                     Directive::For(d) => {
                         let fe = &d.for_expr;
@@ -493,10 +512,11 @@ impl Scope {
                                 inner.iter.push((kv.as_str().to_string(), k));
                             }
                             inner.iter.push((fe.value_var.as_str().to_string(), v));
-                            *strip_next = matches!(fe.strip, Strip::End | Strip::Both);
+                            *strip_next = ends(fe.strip);
                             inner.render(&fe.template, out, strip_next)?;
+                            strip(out, d.endfor_expr.strip, strip_next);
                         }
-                        *strip_next = matches!(d.endfor_expr.strip, Strip::End | Strip::Both);
+                        *strip_next = ends(d.endfor_expr.strip);
                     }
                 },
             }
@@ -527,7 +547,12 @@ impl Scope {
     }
 }
 
-/// `~` before a template action: trims the whitespace written before it.
+/// `~}`: the whitespace after the action is trimmed.
+fn ends(s: Strip) -> bool {
+    matches!(s, Strip::End | Strip::Both)
+}
+
+/// `{~` before a template action: trims the whitespace written before it.
 fn strip(out: &mut String, s: Strip, strip_next: &mut bool) {
     *strip_next = false;
     if matches!(s, Strip::Start | Strip::Both) {
@@ -547,12 +572,16 @@ pub fn pairs(v: Value) -> Option<Vec<(Value, Value)>> {
                 .map(|(i, v)| (Value::new(Kind::Number(i.to_string())), v))
                 .collect(),
         ),
-        Kind::Object(members) => Some(
-            members
-                .into_iter()
-                .map(|m| (Value::string(m.key), m.value))
-                .collect(),
-        ),
+        // HCL goes through a map in the order of its keys, not as written.
+        Kind::Object(mut members) => {
+            members.sort_by(|a, b| a.key.cmp(&b.key));
+            Some(
+                members
+                    .into_iter()
+                    .map(|m| (Value::string(m.key), m.value))
+                    .collect(),
+            )
+        }
         _ => None,
     }
 }

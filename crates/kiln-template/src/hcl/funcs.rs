@@ -13,8 +13,11 @@ use std::path::PathBuf;
 pub struct Facts {
     /// The run's start time.
     pub init_time: DateTime<Utc>,
-    /// The directory relative paths are read from: the working directory, as in Packer.
+    /// The working directory (`path.cwd`, `abspath`).
     pub cwd: PathBuf,
+    /// The template's directory: `file()` and `fileexists()` read relative paths from it,
+    /// as Packer 1.6.6 does.
+    pub template_dir: PathBuf,
 }
 
 type R = Result<Value, String>;
@@ -38,10 +41,42 @@ fn list(items: Vec<Value>) -> R {
 /// Writes a number as HCL shows it: integers without a fraction.
 pub fn format_number(f: f64) -> String {
     if f.fract() == 0.0 && f.abs() < 1e15 {
-        format!("{}", f as i64)
-    } else {
-        format!("{f}")
+        return format!("{}", f as i64);
     }
+    // Rounded to 15 significant digits, so that 0.1 + 0.2 shows as 0.3 (HCL computes with
+    // arbitrary precision; f64 arithmetic leaves noise in the last digit).
+    let rounded: f64 = format!("{f:.14e}").parse().unwrap_or(f);
+    format!("{rounded}")
+}
+
+/// The widest padding `indent` and `format` make (Go's own limit is a million).
+const MAX_PAD: usize = 1_000_000;
+
+/// An integer in base 2 to 62: for bases up to 36 letters of either case are 10 to 35; above,
+/// `a`–`z` are 10 to 35 and `A`–`Z` 36 to 61 (Go's big.Int).
+fn parse_radix(text: &str, base: u32) -> Option<f64> {
+    let (neg, digits) = match text.strip_prefix('-') {
+        Some(d) => (true, d),
+        None => (false, text.strip_prefix('+').unwrap_or(text)),
+    };
+    if digits.is_empty() {
+        return None;
+    }
+    let mut v: f64 = 0.0;
+    for c in digits.chars() {
+        let d = match c {
+            '0'..='9' => c as u32 - '0' as u32,
+            'a'..='z' => c as u32 - 'a' as u32 + 10,
+            'A'..='Z' if base <= 36 => c as u32 - 'A' as u32 + 10,
+            'A'..='Z' => c as u32 - 'A' as u32 + 36,
+            _ => return None,
+        };
+        if d >= base {
+            return None;
+        }
+        v = v * base as f64 + d as f64;
+    }
+    Some(if neg { -v } else { v })
 }
 
 /// A value as a number (strings holding numbers convert, as in HCL).
@@ -139,7 +174,10 @@ pub fn call(name: &str, args: Vec<Value>, facts: &Facts) -> R {
         }
         "signum" => {
             arity(a, 1)?;
-            n(to_f64(&a[0])?.signum())
+            {
+                let x = to_f64(&a[0])?;
+                n(if x == 0.0 { 0.0 } else { x.signum() })
+            }
         }
         "pow" => {
             arity(a, 2)?;
@@ -164,23 +202,26 @@ pub fn call(name: &str, args: Vec<Value>, facts: &Facts) -> R {
             if !(2..=62).contains(&base) {
                 return Err("base must be between 2 and 62".into());
             }
-            i64::from_str_radix(&text, base)
-                .map_err(|_| format!("cannot parse \"{text}\" as a base {base} integer"))
-                .and_then(|v| n(v as f64))
+            n(parse_radix(&text, base)
+                .ok_or_else(|| format!("cannot parse \"{text}\" as a base {base} integer"))?)
         }
         // Strings.
         "upper" => s(one("string")?.to_uppercase()),
         "lower" => s(one("string")?.to_lowercase()),
-        "title" => s(one("string")?
-            .split(' ')
-            .map(|w| {
-                let mut c = w.chars();
-                c.next()
-                    .map(|f| f.to_uppercase().chain(c).collect())
-                    .unwrap_or_default()
-            })
-            .collect::<Vec<String>>()
-            .join(" ")),
+        "title" => {
+            // Every letter that follows a non-letter is upper-cased, as Go's strings.Title.
+            let mut out = String::new();
+            let mut after_letter = false;
+            for c in one("string")?.chars() {
+                if after_letter {
+                    out.push(c);
+                } else {
+                    out.extend(c.to_uppercase());
+                }
+                after_letter = c.is_alphanumeric();
+            }
+            s(out)
+        }
         "chomp" => s(one("string")?.trim_end_matches(['\n', '\r']).to_string()),
         "trimspace" => s(one("string")?.trim().to_string()),
         "strrev" => s(one("string")?.chars().rev().collect::<String>()),
@@ -203,7 +244,13 @@ pub fn call(name: &str, args: Vec<Value>, facts: &Facts) -> R {
         }
         "indent" => {
             arity(a, 2)?;
-            let pad = " ".repeat(to_f64(&a[0])? as usize);
+            let count = to_f64(&a[0])?;
+            if !(0.0..=MAX_PAD as f64).contains(&count) {
+                return Err(format!(
+                    "the number of spaces must be between 0 and {MAX_PAD}"
+                ));
+            }
+            let pad = " ".repeat(count as usize);
             s(string(&a[1], "string")?.replace('\n', &format!("\n{pad}")))
         }
         "replace" => {
@@ -213,13 +260,7 @@ pub fn call(name: &str, args: Vec<Value>, facts: &Facts) -> R {
                 string(&a[1], "substr")?,
                 string(&a[2], "replace")?,
             );
-            // A substring written /like this/ is a regular expression.
-            match from.strip_prefix('/').and_then(|f| f.strip_suffix('/')) {
-                Some(re) if from.len() > 1 => s(regex(re)?
-                    .replace_all(&t, go_replacement(&to).as_str())
-                    .into_owned()),
-                _ => s(t.replace(&from, &to)),
-            }
+            s(t.replace(&from, &to))
         }
         "regex_replace" => {
             arity(a, 3)?;
@@ -304,6 +345,10 @@ pub fn call(name: &str, args: Vec<Value>, facts: &Facts) -> R {
         "split" => {
             arity(a, 2)?;
             let (sep, t) = (string(&a[0], "separator")?, string(&a[1], "string")?);
+            if sep.is_empty() {
+                // As Go: every character apart.
+                return list(t.chars().map(|c| Value::string(c.to_string())).collect());
+            }
             list(t.split(sep.as_str()).map(Value::string).collect())
         }
         "format" => {
@@ -458,13 +503,18 @@ pub fn call(name: &str, args: Vec<Value>, facts: &Facts) -> R {
                 return Err("step must not be zero".into());
             }
             let mut out = vec![];
-            let mut x = start;
-            while (step > 0.0 && x < end) || (step < 0.0 && x > end) {
-                out.push(Value::new(super::eval::number(x)));
-                x += step;
-                if out.len() > 1024 {
+            // Each value from the start (not summed), compared at 15 digits: range(0, 1, 0.1)
+            // has ten values, as in HCL.
+            let round = |x: f64| format_number(x).parse::<f64>().unwrap_or(x);
+            for i in 0.. {
+                let x = round(start + i as f64 * step);
+                if !((step > 0.0 && x < end) || (step < 0.0 && x > end)) {
+                    break;
+                }
+                if out.len() >= 1024 {
                     return Err("more than 1024 values".into());
                 }
+                out.push(Value::new(super::eval::number(x)));
             }
             list(out)
         }
@@ -561,7 +611,7 @@ pub fn call(name: &str, args: Vec<Value>, facts: &Facts) -> R {
         // Encoding.
         "jsonencode" => {
             arity(a, 1)?;
-            s(a[0].to_json().to_string())
+            s(sorted_json(a[0].to_json()).to_string())
         }
         "jsondecode" => {
             let t = one("string")?;
@@ -588,6 +638,7 @@ pub fn call(name: &str, args: Vec<Value>, facts: &Facts) -> R {
                 b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
                     (c as char).to_string()
                 }
+                b' ' => "+".to_string(),
                 _ => format!("%{c:02X}"),
             })
             .collect::<String>()),
@@ -610,12 +661,12 @@ pub fn call(name: &str, args: Vec<Value>, facts: &Facts) -> R {
         }
         // Files.
         "file" => {
-            let p = facts.cwd.join(one("path")?);
+            let p = facts.template_dir.join(one("path")?);
             std::fs::read_to_string(&p)
                 .map(Value::string)
                 .map_err(|e| format!("cannot read {}: {e}", p.display()))
         }
-        "fileexists" => b(facts.cwd.join(one("path")?).is_file()),
+        "fileexists" => b(facts.template_dir.join(one("path")?).is_file()),
         "abspath" => s(facts.cwd.join(one("path")?).display().to_string()),
         "basename" => s(std::path::Path::new(&one("path")?)
             .file_name()
@@ -654,9 +705,14 @@ pub fn call(name: &str, args: Vec<Value>, facts: &Facts) -> R {
             let t = string(&a[0], "timestamp")?;
             let t = DateTime::parse_from_rfc3339(&t)
                 .map_err(|_| format!("\"{t}\" is not an RFC 3339 timestamp"))?;
-            let d = crate::duration::parse_go_duration(&string(&a[1], "duration")?)
-                .map_err(|e| e.to_string())?;
-            let t = t + chrono::Duration::from_std(d).map_err(|e| e.to_string())?;
+            let text = string(&a[1], "duration")?;
+            let (back, text) = match text.strip_prefix('-') {
+                Some(rest) => (true, rest.to_string()),
+                None => (false, text.trim_start_matches('+').to_string()),
+            };
+            let d = crate::duration::parse_go_duration(&text).map_err(|e| e.to_string())?;
+            let d = chrono::Duration::from_std(d).map_err(|e| e.to_string())?;
+            let t = if back { t - d } else { t + d };
             s(t.to_rfc3339_opts(chrono::SecondsFormat::AutoSi, true))
         }
         // Conversions.
@@ -713,6 +769,26 @@ fn go_replacement(to: &str) -> String {
     out
 }
 
+/// JSON with every object's keys sorted, as `jsonencode` writes it.
+fn sorted_json(v: serde_json::Value) -> serde_json::Value {
+    match v {
+        serde_json::Value::Object(m) => {
+            let mut pairs: Vec<_> = m.into_iter().collect();
+            pairs.sort_by(|a, b| a.0.cmp(&b.0));
+            serde_json::Value::Object(
+                pairs
+                    .into_iter()
+                    .map(|(k, v)| (k, sorted_json(v)))
+                    .collect(),
+            )
+        }
+        serde_json::Value::Array(a) => {
+            serde_json::Value::Array(a.into_iter().map(sorted_json).collect())
+        }
+        other => other,
+    }
+}
+
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
@@ -756,12 +832,36 @@ fn format_verbs(f: &str, args: &[Value]) -> Result<String, String> {
                     None,
                 ),
             };
+        if width > MAX_PAD || precision.is_some_and(|p| p > MAX_PAD) {
+            return Err(format!("a width or precision over {MAX_PAD}"));
+        }
         let text = match verb {
             's' | 'v' => match &arg.kind {
                 Kind::Array(_) | Kind::Object(_) => arg.to_json().to_string(),
                 _ => string(arg, "argument")?,
             },
-            'd' => format!("{}", to_f64(arg)? as i64),
+            'd' => {
+                let x = to_f64(arg)?;
+                if x.fract() != 0.0 {
+                    return Err(format!("%d needs a whole number, not {x}"));
+                }
+                format!("{}", x as i64)
+            }
+            't' => match &arg.kind {
+                Kind::Bool(b) => b.to_string(),
+                _ => return Err(format!("%t needs a bool, not {}", arg.type_name())),
+            },
+            'x' | 'X' => {
+                let t = match &arg.kind {
+                    Kind::Number(_) => format!("{:x}", to_f64(arg)? as i64),
+                    _ => hex(string(arg, "argument")?.as_bytes()),
+                };
+                if verb == 'X' {
+                    t.to_uppercase()
+                } else {
+                    t
+                }
+            }
             'f' => format!("{:.*}", precision.unwrap_or(6), to_f64(arg)?),
             'q' => serde_json::Value::String(string(arg, "argument")?).to_string(),
             other => return Err(format!("unsupported format verb %{other}")),

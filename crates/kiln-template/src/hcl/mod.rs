@@ -126,7 +126,11 @@ pub fn load(
         path.parent().map(Path::to_path_buf).unwrap_or_default()
     };
     let cwd = std::env::current_dir().unwrap_or_default();
-    let facts = Arc::new(funcs::Facts { init_time, cwd });
+    let facts = Arc::new(funcs::Facts {
+        init_time,
+        cwd,
+        template_dir: root_dir.clone(),
+    });
     let empty_src = files[0].src.clone();
     let mut scope = Scope {
         src: empty_src,
@@ -145,6 +149,14 @@ pub fn load(
     );
 
     let mut d = declare(&files, &scope, &mut errs);
+    for (i, l) in d.locals.iter().enumerate() {
+        if d.locals[..i].iter().any(|o| o.name == l.name) {
+            errs.push(Diagnostic::at(
+                span_in(&l.src, &l.expr).as_ref(),
+                format!("Duplicate local: local.{} is declared twice", l.name),
+            ));
+        }
+    }
     std::mem::take(&mut errs).into_result()?;
     assign_vars(&mut d.vars, &auto, overrides, &scope)?;
     let mut secrets = vec![];
@@ -563,7 +575,12 @@ fn version_satisfies(constraint: &str, version: &str) -> Result<(), String> {
             "<" => have < want,
             "!=" => have != want,
             "~>" => {
-                let fixed = v.trim().split('.').count().saturating_sub(1).max(1);
+                let fixed = v
+                    .trim()
+                    .split('.')
+                    .count()
+                    .saturating_sub(1)
+                    .clamp(1, have.len());
                 have >= want && have[..fixed] == want[..fixed]
             }
             _ => have == want,

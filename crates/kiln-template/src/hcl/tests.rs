@@ -76,7 +76,7 @@ fn expressions_evaluate_as_in_hcl() {
         json!("20200102030405")
     );
     assert_eq!(
-        local("", "replace(\"a-b\", \"/(a)-(b)/\", \"$2$1\")"),
+        local("", "regex_replace(\"a-b\", \"(a)-(b)\", \"$2$1\")"),
         json!("ba")
     );
     assert_eq!(
@@ -355,4 +355,140 @@ fn a_directory_without_templates_is_refused() {
     assert!(e.contains("Could not find any config file"), "{e}");
     let _ = Value::string("");
     assert!(!Path::new("").is_dir());
+}
+
+#[test]
+fn results_match_packer_where_they_once_differed() {
+    use serde_json::json;
+    // Each compared with `packer inspect` (1.6.6).
+    assert_eq!(
+        local(
+            "",
+            "\"x %{ if true ~}  yes  %{~ else ~} no %{~ endif ~} z\""
+        ),
+        json!("x yesz")
+    );
+    assert_eq!(
+        local(
+            "",
+            "\"x %{ if false ~}  yes  %{~ else ~} no %{~ endif ~} z\""
+        ),
+        json!("x noz")
+    );
+    assert_eq!(
+        local(
+            "",
+            "\"[%{ for v in [\"a\", \"b\"] ~} ${v} %{~ endfor ~} ]\""
+        ),
+        json!("[ab]")
+    );
+    assert_eq!(
+        local(
+            "",
+            "\"%{ for k, v in { b = 1, a = 2 } }${k}${v}%{ endfor }\""
+        ),
+        json!("a2b1")
+    );
+    assert_eq!(
+        local("", "[for k, v in { b = 1, a = 2 } : k]"),
+        json!(["a", "b"])
+    );
+    assert_eq!(
+        local("", "\"${1.0} ${1e3} ${0.1 + 0.2}\""),
+        json!("1 1000 0.3")
+    );
+    assert_eq!(
+        local("", "jsonencode({ b = 1, a = 2 })"),
+        json!("{\"a\":2,\"b\":1}")
+    );
+    assert_eq!(
+        local("", "replace(\"a/b/c\", \"/b/\", \"X\")"),
+        json!("aXc")
+    );
+    assert_eq!(local("", "signum(0)"), json!(0));
+    assert_eq!(
+        local("", "timeadd(\"2020-01-02T03:04:05Z\", \"-1h\")"),
+        json!("2020-01-02T02:04:05Z")
+    );
+    assert_eq!(local("", "title(\"a-b c\")"), json!("A-B C"));
+    assert_eq!(local("", "split(\"\", \"abc\")"), json!(["a", "b", "c"]));
+    assert_eq!(local("", "urlencode(\"a b&c\")"), json!("a+b%26c"));
+    assert_eq!(local("", "parseint(\"zz\", 50)"), json!(1785));
+    assert_eq!(local("", "parseint(\"FF\", 16)"), json!(255));
+    assert_eq!(local("", "length(range(0, 1, 0.1))"), json!(10));
+    assert_eq!(
+        local("", "format(\"%t %x %5.1f|%-3s|\", true, 255, 2.25, \"a\")"),
+        json!("true ff   2.2|a  |")
+    );
+}
+
+#[test]
+fn bad_input_is_an_error_not_a_crash() {
+    for (expr, want) in [
+        ("indent(1e15, \"a\\nb\")", "number of spaces"),
+        ("format(\"%99999999999d\", 1)", "width or precision"),
+        ("format(\"%.9999999999f\", 1)", "width or precision"),
+        ("format(\"%d\", 1.5)", "whole number"),
+        ("parseint(\"z\", 10)", "cannot parse"),
+        ("range(0, 100000)", "more than 1024"),
+    ] {
+        let e = load_text(
+            &format!("locals {{ v = {expr} }}\nsource \"null\" \"x\" {{}}\nbuild {{ sources = [\"source.null.x\"] }}\n"),
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(e.contains(want), "{expr} => {e}");
+    }
+    let e = load_text(
+        "packer {\n  required_version = \"~> 1.2.3.4.5\"\n}\n",
+        &Overrides::default(),
+    )
+    .unwrap_err();
+    assert!(e.contains("requires Packer version"), "{e}");
+    let e = load_text(
+        "locals {\n  a = 1\n}\nlocals {\n  a = 2\n}\nsource \"null\" \"x\" {}\nbuild { sources = [\"source.null.x\"] }\n",
+        &Overrides::default(),
+    )
+    .unwrap_err();
+    assert!(e.contains("t.pkr.hcl:5:7: Duplicate local: local.a"), "{e}");
+}
+
+#[test]
+fn file_reads_beside_the_template_and_json_var_files_are_typed() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(d.join("data.txt"), "beside").unwrap();
+    std::fs::write(
+        d.join("t.pkr.hcl"),
+        "variable \"l\" {\n  type = list(string)\n  default = []\n}\nsource \"null\" \"x\" {\n  probe = [file(\"data.txt\"), var.l]\n}\nbuild { sources = [\"source.null.x\"] }\n",
+    )
+    .unwrap();
+    std::fs::write(d.join("v.json"), "{\"l\": [\"a\", 2]}").unwrap();
+    let mut o = Overrides::default();
+    o.add_var_file(&d.join("v.json")).unwrap();
+    // (The test's working directory is not the template's.)
+    let t = load(&d.join("t.pkr.hcl"), &o, at()).unwrap();
+    assert_eq!(
+        t.builders[0].config.get("probe").unwrap().to_json(),
+        serde_json::json!(["beside", ["a", "2"]])
+    );
+}
+
+#[test]
+fn a_block_written_once_fills_a_list_option() {
+    #[derive(serde::Deserialize, Debug)]
+    struct Mapping {
+        device_name: String,
+    }
+    #[derive(serde::Deserialize, Debug)]
+    struct Config {
+        launch_block_device_mappings: Vec<Mapping>,
+    }
+    let t = load_text(
+        "source \"null\" \"x\" {\n  launch_block_device_mappings {\n    device_name = \"/dev/sda1\"\n  }\n}\nbuild { sources = [\"source.null.x\"] }\n",
+        &Overrides::default(),
+    )
+    .unwrap();
+    let c: Config = crate::decode::decode(&t.builders[0].config).unwrap();
+    assert_eq!(c.launch_block_device_mappings[0].device_name, "/dev/sda1");
 }

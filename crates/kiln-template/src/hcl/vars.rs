@@ -214,11 +214,14 @@ pub(crate) fn assign_vars(
             }
         }
     }
-    for (name, text) in &overrides.files {
+    for (name, value) in &overrides.json_values {
         if let Some(v) = vars.iter_mut().find(|v| &v.name == name) {
-            match from_text(v, text, "-var-file", scope) {
+            match v.ty.convert(value.clone()) {
                 Ok(x) => v.value = Some(x),
-                Err(d) => errs.push(d),
+                Err(m) => errs.push(Diagnostic::at(
+                    value.span.as_ref(),
+                    format!("invalid value for variable \"{name}\": {m}"),
+                )),
             }
         }
     }
