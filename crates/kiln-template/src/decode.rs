@@ -137,6 +137,7 @@ impl<'a> De<'a> {
         match &self.v.kind {
             Kind::String(s) => Ok(s.clone()),
             Kind::Number(n) => Ok(n.clone()),
+            Kind::Bool(b) if self.v.span.as_ref().is_some_and(|s| s.src.hcl) => Ok(b.to_string()),
             Kind::Bool(b) => Ok(if *b { "1" } else { "0" }.to_string()),
             Kind::Null => Ok(String::new()),
             _ => Err(self.type_error("a string")),

@@ -10,6 +10,9 @@ pub struct Source {
     pub name: String,
     /// The full text.
     pub text: String,
+    /// Written in HCL2: its values convert as HCL converts them (a bool in a string option is
+    /// `"true"`, where Packer's JSON decoding makes it `"1"`).
+    pub hcl: bool,
 }
 
 impl Source {
@@ -18,6 +21,16 @@ impl Source {
         Arc::new(Source {
             name: name.into(),
             text: text.into(),
+            hcl: false,
+        })
+    }
+
+    /// Wraps a named HCL2 text.
+    pub fn new_hcl(name: impl Into<String>, text: impl Into<String>) -> Arc<Source> {
+        Arc::new(Source {
+            name: name.into(),
+            text: text.into(),
+            hcl: true,
         })
     }
 

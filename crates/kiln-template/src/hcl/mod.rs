@@ -49,7 +49,7 @@ pub(crate) struct File {
 pub(crate) fn parse_file(path: &Path) -> Result<File, Diagnostic> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Diagnostic::new(format!("could not read {}: {e}", path.display())))?;
-    let src = Source::new(path.display().to_string(), text);
+    let src = Source::new_hcl(path.display().to_string(), text);
     let body = hcl_edit::parser::parse_body(&src.text).map_err(|e| {
         let at = e.location().offset();
         Diagnostic::at(

@@ -492,3 +492,19 @@ fn a_block_written_once_fills_a_list_option() {
     let c: Config = crate::decode::decode(&t.builders[0].config).unwrap();
     assert_eq!(c.launch_block_device_mappings[0].device_name, "/dev/sda1");
 }
+
+#[test]
+fn a_bool_in_a_string_option_is_true_as_hcl_converts_it() {
+    #[derive(serde::Deserialize)]
+    struct Config {
+        tags: std::collections::BTreeMap<String, String>,
+    }
+    let t = load_text(
+        "source \"null\" \"x\" {\n  tags = { Managed = true, Other = 1 == 2 }\n}\nbuild { sources = [\"source.null.x\"] }\n",
+        &Overrides::default(),
+    )
+    .unwrap();
+    let c: Config = crate::decode::decode(&t.builders[0].config).unwrap();
+    assert_eq!(c.tags["Managed"], "true");
+    assert_eq!(c.tags["Other"], "false");
+}

@@ -154,7 +154,7 @@ fn from_text(v: &VarDecl, text: &str, what: &str, scope: &Scope) -> Result<Value
             ))
         })?;
         let mut sc = scope.clone();
-        sc.src = Source::new(what.to_string(), text.to_string());
+        sc.src = Source::new_hcl(what.to_string(), text.to_string());
         sc.eval(&e).map_err(|f| f.diag)?
     };
     v.ty.convert(value).map_err(|m| {
