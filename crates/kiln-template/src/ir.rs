@@ -28,8 +28,9 @@ pub struct Template {
     pub builders: Vec<BuilderDef>,
     /// Provisioners in the order declared.
     pub provisioners: Vec<ProvisionerDef>,
-    /// `error-cleanup-provisioner`.
-    pub error_cleanup_provisioner: Option<ProvisionerDef>,
+    /// `error-cleanup-provisioner`s: a legacy template has at most one; an HCL2 template one
+    /// per build block, each for that block's builds. A build runs the first that applies.
+    pub error_cleanup_provisioners: Vec<ProvisionerDef>,
     /// Post-processor chains.
     pub post_processors: Vec<Vec<PostProcessorDef>>,
     /// Values known to be secret when the template was read (HCL2's sensitive variables).

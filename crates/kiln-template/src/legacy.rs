@@ -72,8 +72,10 @@ pub fn parse(src: &Arc<Source>) -> Result<Template, Diagnostics> {
                 }
             }
             "error-cleanup-provisioner" => {
-                t.error_cleanup_provisioner =
+                t.error_cleanup_provisioners =
                     provisioner(&m.value, "error-cleanup-provisioner", &mut errs)
+                        .into_iter()
+                        .collect()
             }
             "post-processors" => t.post_processors = post_processors(&m.value, &mut errs),
             other => errs.push(unknown_key(m, other, ROOT_KEYS, "template")),
@@ -466,7 +468,7 @@ mod tests {
         assert_eq!(t.post_processors.len(), 3);
         assert_eq!(t.post_processors[2].len(), 2);
         assert_eq!(t.post_processors[1][0].keep_input_artifact, Some(true));
-        assert!(t.error_cleanup_provisioner.is_some());
+        assert_eq!(t.error_cleanup_provisioners.len(), 1);
     }
 
     #[test]

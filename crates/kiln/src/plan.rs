@@ -239,19 +239,19 @@ pub fn plan(t: &Template, overrides: &Overrides, opts: &PlanOptions) -> Result<P
                 Err(d) => errs.push(d.context(format!("{ctx}: provisioners[{i}] ({})", p.kind))),
             }
         }
-        let error_cleanup = match &t.error_cleanup_provisioner {
-            Some(p) if applies_to(&p.only, &p.except, &key) => {
-                match plan_provisioner(p, &b.name, &icx, &registry, &pcx) {
-                    Ok(pp) => Some(pp),
-                    Err(d) => {
-                        errs.push(
-                            d.context(format!("{ctx}: error-cleanup-provisioner ({})", p.kind)),
-                        );
-                        None
-                    }
+        let error_cleanup = match t
+            .error_cleanup_provisioners
+            .iter()
+            .find(|p| applies_to(&p.only, &p.except, &key))
+        {
+            Some(p) => match plan_provisioner(p, &b.name, &icx, &registry, &pcx) {
+                Ok(pp) => Some(pp),
+                Err(d) => {
+                    errs.push(d.context(format!("{ctx}: error-cleanup-provisioner ({})", p.kind)));
+                    None
                 }
-            }
-            _ => None,
+            },
+            None => None,
         };
 
         let mut chains = Vec::new();

@@ -209,3 +209,43 @@ fn mistakes_are_reported_at_their_place_with_exit_code_1() {
         &["Undefined -var variable", "\"nope\""],
     );
 }
+
+#[test]
+fn a_build_blocks_error_cleanup_provisioner_runs_when_its_build_fails() {
+    // (Packer 1.6.6 refuses this block; later Packer versions take it, and so does kiln.)
+    let dir = tempfile::tempdir().unwrap();
+    let tpl = write(
+        dir.path(),
+        "t.pkr.hcl",
+        r#"
+source "null" "x" {
+  communicator = "none"
+}
+source "null" "y" {
+  communicator = "none"
+}
+build {
+  sources = ["source.null.x"]
+  provisioner "shell-local" {
+    inline = ["exit 7"]
+  }
+  error-cleanup-provisioner "shell-local" {
+    inline = ["touch cleaned-${source.name}"]
+  }
+}
+build {
+  name    = "fine"
+  sources = ["source.null.y"]
+  error-cleanup-provisioner "shell-local" {
+    inline = ["touch cleaned-${source.name}"]
+  }
+}
+"#,
+    );
+    let out = run_in(dir.path(), &["build", "-color=false", &tpl], &[]);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(1), "{text}");
+    assert_says(&text, &["Script exited with non-zero exit status: 7"]);
+    assert!(dir.path().join("cleaned-x").exists(), "{text}");
+    assert!(!dir.path().join("cleaned-y").exists(), "{text}");
+}

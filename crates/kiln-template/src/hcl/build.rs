@@ -22,6 +22,7 @@ const BUILD_KEYS: &[&str] = &[
     "provisioner",
     "post-processor",
     "post-processors",
+    "error-cleanup-provisioner",
 ];
 const PROVISIONER_META: &[&str] = &[
     "only",
@@ -89,10 +90,7 @@ pub(crate) fn make_builds(
                         }
                     }
                     "provisioner" | "post-processor" | "post-processors" => {}
-                    "error-cleanup-provisioner" => errs.push(Diagnostic::at(
-                        span_in(src, inner).as_ref(),
-                        "error-cleanup-provisioner is not supported in HCL2 templates by kiln yet",
-                    )),
+                    "error-cleanup-provisioner" => {}
                     other => errs.push(unknown(src, &inner.ident, "block", other, BUILD_KEYS)),
                 },
             }
@@ -170,6 +168,17 @@ pub(crate) fn make_builds(
                         let isc = instance_scope(&sc, i, build_name.as_deref());
                         if let Some(p) = provisioner(&isc, kind, inner, i, errs) {
                             t.provisioners.push(p);
+                        }
+                    }
+                }
+                "error-cleanup-provisioner" => {
+                    let Some(kind) = &one_label(src, inner, "type", errs) else {
+                        continue;
+                    };
+                    for i in &instances {
+                        let isc = instance_scope(&sc, i, build_name.as_deref());
+                        if let Some(p) = provisioner(&isc, kind, inner, i, errs) {
+                            t.error_cleanup_provisioners.push(p);
                         }
                     }
                 }
