@@ -44,6 +44,22 @@ fn store_env<'a>(m: &'a str, vault: &'a str, token: &'a str) -> Vec<(&'a str, &'
     ]
 }
 
+/// Builds `tpl` in `dir` with `env`, which must succeed; its output and the values.txt the
+/// build wrote.
+fn build_writing_values(
+    dir: &std::path::Path,
+    tpl: &std::path::Path,
+    env: &[(&str, &str)],
+) -> (String, String) {
+    let out = run_in(dir, &["build", "-color=false", tpl.to_str().unwrap()], env);
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    (
+        text,
+        std::fs::read_to_string(dir.join("values.txt")).unwrap(),
+    )
+}
+
 #[test]
 fn vault_and_secrets_manager_values_reach_the_build_and_not_its_output() {
     let (m, proxy) = stores();
@@ -70,15 +86,9 @@ fn vault_and_secrets_manager_values_reach_the_build_and_not_its_output() {
     );
     let mut env = store_env(&murl, &vault, "kiln-vault-token");
     env.extend([("PACKER_LOG", "1"), ("PACKER_LOG_PATH", log.as_str())]);
-    let out = run_in(
-        dir.path(),
-        &["build", "-color=false", tpl.to_str().unwrap()],
-        &env,
-    );
-    let text = stdout(&out);
-    assert_eq!(out.status.code(), Some(0), "{text}");
+    let (text, values) = build_writing_values(dir.path(), &tpl, &env);
     assert_eq!(
-        std::fs::read_to_string(dir.path().join("values.txt")).unwrap(),
+        values,
         "kv-Pa55-w0rd\nkv-Pa55-w0rd\ndeploy\nsm-Pa55-w0rd\nplain-T0ken-value\n"
     );
     assert!(
@@ -394,4 +404,50 @@ fn a_failed_consul_read_is_said_at_the_variable() {
         &text,
         &["error calling consul_key: error reading consul key: Consul at http://127.0.0.1:9: cannot reach it"],
     );
+}
+
+#[test]
+fn hcl2_secret_functions_reach_the_build_and_not_its_output() {
+    let (m, proxy) = stores();
+    let dir = tempfile::tempdir().unwrap();
+    let tpl = dir.path().join("t.pkr.hcl");
+    std::fs::write(
+        &tpl,
+        r#"
+locals {
+  kv  = vault("/secret/data/app", "password")
+  db  = aws_secretsmanager("app/db", "password")
+  tok = aws_secretsmanager("app/token", null)
+}
+source "null" "x" {
+  communicator = "none"
+}
+build {
+  sources = ["source.null.x"]
+  provisioner "shell-local" {
+    inline = [
+      "echo kv=${local.kv} db=${local.db} tok=${local.tok}",
+      "printf '%s\\n' '${local.kv}' '${local.db}' '${local.tok}' > values.txt",
+    ]
+  }
+}
+"#,
+    )
+    .unwrap();
+    let (murl, vault) = (m.url(), proxy.url());
+    let env = store_env(&murl, &vault, "kiln-vault-token");
+    let (text, values) = build_writing_values(dir.path(), &tpl, &env);
+    assert_eq!(values, "kv-Pa55-w0rd\nsm-Pa55-w0rd\nplain-T0ken-value\n");
+    assert!(
+        text.contains("kv=<sensitive> db=<sensitive> tok=<sensitive>"),
+        "{text}"
+    );
+    for value in ["kv-Pa55-w0rd", "sm-Pa55-w0rd", "plain-T0ken-value"] {
+        assert!(!text.contains(value), "{value} shown:\n{text}");
+    }
+    // inspect shows locals; a secret read into one is masked there too.
+    let out = run_in(dir.path(), &["inspect", tpl.to_str().unwrap()], &env);
+    let text = stdout(&out);
+    assert_says(&text, &["local.kv: "]);
+    assert!(!text.contains("kv-Pa55-w0rd"), "{text}");
 }

@@ -417,6 +417,14 @@ fn results_match_packer_where_they_once_differed() {
     assert_eq!(local("", "parseint(\"FF\", 16)"), json!(255));
     assert_eq!(local("", "length(range(0, 1, 0.1))"), json!(10));
     assert_eq!(
+        local("", "md5(\"x\")"),
+        json!("9dd4e461268c8034f5c8564e155c67a6")
+    );
+    assert_eq!(
+        local("", "setproduct([1, 2], [\"a\"])"),
+        json!([[1, "a"], [2, "a"]])
+    );
+    assert_eq!(
         local("", "format(\"%t %x %5.1f|%-3s|\", true, 255, 2.25, \"a\")"),
         json!("true ff   2.2|a  |")
     );
