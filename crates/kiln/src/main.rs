@@ -15,6 +15,7 @@ const USAGE: &str = "Usage: kiln [--version] [--help] <command> [<args>]
 Available commands are:
         build       build image(s) from template
     cleanup     delete cloud resources that interrupted runs left behind
+    hcl2_upgrade transform a JSON template into an HCL2 configuration
     inspect     see components of a template
     validate    check that a template is valid
     version     Prints the kiln version
@@ -48,6 +49,7 @@ fn main() -> ExitCode {
                 "validate" => commands::validate::run(rest, machine),
                 "inspect" => commands::inspect::run(rest, machine),
                 "cleanup" => commands::cleanup::run(rest),
+                "hcl2_upgrade" => commands::hcl2_upgrade::run(rest),
                 "version" => commands::version::run(machine),
                 _ => {
                     eprintln!("kiln: unknown command \"{cmd}\"\n");

@@ -386,3 +386,37 @@ fn seed_as_hcl2_builds_end_to_end() {
     assert!(instances.is_empty(), "instances left: {instances:?}");
     assert_eq!(std::fs::read_dir(rig.state.path()).unwrap().count(), 0);
 }
+
+#[test]
+fn the_seed_upgraded_by_kiln_hcl2_upgrade_builds_the_same_ami() {
+    let scratch = tempfile::tempdir().unwrap();
+    let rig = SeedRig::start("seed.pkr.hcl", |port| {
+        let json = scratch.path().join("seed.json");
+        std::fs::write(&json, seed_template(port).to_string()).unwrap();
+        let hcl = scratch.path().join("seed.pkr.hcl");
+        let out = run_in(
+            scratch.path(),
+            &[
+                "hcl2_upgrade",
+                &format!("-output-file={}", hcl.display()),
+                &json.display().to_string(),
+            ],
+            &[],
+        );
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        std::fs::read_to_string(hcl).unwrap()
+    });
+    let (m, t) = (&rig.m, &rig.t);
+    let out = rig.run(&["build", "-color=false", "-machine-readable"]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}\n{}", t.log());
+    // The unnamed builder's source keeps its name, so the build is amazon-ebs.amazon-ebs.
+    assert_ami_is_the_artifact(m, &text, "amazon-ebs.amazon-ebs", "elasticsearch-1-0-0");
+    assert!(!t.path("/usr/bin/ansible-playbook").exists());
+    let (keys, groups, instances) = m.leftovers();
+    assert!(keys.is_empty() && groups.is_empty() && instances.is_empty());
+}

@@ -249,3 +249,90 @@ build {
     assert!(dir.path().join("cleaned-x").exists(), "{text}");
     assert!(!dir.path().join("cleaned-y").exists(), "{text}");
 }
+
+#[test]
+fn hcl2_upgrade_writes_a_template_that_builds_the_same() {
+    let dir = tempfile::tempdir().unwrap();
+    let json = write(
+        dir.path(),
+        "t.json",
+        r#"{
+  "min_packer_version": "1.5.0",
+  "variables": {"who": "world", "home": "{{env `HOME`}}", "secret": "hunter2-secret"},
+  "sensitive-variables": ["secret"],
+  "builders": [
+    {"type": "null", "name": "first", "communicator": "none"},
+    {"type": "null", "communicator": "none"}
+  ],
+  "provisioners": [
+    {"type": "shell-local", "inline": [
+      "echo hello {{user `who`}} from {{build_name}} home={{user `home`}} shell=${PWD:+set} {{user `secret`}}",
+      "echo stamp={{timestamp}}"],
+     "pause_before": "1s", "max_retries": 2},
+    {"type": "shell-local", "only": ["first"], "inline": ["echo only first"],
+     "override": {"first": {"inline": ["echo overridden for first"]}}}
+  ]
+}"#,
+    );
+    let env = [("KILN_INIT_TIME", "1600000000")];
+    let out = run_in(
+        dir.path(),
+        &["hcl2_upgrade", "-output-file=t.pkr.hcl", &json],
+        &env,
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_says(&stdout(&out), &["Successfully created t.pkr.hcl"]);
+    let hcl = std::fs::read_to_string(dir.path().join("t.pkr.hcl")).unwrap();
+    assert_says(
+        &hcl,
+        &[
+            "required_version = \">= 1.5.0\"",
+            "default = \"${env(\"HOME\")}\"",
+            "sensitive = true",
+            "source \"null\" \"first\" {",
+            "source \"null\" \"null\" {",
+            "shell=$${PWD:+set}",
+            "max_retries  = 2",
+            "pause_before = \"1s\"",
+            "only   = [\"null.first\"]",
+            "\"null.first\" = {",
+        ],
+    );
+
+    // Both say the same things, each under its own build names.
+    let said = |template: &str| -> Vec<String> {
+        let out = run_in(dir.path(), &["build", "-color=false", template], &env);
+        let text = stdout(&out);
+        assert!(out.status.success(), "{text}");
+        let mut lines: Vec<String> = text
+            .lines()
+            .filter_map(|l| l.trim().split_once(": ").map(|(_, said)| said.to_string()))
+            .filter(|l| l.starts_with("hello") || l.starts_with("stamp") || l.contains("first"))
+            .filter(|l| !l.contains("finished"))
+            .collect();
+        lines.sort();
+        lines
+    };
+    let legacy = said(&json);
+    let upgraded = said("t.pkr.hcl");
+    assert_eq!(legacy, upgraded);
+    assert!(
+        legacy
+            .iter()
+            .any(|l| l.starts_with("hello world from first home=/")
+                && l.ends_with("shell=set <sensitive>")),
+        "{legacy:?}"
+    );
+    assert!(
+        legacy.contains(&"overridden for first".to_string()),
+        "{legacy:?}"
+    );
+    assert!(
+        legacy.contains(&"stamp=1600000000".to_string()),
+        "{legacy:?}"
+    );
+}

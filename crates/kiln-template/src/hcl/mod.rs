@@ -13,6 +13,7 @@ pub mod eval;
 mod funcs;
 mod timefmt;
 mod types;
+pub mod upgrade;
 mod vars;
 
 #[cfg(test)]

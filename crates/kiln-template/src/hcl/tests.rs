@@ -516,3 +516,19 @@ fn a_bool_in_a_string_option_is_true_as_hcl_converts_it() {
     assert_eq!(c.tags["Managed"], "true");
     assert_eq!(c.tags["Other"], "false");
 }
+
+#[test]
+fn upgraded_strings_read_back_as_the_legacy_text_meant() {
+    use super::upgrade::string_expr;
+    let e = string_expr("a {{user `x`}} {{ env \"HOME\" }} ${Y} %{z} \"q\\\" {{ .Vars }}\n");
+    assert_eq!(
+        e,
+        r#""a ${var.x} ${env("HOME")} $${Y} %%{z} \"q\\\" {{ .Vars }}\n""#
+    );
+    std::env::set_var("KILN_TEST_UPGRADE_HOME", "H");
+    let v = local(
+        "variable \"x\" {\n  default = \"X\"\n}",
+        &string_expr("{{user `x`}} {{env `KILN_TEST_UPGRADE_HOME`}} ${Y} %{z} \"q\\\" {{ .Vars }}"),
+    );
+    assert_eq!(v, serde_json::json!("X H ${Y} %{z} \"q\\\" {{ .Vars }}"));
+}
