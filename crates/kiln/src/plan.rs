@@ -113,6 +113,8 @@ pub struct Plan {
     pub jobs: Vec<BuildJob>,
     /// Masks sensitive variables.
     pub redactor: Redactor,
+    /// What the user should know before the builds start (an `-only` that selects nothing).
+    pub warnings: Vec<String>,
 }
 
 /// Selection and identity of a run.
@@ -303,9 +305,34 @@ pub fn plan(t: &Template, overrides: &Overrides, opts: &PlanOptions) -> Result<P
         }
     }
     errs.into_result()?;
+    let mut warnings = vec![];
+    for (flag, patterns) in [("only", opts.only), ("except", opts.except)] {
+        for p in patterns {
+            let hits = t.builders.iter().any(|b| {
+                if t.hcl.is_some() {
+                    glob_match(p, b.key())
+                } else {
+                    p == b.key()
+                }
+            });
+            if !hits {
+                let names: Vec<&str> = t.builders.iter().map(|b| b.key()).collect();
+                warnings.push(format!(
+                    "-{flag}={p} names no build; the builds are: {}{}",
+                    names.join(", "),
+                    if t.hcl.is_some() {
+                        " (HCL2 builds are named TYPE.NAME)"
+                    } else {
+                        ""
+                    }
+                ));
+            }
+        }
+    }
     Ok(Plan {
         jobs,
         redactor: Redactor::new(secrets),
+        warnings,
     })
 }
 

@@ -126,6 +126,17 @@ fn an_hcl2_template_builds_as_packer_builds_it() {
     let text = stdout(&out);
     assert_says(&text, &["Build 'null.one' finished"]);
     assert!(!text.contains("file.two:"), "{text}");
+    // A legacy name, which selects nothing in HCL2 (as in Packer), is warned about.
+    let out = run_in(
+        dir.path(),
+        &["build", "-color=false", "-only=one", &tpl],
+        &[],
+    );
+    let said = format!("{}{}", stdout(&out), String::from_utf8_lossy(&out.stderr));
+    assert_says(
+        &said,
+        &["Warning: -only=one names no build; the builds are: null.one, file.two (HCL2 builds are named TYPE.NAME)"],
+    );
 }
 
 #[test]

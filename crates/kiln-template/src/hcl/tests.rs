@@ -532,3 +532,42 @@ fn upgraded_strings_read_back_as_the_legacy_text_meant() {
     );
     assert_eq!(v, serde_json::json!("X H ${Y} %{z} \"q\\\" {{ .Vars }}"));
 }
+
+#[test]
+fn upgraded_templates_keep_what_legacy_defaults_and_actions_meant() {
+    use super::upgrade::{string_expr, upgrade};
+    assert_eq!(string_expr("{{user`x`}}"), "\"${var.x}\"");
+    assert_eq!(string_expr("a {{- user `x` -}} b"), "\"a ${~ var.x ~} b\"");
+    assert_eq!(string_expr("A${{user `x`}}"), "\"A${\"$\"}${var.x}\"");
+    assert_eq!(
+        string_expr("{{ user `x` | lower }}-{{ lower (env `E`) }}"),
+        "\"{{ `${var.x}` | lower }}-{{ lower (`${env(\"E\")}`) }}\""
+    );
+    let legacy = crate::legacy::parse(&crate::source::Source::new(
+        "t.json",
+        r#"{"variables": {"base": "foo", "derived": "{{user `base`}}-bar", "n": "1.50"},
+            "builders": [{"type": "null", "communicator": "none",
+                          "probe": ["{{user `derived`}}", "A${{user `base`}}", "B$${{user `base`}}"],
+                          "map": {"null": "n", "for": "f", "num": 1.50}}]}"#,
+    ))
+    .unwrap();
+    let hcl = upgrade(&legacy);
+    let t = load_text(&hcl, &Overrides::default()).unwrap_or_else(|e| panic!("{e}\n{hcl}"));
+    assert_eq!(
+        t.builders[0].config.get("probe").unwrap().to_json(),
+        serde_json::json!(["foo-bar", "A$foo", "B$$foo"]),
+        "{hcl}"
+    );
+    let map = t.builders[0].config.get("map").unwrap().to_json();
+    assert_eq!(map["null"], serde_json::json!("n"), "{hcl}");
+    assert_eq!(map["for"], serde_json::json!("f"), "{hcl}");
+    assert_eq!(map["num"], serde_json::json!("1.50"), "{hcl}");
+    // The derived variable can still be set.
+    let mut o = Overrides::default();
+    o.vars.push(("derived".into(), "given".into()));
+    let t = load_text(&hcl, &o).unwrap();
+    assert_eq!(
+        t.builders[0].config.get("probe").unwrap().to_json()[0],
+        serde_json::json!("given")
+    );
+}

@@ -43,18 +43,42 @@ pub fn upgrade(t: &Template) -> String {
             quote(&format!(">= {v}"))
         );
     }
+    let cx = &Cx::new(t);
     let mut vars = t.variables.clone();
     vars.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut derived = vec![];
     for v in &vars {
         let mut attrs = vec![("type".to_string(), "string".to_string())];
-        if let Some(d) = &v.default {
-            attrs.push(("default".into(), string_expr(d)));
+        match &v.default {
+            // A variable default cannot use other variables in HCL2: the variable defaults to
+            // null and a local of the same name gives the legacy default when it is not set.
+            Some(d) if cx.derived.contains(&v.name) => {
+                attrs.push(("default".into(), "null".into()));
+                derived.push((v.name.clone(), cx.string(d)));
+            }
+            Some(d) => attrs.push(("default".into(), cx.string(d))),
+            None => {}
         }
         if t.sensitive.contains(&v.name) {
             attrs.push(("sensitive".into(), "true".into()));
         }
         let _ = writeln!(out, "variable {} {{", quote(&v.name));
         write_aligned(&mut out, 1, &attrs);
+        out.push_str("}\n\n");
+    }
+    if !derived.is_empty() {
+        out.push_str("# Variables whose legacy defaults use other variables.\nlocals {\n");
+        let lines: Vec<(String, String)> = derived
+            .into_iter()
+            .map(|(name, default)| {
+                let var = var_ref(&name);
+                (
+                    attr_key(&name),
+                    format!("{var} != null ? {var} : {default}"),
+                )
+            })
+            .collect();
+        write_aligned(&mut out, 1, &lines);
         out.push_str("}\n\n");
     }
     let names: Vec<String> = t
@@ -75,12 +99,12 @@ pub fn upgrade(t: &Template) -> String {
     };
     for (b, name) in t.builders.iter().zip(&names) {
         let _ = writeln!(out, "source {} {} {{", quote(&b.kind), quote(name));
-        write_body(&mut out, 1, &b.config);
+        write_body(&mut out, 1, &b.config, cx);
         out.push_str("}\n\n");
     }
     out.push_str("build {\n");
     if let Some(d) = &t.description {
-        let _ = writeln!(out, "  description = {}\n", string_expr(d));
+        let _ = writeln!(out, "  description = {}\n", cx.string(d));
     }
     let sources: Vec<String> = t
         .builders
@@ -91,11 +115,11 @@ pub fn upgrade(t: &Template) -> String {
     let _ = writeln!(out, "  sources = [{}]", sources.join(", "));
     for p in &t.provisioners {
         out.push('\n');
-        write_provisioner(&mut out, "provisioner", p, &hcl_name);
+        write_provisioner(&mut out, "provisioner", p, &hcl_name, cx);
     }
     for p in &t.error_cleanup_provisioners {
         out.push('\n');
-        write_provisioner(&mut out, "error-cleanup-provisioner", p, &hcl_name);
+        write_provisioner(&mut out, "error-cleanup-provisioner", p, &hcl_name, cx);
     }
     for chain in &t.post_processors {
         out.push('\n');
@@ -115,7 +139,7 @@ pub fn upgrade(t: &Template) -> String {
                 meta.push(("keep_input_artifact".into(), k.to_string()));
             }
             push_selection(&mut meta, &pp.only, &pp.except, &hcl_name);
-            write_body_with(&mut out, indent + 1, &pp.config, meta);
+            write_body_with(&mut out, indent + 1, &pp.config, meta, cx);
             let _ = writeln!(out, "{pad}}}");
         }
         if nested {
@@ -145,6 +169,7 @@ fn write_provisioner(
     block: &str,
     p: &ProvisionerDef,
     hcl_name: &dyn Fn(&str) -> String,
+    cx: &Cx,
 ) {
     let _ = writeln!(out, "  {block} {} {{", quote(&p.kind));
     let mut meta = vec![];
@@ -158,11 +183,11 @@ fn write_provisioner(
     if let Some(d) = p.timeout {
         meta.push(("timeout".into(), quote(&go_duration(d))));
     }
-    write_body_with(out, 2, &p.config, meta);
+    write_body_with(out, 2, &p.config, meta, cx);
     if !p.overrides.is_empty() {
         out.push_str("    override = {\n");
         for (name, v) in &p.overrides {
-            let _ = writeln!(out, "      {} = {}", quote(&hcl_name(name)), expr(v, 3));
+            let _ = writeln!(out, "      {} = {}", quote(&hcl_name(name)), expr(v, 3, cx));
         }
         out.push_str("    }\n");
     }
@@ -172,20 +197,28 @@ fn write_provisioner(
 fn go_duration(d: Duration) -> String {
     if d.subsec_nanos() == 0 {
         format!("{}s", d.as_secs())
-    } else {
+    } else if d.subsec_nanos().is_multiple_of(1_000_000) {
         format!("{}ms", d.as_millis())
+    } else {
+        format!("{}ns", d.as_nanos())
     }
 }
 
 /// A body's members, sorted by key as Packer writes them: single-line attributes aligned in
 /// runs, maps and lists of objects on their own lines, block options as nested blocks.
-fn write_body(out: &mut String, indent: usize, v: &Value) {
-    write_body_with(out, indent, v, vec![]);
+fn write_body(out: &mut String, indent: usize, v: &Value, cx: &Cx) {
+    write_body_with(out, indent, v, vec![], cx);
 }
 
 /// [`write_body`], with attributes already written as HCL (`only`, `pause_before`, …) sorted
 /// in among the others.
-fn write_body_with(out: &mut String, indent: usize, v: &Value, extra: Vec<(String, String)>) {
+fn write_body_with(
+    out: &mut String,
+    indent: usize,
+    v: &Value,
+    extra: Vec<(String, String)>,
+    cx: &Cx,
+) {
     let mut entries: Vec<(String, Result<String, &Value>)> =
         extra.into_iter().map(|(k, t)| (k, Ok(t))).collect();
     for m in v.as_object().unwrap_or_default() {
@@ -218,7 +251,7 @@ fn write_body_with(out: &mut String, indent: usize, v: &Value, extra: Vec<(Strin
         } else {
             None
         };
-        let text = expr(&m.value, indent);
+        let text = expr(&m.value, indent, cx);
         if blocks.is_none() && !text.contains('\n') {
             run.push((attr_key(&m.key), text));
             continue;
@@ -229,7 +262,7 @@ fn write_body_with(out: &mut String, indent: usize, v: &Value, extra: Vec<(Strin
             Some(bs) => {
                 for b in bs {
                     let _ = writeln!(out, "{pad}{} {{", m.key);
-                    write_body(out, indent + 1, b);
+                    write_body(out, indent + 1, b, cx);
                     let _ = writeln!(out, "{pad}}}");
                 }
             }
@@ -251,10 +284,11 @@ fn write_aligned(out: &mut String, indent: usize, attrs: &[(String, String)]) {
 
 /// A key as an attribute name, quoted in maps when it is not an identifier.
 fn attr_key(k: &str) -> String {
-    let ident = k
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_alphabetic() || c == '_')
+    let keyword = matches!(k, "null" | "true" | "false" | "for" | "in" | "if");
+    let ident = !keyword
+        && k.chars()
+            .next()
+            .is_some_and(|c| c.is_alphabetic() || c == '_')
         && k.chars()
             .all(|c| c.is_alphanumeric() || c == '_' || c == '-');
     if ident {
@@ -265,14 +299,19 @@ fn attr_key(k: &str) -> String {
 }
 
 /// A value as an HCL expression; maps over several lines at `indent`.
-fn expr(v: &Value, indent: usize) -> String {
+fn expr(v: &Value, indent: usize, cx: &Cx) -> String {
     match &v.kind {
         Kind::Null => "null".into(),
         Kind::Bool(b) => b.to_string(),
-        Kind::Number(n) => n.clone(),
-        Kind::String(s) => string_expr(s),
+        // A number HCL would write differently (1.50, 1.0) stays as written, in quotes: weak
+        // typing reads it as a number where one is wanted.
+        Kind::Number(n) => match n.parse::<f64>() {
+            Ok(f) if super::funcs::format_number(f) == *n => n.clone(),
+            _ => quote(n),
+        },
+        Kind::String(s) => cx.string(s),
         Kind::Array(items) => {
-            let parts: Vec<String> = items.iter().map(|i| expr(i, indent)).collect();
+            let parts: Vec<String> = items.iter().map(|i| expr(i, indent, cx)).collect();
             if parts.iter().any(|p| p.contains('\n')) {
                 let pad = "  ".repeat(indent + 1);
                 let mut s = String::from("[\n");
@@ -293,7 +332,7 @@ fn expr(v: &Value, indent: usize) -> String {
             members.sort_by(|a, b| a.key.cmp(&b.key));
             let pairs: Vec<(String, String)> = members
                 .iter()
-                .map(|m| (attr_key(&m.key), expr(&m.value, indent + 1)))
+                .map(|m| (attr_key(&m.key), expr(&m.value, indent + 1, cx)))
                 .collect();
             let mut s = String::from("{\n");
             write_aligned(&mut s, indent + 1, &pairs);
@@ -303,34 +342,119 @@ fn expr(v: &Value, indent: usize) -> String {
     }
 }
 
-/// A legacy template string as an HCL2 string: `{{user `x`}}` and `{{env `X`}}` become
-/// `${var.x}` and `${env("X")}`; every other Go template action stays for the plugin to
-/// render; `${` and `%{` in the text are escaped.
-pub fn string_expr(s: &str) -> String {
-    let re = regex_lite::Regex::new(r#"\{\{-?\s*(user|env)\s+(?:`([^`]*)`|"([^"]*)")\s*-?\}\}"#)
-        .expect("valid");
-    let mut out = String::from("\"");
-    let mut last = 0;
-    for c in re.captures_iter(s) {
-        let m = c.get(0).expect("match");
-        out.push_str(&escape(&s[last..m.start()]));
-        let arg = c.get(2).or(c.get(3)).map(|a| a.as_str()).unwrap_or("");
-        match c.get(1).map(|f| f.as_str()) {
-            Some("user") if is_ident(arg) => {
-                let _ = write!(out, "${{var.{arg}}}");
-            }
-            Some("user") => {
-                let _ = write!(out, "${{var[{}]}}", quote(arg));
-            }
-            _ => {
-                let _ = write!(out, "${{env({})}}", quote(arg));
-            }
-        }
-        last = m.end();
+/// What a conversion needs to know about the whole template: the variables whose defaults
+/// use other variables (they are read through locals of the same name).
+struct Cx {
+    derived: Vec<String>,
+}
+
+impl Cx {
+    fn new(t: &Template) -> Cx {
+        let derived = t
+            .variables
+            .iter()
+            .filter(|v| {
+                v.default
+                    .as_deref()
+                    .is_some_and(|d| user_call().captures_iter(d).any(|c| &c[1] == "user"))
+            })
+            .map(|v| v.name.clone())
+            .collect();
+        Cx { derived }
     }
-    out.push_str(&escape(&s[last..]));
-    out.push('"');
-    out
+
+    /// An HCL2 reference to legacy variable `name`.
+    fn user(&self, name: &str) -> String {
+        if self.derived.iter().any(|d| d == name) {
+            if is_ident(name) {
+                format!("local.{name}")
+            } else {
+                format!("local[{}]", quote(name))
+            }
+        } else {
+            var_ref(name)
+        }
+    }
+
+    /// A legacy template string as an HCL2 string expression.
+    ///
+    /// An action that is only `{{user `x`}}` or `{{env `X`}}` becomes `${var.x}` or
+    /// `${env("X")}` (`{{-` and `-}}` becoming `${~` and `~}`). In any other action (pipes,
+    /// nested calls such as `{{ lower (user `x`) }}`) each such call becomes a Go raw string
+    /// holding the HCL2 value, and the action stays for the plugin to render, as do all other
+    /// actions (`{{ .Vars }}`, `{{timestamp}}`). `${` and `%{` in the text are escaped.
+    fn string(&self, s: &str) -> String {
+        let action = regex_lite::Regex::new(r"(?s)\{\{.*?\}\}").expect("valid");
+        let whole = regex_lite::Regex::new(
+            r#"^\{\{(-?)\s*(user|env)\s*(?:`([^`]*)`|"([^"]*)")\s*(-?)\}\}$"#,
+        )
+        .expect("valid");
+        let mut out = String::from("\"");
+        let mut last = 0;
+        for m in action.find_iter(s) {
+            push_literal(&mut out, &s[last..m.start()]);
+            let a = m.as_str();
+            if let Some(c) = whole.captures(a) {
+                let arg = c.get(3).or(c.get(4)).map_or("", |x| x.as_str());
+                let value = match &c[2] {
+                    "user" => self.user(arg),
+                    _ => format!("env({})", quote(arg)),
+                };
+                let open = if &c[1] == "-" { "${~ " } else { "${" };
+                let close = if &c[5] == "-" { " ~}" } else { "}" };
+                out.push_str(&format!("{open}{value}{close}"));
+            } else {
+                let mut rest = 0;
+                for c in user_call().captures_iter(a) {
+                    let call = c.get(0).expect("match");
+                    out.push_str(&escape(&a[rest..call.start()]));
+                    let arg = c.get(2).or(c.get(3)).map_or("", |x| x.as_str());
+                    let value = match &c[1] {
+                        "user" => self.user(arg),
+                        _ => format!("env({})", quote(arg)),
+                    };
+                    out.push_str(&format!("`${{{value}}}`"));
+                    rest = call.end();
+                }
+                out.push_str(&escape(&a[rest..]));
+            }
+            last = m.end();
+        }
+        push_literal(&mut out, &s[last..]);
+        out.push('"');
+        out
+    }
+}
+
+/// `user `x`` or `env `X`` inside a Go template action.
+fn user_call() -> regex_lite::Regex {
+    regex_lite::Regex::new(r#"\b(user|env)\s*(?:`([^`]*)`|"([^"]*)")"#).expect("valid")
+}
+
+/// Literal text before an interpolation: escaped, with the `$`s it ends in written as
+/// `${"$"}` so that they do not join the `${` that follows into `$${`.
+fn push_literal(out: &mut String, text: &str) {
+    let escaped = escape(text);
+    let head = escaped.trim_end_matches('$');
+    out.push_str(head);
+    let dollars = escaped.len() - head.len();
+    if dollars > 0 {
+        let _ = write!(out, "${{\"{}\"}}", "$".repeat(dollars));
+    }
+}
+
+fn var_ref(name: &str) -> String {
+    if is_ident(name) {
+        format!("var.{name}")
+    } else {
+        format!("var[{}]", quote(name))
+    }
+}
+
+/// A legacy template string as an HCL2 string, for a template whose variable defaults use no
+/// other variables.
+pub fn string_expr(s: &str) -> String {
+    Cx { derived: vec![] }.string(s)
 }
 
 fn is_ident(s: &str) -> bool {

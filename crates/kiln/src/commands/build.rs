@@ -164,6 +164,9 @@ pub fn run(argv: &[String], machine: bool) -> u8 {
     kiln_core::log::set_redactor(planned.redactor.clone());
     kiln_core::log::log(format_args!("[INFO] build args: {argv:?}"));
     ui.set_redactor(planned.redactor);
+    for w in &planned.warnings {
+        ui.error(&format!("Warning: {w}"));
+    }
     let debug = flags.bool("debug", false);
     if debug {
         ui.say("Debug mode enabled. Builds will not be parallelized.");
