@@ -50,12 +50,16 @@ pub struct Scope {
     pub iter: Vec<(String, Value)>,
     /// Facts for functions (`timestamp()`, relative paths).
     pub facts: Arc<funcs::Facts>,
+    /// Where the parsed text starts in `src` (a `<<-` heredoc's body is parsed again on its
+    /// own, dedented).
+    pub offset: usize,
 }
 
 impl Scope {
     /// The span of a parsed node in this scope's file.
     pub fn span(&self, node: &impl hcl_edit::Span) -> Option<Span> {
-        node.span().map(|r| Span::new(&self.src, r.start, r.end))
+        node.span()
+            .map(|r| Span::new(&self.src, self.offset + r.start, self.offset + r.end))
     }
 
     fn at(&self, node: &impl hcl_edit::Span, kind: Kind) -> Value {
@@ -108,7 +112,10 @@ impl Scope {
                 self.at(e, Kind::Object(members))
             }
             Expression::StringTemplate(t) => self.template(t, e)?,
-            Expression::HeredocTemplate(h) => self.template(&h.template, e)?,
+            Expression::HeredocTemplate(h) => match self.flush_heredoc(e)? {
+                Some(v) => v,
+                None => self.template(&h.template, e)?,
+            },
             Expression::Parenthesis(p) => self.eval(p.inner())?,
             Expression::Variable(v) => self.variable(v.as_str(), v)?,
             Expression::Conditional(c) => {
@@ -443,6 +450,55 @@ impl Scope {
                 Kind::Array(items)
             },
         ))
+    }
+
+    /// A `<<-` heredoc, dedented as HCL dedents it: by the least indentation of its lines
+    /// that hold anything, counting the lines inside `%{ }` directives, then rendered. (The
+    /// parser's own dedent misses lines inside directives and lines after an interpolation.)
+    /// None for a plain `<<` heredoc.
+    fn flush_heredoc(&self, e: &Expression) -> Result<Option<Value>, Fail> {
+        let Some(range) = hcl_edit::Span::span(e) else {
+            return Ok(None);
+        };
+        let start = self.offset + range.start;
+        let raw = &self.src.text[start..self.offset + range.end];
+        if !raw.starts_with("<<-") {
+            return Ok(None);
+        }
+        let Some(first_newline) = raw.find('\n') else {
+            return Ok(None);
+        };
+        // The body: after the opening line, up to the closing delimiter's line.
+        let body = &raw[first_newline + 1..];
+        let body = match body.trim_end().rfind('\n') {
+            Some(i) => &body[..i + 1],
+            None => "",
+        };
+        let indent = body
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| l.len() - l.trim_start_matches([' ', '\t']).len())
+            .min()
+            .unwrap_or(0);
+        let dedented: String = body
+            .split_inclusive('\n')
+            .map(|l| {
+                let lead = l.len() - l.trim_start_matches([' ', '\t']).len();
+                &l[lead.min(indent)..]
+            })
+            .collect();
+        let body_start = start + first_newline + 1;
+        let template = hcl_edit::parser::parse_template(&dedented)
+            .map_err(|x| self.err(e, format!("invalid heredoc: {}", x.message())))?;
+        let mut inner = self.clone();
+        inner.src = Source::new_hcl(
+            self.src.name.clone(),
+            format!("{}{dedented}", &self.src.text[..body_start]),
+        );
+        inner.offset = body_start;
+        let mut out = String::new();
+        inner.render(&template, &mut out, &mut false)?;
+        Ok(Some(self.at(e, Kind::String(out))))
     }
 
     fn template(&self, t: &Template, e: &Expression) -> Eval {

@@ -140,6 +140,7 @@ pub fn load(
         defer_build: false,
         iter: vec![],
         facts,
+        offset: 0,
     };
     scope.roots.insert(
         "path".into(),

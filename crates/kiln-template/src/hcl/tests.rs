@@ -571,3 +571,39 @@ fn upgraded_templates_keep_what_legacy_defaults_and_actions_meant() {
         serde_json::json!("given")
     );
 }
+
+#[test]
+fn indented_heredocs_are_dedented_as_packer_dedents_them() {
+    use serde_json::json;
+    // Each compared with `packer inspect` (1.6.6).
+    let cases = [
+        (
+            "<<-EOT\n    start\n    %{ if true }\n    inner\n    %{ endif }\n    EOT",
+            "start\n\ninner\n\n",
+        ),
+        (
+            "<<-EOT\n    ${\"q\"}\nab\n    cd\nEOT",
+            "    q\nab\n    cd\n",
+        ),
+        ("<<-EOT\n      x\n\n    y\n  EOT", "  x\n\ny\n"),
+        ("<<-EOT\n    p ${\"v\"} r\n      s\n    EOT", "p v r\n  s\n"),
+        (
+            "<<-EOT\n    x\\ny \"q\" $${z}\n    EOT",
+            "x\\ny \"q\" ${z}\n",
+        ),
+    ];
+    for (heredoc, want) in cases {
+        assert_eq!(
+            local(&format!("locals {{\n  h = {heredoc}\n}}"), "local.h"),
+            json!(want),
+            "{heredoc}"
+        );
+    }
+    // An error inside one still points at its line in the file.
+    let e = load_text(
+        "locals {\n  h = <<-EOT\n    a\n    ${nope(1)}\n    EOT\n}\n",
+        &Overrides::default(),
+    )
+    .unwrap_err();
+    assert!(e.contains("t.pkr.hcl:4:"), "{e}");
+}
