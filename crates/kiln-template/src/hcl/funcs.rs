@@ -3,6 +3,10 @@
 //! (go-cty's) functions. `try` and `can` are in the evaluator: they see their arguments
 //! unevaluated.
 
+use super::text::{
+    csv_rows, format_verbs, go_replacement, hex, parse_radix, path_glob, regex, sorted_json,
+    uuid_v5, walk,
+};
 use crate::value::{Kind, Member, Value};
 use chrono::{DateTime, Utc};
 use std::path::PathBuf;
@@ -20,13 +24,13 @@ pub struct Facts {
     pub template_dir: PathBuf,
 }
 
-type R = Result<Value, String>;
+pub(super) type R = Result<Value, String>;
 
-fn s(v: impl Into<String>) -> R {
+pub(super) fn s(v: impl Into<String>) -> R {
     Ok(Value::string(v))
 }
 
-fn n(f: f64) -> R {
+pub(super) fn n(f: f64) -> R {
     Ok(Value::new(super::eval::number(f)))
 }
 
@@ -34,7 +38,7 @@ fn b(v: bool) -> R {
     Ok(Value::new(Kind::Bool(v)))
 }
 
-fn list(items: Vec<Value>) -> R {
+pub(super) fn list(items: Vec<Value>) -> R {
     Ok(Value::new(Kind::Array(items)))
 }
 
@@ -50,34 +54,7 @@ pub fn format_number(f: f64) -> String {
 }
 
 /// The widest padding `indent` and `format` make (Go's own limit is a million).
-const MAX_PAD: usize = 1_000_000;
-
-/// An integer in base 2 to 62: for bases up to 36 letters of either case are 10 to 35; above,
-/// `a`–`z` are 10 to 35 and `A`–`Z` 36 to 61 (Go's big.Int).
-fn parse_radix(text: &str, base: u32) -> Option<f64> {
-    let (neg, digits) = match text.strip_prefix('-') {
-        Some(d) => (true, d),
-        None => (false, text.strip_prefix('+').unwrap_or(text)),
-    };
-    if digits.is_empty() {
-        return None;
-    }
-    let mut v: f64 = 0.0;
-    for c in digits.chars() {
-        let d = match c {
-            '0'..='9' => c as u32 - '0' as u32,
-            'a'..='z' => c as u32 - 'a' as u32 + 10,
-            'A'..='Z' if base <= 36 => c as u32 - 'A' as u32 + 10,
-            'A'..='Z' => c as u32 - 'A' as u32 + 36,
-            _ => return None,
-        };
-        if d >= base {
-            return None;
-        }
-        v = v * base as f64 + d as f64;
-    }
-    Some(if neg { -v } else { v })
-}
+pub(super) const MAX_PAD: usize = 1_000_000;
 
 /// A value as a number (strings holding numbers convert, as in HCL).
 pub fn to_f64(v: &Value) -> Result<f64, String> {
@@ -91,7 +68,7 @@ pub fn to_f64(v: &Value) -> Result<f64, String> {
     }
 }
 
-fn string(v: &Value, what: &str) -> Result<String, String> {
+pub(super) fn string(v: &Value, what: &str) -> Result<String, String> {
     match &v.kind {
         Kind::String(x) => Ok(x.clone()),
         Kind::Number(x) => Ok(x.clone()),
@@ -135,7 +112,7 @@ pub fn equal(a: &Value, b: &Value) -> bool {
     }
 }
 
-fn arity(args: &[Value], want: usize) -> Result<(), String> {
+pub(super) fn arity(args: &[Value], want: usize) -> Result<(), String> {
     if args.len() != want {
         return Err(format!(
             "{want} argument{} required, {} given",
@@ -153,6 +130,9 @@ fn sorted_members(mut m: Vec<Member>) -> Vec<Member> {
 
 /// Calls function `name`.
 pub fn call(name: &str, args: Vec<Value>, facts: &Facts) -> R {
+    if let Some(r) = super::net::call(name, &args) {
+        return r;
+    }
     let a = &args;
     let one = |what: &str| -> Result<String, String> {
         arity(a, 1)?;
@@ -714,6 +694,52 @@ pub fn call(name: &str, args: Vec<Value>, facts: &Facts) -> R {
                     .collect(),
             )
         }
+        "uuidv5" => {
+            arity(a, 2)?;
+            s(uuid_v5(
+                &string(&a[0], "namespace")?,
+                &string(&a[1], "name")?,
+            )?)
+        }
+        "csvdecode" => {
+            let rows = csv_rows(&one("string")?)?;
+            let Some((header, rest)) = rows.split_first() else {
+                return list(vec![]);
+            };
+            let mut out = vec![];
+            for (i, row) in rest.iter().enumerate() {
+                if row.len() != header.len() {
+                    return Err(format!(
+                        "line {}: {} fields, the header has {}",
+                        i + 2,
+                        row.len(),
+                        header.len()
+                    ));
+                }
+                out.push(Value::new(Kind::Object(
+                    header
+                        .iter()
+                        .zip(row)
+                        .map(|(k, v)| Member {
+                            key: k.clone(),
+                            key_span: None,
+                            value: Value::string(v),
+                        })
+                        .collect(),
+                )));
+            }
+            list(out)
+        }
+        "fileset" => {
+            arity(a, 2)?;
+            let base = facts.template_dir.join(string(&a[0], "path")?);
+            let pattern = string(&a[1], "pattern")?;
+            let mut found = vec![];
+            walk(&base, &base, &mut found, 0);
+            found.retain(|rel| path_glob(&pattern, rel));
+            found.sort();
+            list(found.into_iter().map(Value::string).collect())
+        }
         "uuidv4" => {
             arity(a, 0)?;
             s(uuid::Uuid::new_v4().to_string())
@@ -802,145 +828,4 @@ pub fn call(name: &str, args: Vec<Value>, facts: &Facts) -> R {
         }
         _ => Err(format!("there is no function named \"{name}\"")),
     }
-}
-
-fn regex(re: &str) -> Result<regex_lite::Regex, String> {
-    regex_lite::Regex::new(re).map_err(|e| format!("invalid regular expression: {e}"))
-}
-
-/// Go's `$1` / `${name}` in a replacement, in the regex crate's syntax (`${1}`), so that
-/// `$1x` is not read as a group named `1x`.
-fn go_replacement(to: &str) -> String {
-    let mut out = String::new();
-    let mut chars = to.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c == '$' && chars.peek().is_some_and(|d| d.is_ascii_digit()) {
-            let mut n = String::new();
-            while let Some(d) = chars.peek().filter(|d| d.is_ascii_digit()) {
-                n.push(*d);
-                chars.next();
-            }
-            out.push_str(&format!("${{{n}}}"));
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-/// JSON with every object's keys sorted, as `jsonencode` writes it.
-fn sorted_json(v: serde_json::Value) -> serde_json::Value {
-    match v {
-        serde_json::Value::Object(m) => {
-            let mut pairs: Vec<_> = m.into_iter().collect();
-            pairs.sort_by(|a, b| a.0.cmp(&b.0));
-            serde_json::Value::Object(
-                pairs
-                    .into_iter()
-                    .map(|(k, v)| (k, sorted_json(v)))
-                    .collect(),
-            )
-        }
-        serde_json::Value::Array(a) => {
-            serde_json::Value::Array(a.into_iter().map(sorted_json).collect())
-        }
-        other => other,
-    }
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Go's `fmt` verbs as `format` takes them: `%s`, `%d`, `%v`, `%q`, `%f`, `%%`.
-fn format_verbs(f: &str, args: &[Value]) -> Result<String, String> {
-    let mut out = String::new();
-    let mut next = args.iter();
-    let mut chars = f.chars().peekable();
-    while let Some(c) = chars.next() {
-        if c != '%' {
-            out.push(c);
-            continue;
-        }
-        // Flags, width and precision: %-5s, %03d, %.2f.
-        let mut spec = String::new();
-        while let Some(&c) = chars
-            .peek()
-            .filter(|c| matches!(c, '-' | '0'..='9' | '.' | '+'))
-        {
-            spec.push(c);
-            chars.next();
-        }
-        let verb = chars.next().ok_or("the format ends with %")?;
-        if verb == '%' {
-            out.push('%');
-            continue;
-        }
-        let arg = next
-            .next()
-            .ok_or_else(|| format!("not enough arguments for %{verb}"))?;
-        let left = spec.starts_with('-');
-        let zero = spec.trim_start_matches(['-', '+']).starts_with('0') && !left;
-        let (width, precision): (usize, Option<usize>) =
-            match spec.trim_start_matches(['-', '+', '0']).split_once('.') {
-                Some((w, p)) => (w.parse().unwrap_or(0), p.parse::<usize>().ok()),
-                None => (
-                    spec.trim_start_matches(['-', '+', '0'])
-                        .parse()
-                        .unwrap_or(0),
-                    None,
-                ),
-            };
-        if width > MAX_PAD || precision.is_some_and(|p| p > MAX_PAD) {
-            return Err(format!("a width or precision over {MAX_PAD}"));
-        }
-        let text = match verb {
-            's' | 'v' => match &arg.kind {
-                Kind::Array(_) | Kind::Object(_) => arg.to_json().to_string(),
-                _ => string(arg, "argument")?,
-            },
-            'd' => {
-                let x = to_f64(arg)?;
-                if x.fract() != 0.0 {
-                    return Err(format!("%d needs a whole number, not {x}"));
-                }
-                format!("{}", x as i64)
-            }
-            't' => match &arg.kind {
-                Kind::Bool(b) => b.to_string(),
-                _ => return Err(format!("%t needs a bool, not {}", arg.type_name())),
-            },
-            'x' | 'X' => {
-                let t = match &arg.kind {
-                    Kind::Number(_) => format!("{:x}", to_f64(arg)? as i64),
-                    _ => hex(string(arg, "argument")?.as_bytes()),
-                };
-                if verb == 'X' {
-                    t.to_uppercase()
-                } else {
-                    t
-                }
-            }
-            'f' => format!("{:.*}", precision.unwrap_or(6), to_f64(arg)?),
-            'q' => serde_json::Value::String(string(arg, "argument")?).to_string(),
-            other => return Err(format!("unsupported format verb %{other}")),
-        };
-        let pad = width.saturating_sub(text.chars().count());
-        if left {
-            out.push_str(&text);
-            out.push_str(&" ".repeat(pad));
-        } else if zero && matches!(verb, 'd' | 'f') {
-            let (sign, digits) = match text.strip_prefix('-') {
-                Some(d) => ("-", d),
-                None => ("", text.as_str()),
-            };
-            out.push_str(sign);
-            out.push_str(&"0".repeat(pad));
-            out.push_str(digits);
-        } else {
-            out.push_str(&" ".repeat(pad));
-            out.push_str(&text);
-        }
-    }
-    Ok(out)
 }

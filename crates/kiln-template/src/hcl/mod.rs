@@ -11,6 +11,8 @@
 mod build;
 pub mod eval;
 mod funcs;
+mod net;
+mod text;
 mod timefmt;
 mod types;
 pub mod upgrade;

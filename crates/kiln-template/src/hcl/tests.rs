@@ -607,3 +607,59 @@ fn indented_heredocs_are_dedented_as_packer_dedents_them() {
     .unwrap_err();
     assert!(e.contains("t.pkr.hcl:4:"), "{e}");
 }
+
+#[test]
+fn network_uuid_csv_and_file_set_functions_match_packer() {
+    use serde_json::json;
+    // Each compared with `packer inspect` (1.6.6).
+    for (expr, want) in [
+        ("cidrhost(\"10.12.112.0/20\", 16)", json!("10.12.112.16")),
+        ("cidrhost(\"10.12.112.0/20\", -2)", json!("10.12.127.254")),
+        ("cidrhost(\"fd00::/64\", 5)", json!("fd00::5")),
+        ("cidrnetmask(\"172.16.0.0/12\")", json!("255.240.0.0")),
+        ("cidrsubnet(\"10.1.2.0/24\", 4, 15)", json!("10.1.2.240/28")),
+        (
+            "cidrsubnet(\"fd00:fd12:3456:7890::/56\", 16, 162)",
+            json!("fd00:fd12:3456:7800:a200::/72"),
+        ),
+        (
+            "cidrsubnets(\"10.1.0.0/16\", 4, 4, 8, 4)",
+            json!([
+                "10.1.0.0/20",
+                "10.1.16.0/20",
+                "10.1.32.0/24",
+                "10.1.48.0/20"
+            ]),
+        ),
+        (
+            "uuidv5(\"dns\", \"www.terraform.io\")",
+            json!("a5008fae-b28c-5ba5-96cd-82b4c53552d6"),
+        ),
+        (
+            "csvdecode(\"a,b\\n1,\\\"x,\\\"\\\"y\\\"\\n\")",
+            json!([{"a": "1", "b": "x,\"y"}]),
+        ),
+    ] {
+        assert_eq!(local("", expr), want, "{expr}");
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("sub/deep")).unwrap();
+    for f in ["a.txt", "b.sh", "sub/c.txt", "sub/deep/d.txt"] {
+        std::fs::write(d.join(f), "").unwrap();
+    }
+    std::fs::write(
+        d.join("t.pkr.hcl"),
+        "source \"null\" \"x\" {\n  probe = [fileset(\".\", \"*.txt\"), fileset(\".\", \"**/*.txt\"), fileset(\"sub\", \"*\")]\n}\nbuild { sources = [\"source.null.x\"] }\n",
+    )
+    .unwrap();
+    let t = load(&d.join("t.pkr.hcl"), &Overrides::default(), at()).unwrap();
+    assert_eq!(
+        t.builders[0].config.get("probe").unwrap().to_json(),
+        json!([
+            ["a.txt"],
+            ["a.txt", "sub/c.txt", "sub/deep/d.txt"],
+            ["c.txt"]
+        ])
+    );
+}
