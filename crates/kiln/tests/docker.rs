@@ -686,3 +686,79 @@ fn validate_reports_packers_errors() {
     let o = run_in(s.path(), &["validate", "t.json"], &[]);
     assert!(o.status.success(), "{}", text(&o));
 }
+
+#[test]
+fn an_hcl2_template_commits_and_tags_with_build_data_rendered() {
+    let (_one, d) = dockerd();
+    let s = Scratch::new();
+    let before = snapshot(d);
+    write(
+        &s,
+        "t.pkr.hcl",
+        &format!(
+            r#"
+variable "tag" {{
+  type    = string
+  default = "v1"
+}}
+source "docker" "box" {{
+  image   = "{BASE}"
+  pull    = false
+  commit  = true
+  changes = ["ENV FROM=hcl2", "LABEL tag=${{var.tag}}"]
+}}
+build {{
+  sources = ["source.docker.box"]
+  provisioner "shell" {{
+    inline = ["echo '${{source.type}} ${{build.ID}}' > /marker"]
+  }}
+  post-processors {{
+    post-processor "docker-tag" {{
+      repository = "kiln-test/hcl2"
+      tags       = [var.tag]
+    }}
+  }}
+}}
+"#
+        ),
+    );
+    let o = s
+        .kiln(d, &["build", "-color=false", "-var", "tag=v2", "t.pkr.hcl"])
+        .output()
+        .unwrap();
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert_says(
+        &out,
+        &[
+            "==> docker.box: Committing the container",
+            "    docker.box (docker-tag): Repository: kiln-test/hcl2:v2",
+        ],
+    );
+    // build.ID was rendered with the container's id when the provisioner ran.
+    let marker = d.ok(&[
+        "run",
+        "--rm",
+        "--entrypoint",
+        "cat",
+        "kiln-test/hcl2:v2",
+        "/marker",
+    ]);
+    assert!(
+        marker.starts_with("docker ") && marker.len() > 20,
+        "{marker}"
+    );
+    assert!(!marker.contains("{{"), "{marker}");
+    assert_eq!(
+        d.ok(&[
+            "inspect",
+            "--format",
+            "{{.Config.Env}}",
+            "kiln-test/hcl2:v2"
+        ]),
+        "[FROM=hcl2]"
+    );
+    // The tag named the commit, the build's only image: removing it leaves nothing added.
+    d.ok(&["rmi", "kiln-test/hcl2:v2"]);
+    assert_eq!(added_images(d, &s, &before), Vec::<String>::new());
+}
