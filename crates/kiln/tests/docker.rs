@@ -37,6 +37,13 @@ fn text(o: &Output) -> String {
     )
 }
 
+/// The output of a run that must have succeeded.
+fn succeeded(o: &Output) -> String {
+    let out = text(o);
+    assert!(o.status.success(), "{out}");
+    out
+}
+
 /// One member of a tar file in the scratch directory, as text.
 fn tar_member(s: &Scratch, tar: &str, member: &str) -> String {
     let o = std::process::Command::new("tar")
@@ -182,8 +189,7 @@ fn the_seeds_provisioning_chain_runs_in_a_container() {
         .current_dir(fixtures().join("seed"))
         .output()
         .unwrap();
-    let out = text(&o);
-    assert!(o.status.success(), "{out}");
+    let out = succeeded(&o);
     assert_says(
         &out,
         &[
@@ -726,8 +732,7 @@ build {{
         .kiln(d, &["build", "-color=false", "-var", "tag=v2", "t.pkr.hcl"])
         .output()
         .unwrap();
-    let out = text(&o);
-    assert!(o.status.success(), "{out}");
+    let out = succeeded(&o);
     assert_says(
         &out,
         &[
