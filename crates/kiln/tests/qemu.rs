@@ -930,3 +930,78 @@ fn a_dry_run_prints_the_qemu_command_line_and_makes_nothing() {
     );
     assert!(!s.output_dir().exists(), "{out}");
 }
+
+#[test]
+fn an_hcl2_template_types_its_boot_command_and_provisions_the_machine() {
+    let g = guest();
+    let _one = one_vm();
+    let s = Scratch::new();
+    s.write("http/hello.txt", "served over HCL2\n");
+    let template = format!(
+        r#"
+variable "guest" {{
+  type    = string
+  default = "{guest}"
+}}
+locals {{
+  kernel_args = join(" ", ["console=ttyS0", "root=/dev/vda", "kiln.keys"])
+}}
+source "qemu" "vm" {{
+  disk_image        = true
+  iso_url           = "${{var.guest}}/disk.qcow2"
+  iso_checksum      = "none"
+  output_directory  = "{out}"
+  headless          = true
+  accelerator       = "tcg"
+  memory            = 512
+  qemuargs = [
+    ["-kernel", "${{var.guest}}/vmlinuz"],
+    ["-initrd", "${{var.guest}}/initrd.img"],
+    ["-append", local.kernel_args],
+  ]
+  http_directory    = "http"
+  boot_wait         = "15s"
+  boot_key_interval = "10ms"
+  boot_command = [
+    "busybox wget -q -O /etc/from-http http://{{{{ .HTTPIP }}}}:{{{{ .HTTPPort }}}}/hello.txt",
+    " && echo typed-as-{{{{ .Name }}}} > /etc/typed<enter>",
+  ]
+  ssh_username     = "kiln"
+  ssh_password     = "kiln-user-pw"
+  ssh_timeout      = "5m"
+  shutdown_command = "sudo poweroff"
+}}
+build {{
+  sources = ["source.qemu.vm"]
+  provisioner "shell" {{
+    inline = [
+      "for i in $(seq 100); do [ -e /etc/typed ] && break; sleep 0.1; done",
+      "cat /etc/typed /etc/from-http",
+    ]
+  }}
+}}
+"#,
+        guest = g.display(),
+        out = s.output_dir().display(),
+    );
+    s.write("t.pkr.hcl", &template);
+    let o = s
+        .kiln(&["build", "-color=false", "t.pkr.hcl"])
+        .output()
+        .unwrap();
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    // The build is qemu.vm; vm_name defaults to packer- and the source's name.
+    assert_says(
+        &out,
+        &[
+            "==> qemu.vm: Typing the boot command over VNC...",
+            "    qemu.vm: typed-as-packer-vm",
+            "    qemu.vm: served over HCL2",
+        ],
+    );
+    let disk = s.output_dir().join("packer-vm");
+    assert_eq!(file_in_disk(&disk, "/etc/typed"), "typed-as-packer-vm\n");
+    assert_eq!(s.vms(), Vec::<i32>::new());
+    assert_eq!(s.journals(), Vec::<String>::new());
+}
