@@ -146,6 +146,14 @@ fn text(o: &Output) -> String {
     )
 }
 
+/// Runs kiln with `args` in the scratch directory; it must succeed. Its output.
+fn run_ok(s: &Scratch, args: &[&str]) -> String {
+    let o = s.kiln(args).output().unwrap();
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    out
+}
+
 fn build(s: &Scratch, template: &serde_json::Value) -> Output {
     s.write("t.json", &template.to_string());
     s.kiln(&["build", "-color=false", "t.json"])
@@ -913,12 +921,7 @@ fn a_dry_run_prints_the_qemu_command_line_and_makes_nothing() {
         "t.json",
         &serde_json::json!({"builders": [builder(&g, &s)]}).to_string(),
     );
-    let o = s
-        .kiln(&["build", "-dry-run", "-color=false", "t.json"])
-        .output()
-        .unwrap();
-    let out = text(&o);
-    assert!(o.status.success(), "{out}");
+    let out = run_ok(&s, &["build", "-dry-run", "-color=false", "t.json"]);
     assert_says(
         &out,
         &[
@@ -985,12 +988,7 @@ build {{
         out = s.output_dir().display(),
     );
     s.write("t.pkr.hcl", &template);
-    let o = s
-        .kiln(&["build", "-color=false", "t.pkr.hcl"])
-        .output()
-        .unwrap();
-    let out = text(&o);
-    assert!(o.status.success(), "{out}");
+    let out = run_ok(&s, &["build", "-color=false", "t.pkr.hcl"]);
     // The build is qemu.vm; vm_name defaults to packer- and the source's name.
     assert_says(
         &out,
