@@ -35,6 +35,8 @@ pub struct Template {
     pub post_processors: Vec<Vec<PostProcessorDef>>,
     /// Values known to be secret when the template was read (HCL2's sensitive variables).
     pub secrets: Vec<String>,
+    /// What the front end warns of (a var file's value for an undeclared variable).
+    pub warnings: Vec<Diagnostic>,
     /// What an HCL2 template declared, for `inspect`; None for a legacy JSON template.
     pub hcl: Option<HclSummary>,
 }

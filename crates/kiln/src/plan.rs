@@ -305,7 +305,7 @@ pub fn plan(t: &Template, overrides: &Overrides, opts: &PlanOptions) -> Result<P
         }
     }
     errs.into_result()?;
-    let mut warnings = vec![];
+    let mut warnings: Vec<String> = t.warnings.iter().map(|d| d.to_string()).collect();
     for (flag, patterns) in [("only", opts.only), ("except", opts.except)] {
         for p in patterns {
             let hits = t.builders.iter().any(|b| {

@@ -158,7 +158,11 @@ fn a_directory_is_one_template_with_its_auto_var_files() {
         "values.auto.pkrvars.hcl",
         "word = \"auto\"\nother = \"auto\"\n",
     );
-    write(d, "given.pkrvars.hcl", "other = \"given\"\n");
+    write(
+        d,
+        "given.pkrvars.hcl",
+        "other = \"given\"\nundeclared = 1\n",
+    );
     let out = run_in(
         d,
         &["build", "-color=false", "-var-file=given.pkrvars.hcl", "."],
@@ -169,6 +173,11 @@ fn a_directory_is_one_template_with_its_auto_var_files() {
     assert_says(
         &text,
         &["    named.null.x: word=auto other=given build=named"],
+    );
+    // A value for a variable no file declares is warned about, as Packer does, at its place.
+    assert_says(
+        &format!("{text}{}", String::from_utf8_lossy(&out.stderr)),
+        &["Warning: given.pkrvars.hcl:2:1: Undefined variable: a \"undeclared\" variable was set"],
     );
     let out = run_in(d, &["inspect", "."], &[]);
     assert_says(

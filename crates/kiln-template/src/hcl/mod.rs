@@ -162,7 +162,8 @@ pub fn load(
         }
     }
     std::mem::take(&mut errs).into_result()?;
-    assign_vars(&mut d.vars, &auto, overrides, &scope)?;
+    let mut warnings = vec![];
+    assign_vars(&mut d.vars, &auto, overrides, &scope, &mut warnings)?;
     let mut secrets = vec![];
     let mut summary = HclSummary::default();
     let mut var_obj = vec![];
@@ -214,6 +215,7 @@ pub fn load(
         path: Some(paths[0].clone()),
         source: Some(files[0].src.clone()),
         secrets,
+        warnings,
         ..Default::default()
     };
     build::make_builds(&d, &scope, &mut t, &mut summary, &mut errs);

@@ -170,6 +170,7 @@ pub(crate) fn assign_vars(
     auto: &[PathBuf],
     overrides: &Overrides,
     scope: &Scope,
+    warnings: &mut Vec<Diagnostic>,
 ) -> Result<(), Diagnostics> {
     let mut errs = Diagnostics::default();
     for v in vars.iter_mut() {
@@ -200,6 +201,7 @@ pub(crate) fn assign_vars(
             };
             // Packer warns of values for undeclared variables in var files and goes on.
             let Some(v) = vars.iter_mut().find(|v| v.name == a.key.as_str()) else {
+                warnings.push(undeclared(a.key.as_str(), span_in(&f.src, &a.key)));
                 continue;
             };
             match sc.eval(&a.value) {
@@ -215,6 +217,9 @@ pub(crate) fn assign_vars(
         }
     }
     for (name, value) in &overrides.json_values {
+        if !vars.iter().any(|v| &v.name == name) {
+            warnings.push(undeclared(name, value.span.clone()));
+        }
         if let Some(v) = vars.iter_mut().find(|v| &v.name == name) {
             match v.ty.convert(value.clone()) {
                 Ok(x) => v.value = Some(x),
@@ -253,6 +258,17 @@ pub(crate) fn assign_vars(
         }
     }
     errs.into_result()
+}
+
+/// Packer's warning for a var file's value of a variable no template declares.
+fn undeclared(name: &str, at: Option<Span>) -> Diagnostic {
+    Diagnostic::at(
+        at.as_ref(),
+        format!("Undefined variable: a \"{name}\" variable was set but was not found in known variables"),
+    )
+    .with_hint(format!(
+        "to declare it, add a block variable \"{name}\" {{}} to one of the .pkr.hcl files"
+    ))
 }
 
 pub(crate) fn check_validations(v: &VarDecl, scope: &Scope, errs: &mut Diagnostics) {
