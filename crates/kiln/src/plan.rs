@@ -179,6 +179,27 @@ pub fn plan(t: &Template, overrides: &Overrides, opts: &PlanOptions) -> Result<P
     base.user_vars = vars;
 
     let mut errs = Diagnostics::default();
+    // An HCL2 block is planned once per build of its build block: its error is said once.
+    let mut said: Vec<(Option<(usize, usize)>, String)> = vec![];
+    let mut report = |errs: &mut Diagnostics, d: Diagnostic, ctx: String| {
+        if t.hcl.is_some() {
+            let key = (d.span.as_ref().map(|s| (s.start, s.end)), d.message.clone());
+            if said.contains(&key) {
+                return;
+            }
+            said.push(key);
+        }
+        errs.push(d.context(ctx));
+    };
+    // How a plugin block is named in errors: its place in the JSON, or the HCL2 block.
+    let hcl = t.hcl.is_some();
+    let name_of = |json: String, block: &str, kind: &str| {
+        if hcl {
+            format!("{block} \"{kind}\"")
+        } else {
+            format!("{json} ({kind})")
+        }
+    };
     let mut jobs = Vec::new();
     for b in &t.builders {
         let key = b.key().to_string();
@@ -226,7 +247,7 @@ pub fn plan(t: &Template, overrides: &Overrides, opts: &PlanOptions) -> Result<P
         let builder = match builder {
             Ok(x) => Some(x),
             Err(d) => {
-                errs.push(d.context(&ctx));
+                report(&mut errs, d, ctx.clone());
                 None
             }
         };
@@ -238,7 +259,14 @@ pub fn plan(t: &Template, overrides: &Overrides, opts: &PlanOptions) -> Result<P
             }
             match plan_provisioner(p, &b.name, &icx, &registry, &pcx) {
                 Ok(pp) => provisioners.push(pp),
-                Err(d) => errs.push(d.context(format!("{ctx}: provisioners[{i}] ({})", p.kind))),
+                Err(d) => report(
+                    &mut errs,
+                    d,
+                    format!(
+                        "{ctx}: {}",
+                        name_of(format!("provisioners[{i}]"), "provisioner", &p.kind)
+                    ),
+                ),
             }
         }
         let error_cleanup = match t
@@ -249,7 +277,11 @@ pub fn plan(t: &Template, overrides: &Overrides, opts: &PlanOptions) -> Result<P
             Some(p) => match plan_provisioner(p, &b.name, &icx, &registry, &pcx) {
                 Ok(pp) => Some(pp),
                 Err(d) => {
-                    errs.push(d.context(format!("{ctx}: error-cleanup-provisioner ({})", p.kind)));
+                    report(
+                        &mut errs,
+                        d,
+                        format!("{ctx}: error-cleanup-provisioner ({})", p.kind),
+                    );
                     None
                 }
             },
@@ -285,8 +317,18 @@ pub fn plan(t: &Template, overrides: &Overrides, opts: &PlanOptions) -> Result<P
                 })();
                 match r {
                     Ok(p) => planned.push(p),
-                    Err(d) => errs
-                        .push(d.context(format!("{ctx}: post-processors[{i}][{j}] ({})", pp.kind))),
+                    Err(d) => report(
+                        &mut errs,
+                        d,
+                        format!(
+                            "{ctx}: {}",
+                            name_of(
+                                format!("post-processors[{i}][{j}]"),
+                                "post-processor",
+                                &pp.kind
+                            )
+                        ),
+                    ),
                 }
             }
             if !planned.is_empty() {

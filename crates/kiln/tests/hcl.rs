@@ -221,6 +221,25 @@ fn mistakes_are_reported_at_their_place_with_exit_code_1() {
         assert_eq!(out.status.code(), Some(1), "{text}\n{said}");
         assert_says(&said, &want);
     }
+    // A mistake in a block of a build block with two sources is said once, at the block.
+    let tpl = write(
+        dir.path(),
+        "t.pkr.hcl",
+        "source \"null\" \"x\" {\n  communicator = \"none\"\n}\nsource \"null\" \"y\" {\n  communicator = \"none\"\n}\nbuild {\n  sources = [\"source.null.x\", \"source.null.y\"]\n  provisioner \"shel\" {}\n}\n",
+    );
+    let out = run_in(dir.path(), &["validate", &tpl], &[]);
+    let said = format!("{}{}", stdout(&out), String::from_utf8_lossy(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert_says(
+        &said,
+        &["t.pkr.hcl:9:3: build \"null.x\": provisioner \"shel\": unknown provisioner type \"shel\"; did you mean \"shell\"?"],
+    );
+    assert_eq!(
+        said.matches("unknown provisioner type").count(),
+        1,
+        "{said}"
+    );
+
     let tpl = write(dir.path(), "t.pkr.hcl", TEMPLATE);
     let out = run_in(dir.path(), &["build", "-var", "nope=1", &tpl], &[]);
     assert_eq!(out.status.code(), Some(1));
