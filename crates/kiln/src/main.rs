@@ -13,12 +13,12 @@ use std::process::ExitCode;
 const USAGE: &str = "Usage: kiln [--version] [--help] <command> [<args>]
 
 Available commands are:
-        build       build image(s) from template
-    cleanup     delete cloud resources that interrupted runs left behind
-    hcl2_upgrade transform a JSON template into an HCL2 configuration
-    inspect     see components of a template
-    validate    check that a template is valid
-    version     Prints the kiln version
+    build           build image(s) from template
+    cleanup         delete cloud resources that interrupted runs left behind
+    hcl2_upgrade    transform a JSON template into an HCL2 configuration
+    inspect         see components of a template
+    validate        check that a template is valid
+    version         Prints the kiln version
 ";
 
 fn main() -> ExitCode {

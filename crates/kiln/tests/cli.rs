@@ -501,3 +501,17 @@ fn colour_only_on_a_terminal_and_never_with_packer_no_color() {
     let out = run_in(dir.path(), &["build", &t], &[]);
     assert!(!stdout(&out).contains('\x1b'));
 }
+
+#[test]
+fn help_lists_the_commands_in_packers_layout() {
+    let out = kiln().arg("--help").output().unwrap();
+    let help = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(0));
+    assert_says(
+        &help,
+        &[
+            "Available commands are:\n    build           build image(s) from template\n",
+            "\n    hcl2_upgrade    transform a JSON template into an HCL2 configuration\n",
+        ],
+    );
+}
