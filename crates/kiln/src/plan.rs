@@ -203,15 +203,7 @@ pub fn plan(t: &Template, overrides: &Overrides, opts: &PlanOptions) -> Result<P
     let mut jobs = Vec::new();
     for b in &t.builders {
         let key = b.key().to_string();
-        // HCL2 builds are selected by glob (`-only='*.ubuntu'`), legacy ones by name, as in
-        // Packer 1.6.6.
-        let selects = |pattern: &String| {
-            if t.hcl.is_some() {
-                glob_match(pattern, &key)
-            } else {
-                pattern == &key
-            }
-        };
+        let selects = |pattern: &String| selects(t, pattern, &key);
         if !opts.only.is_empty() && !opts.only.iter().any(selects) {
             continue;
         }
@@ -350,13 +342,7 @@ pub fn plan(t: &Template, overrides: &Overrides, opts: &PlanOptions) -> Result<P
     let mut warnings: Vec<String> = t.warnings.iter().map(|d| d.to_string()).collect();
     for (flag, patterns) in [("only", opts.only), ("except", opts.except)] {
         for p in patterns {
-            let hits = t.builders.iter().any(|b| {
-                if t.hcl.is_some() {
-                    glob_match(p, b.key())
-                } else {
-                    p == b.key()
-                }
-            });
+            let hits = t.builders.iter().any(|b| selects(t, p, b.key()));
             if !hits {
                 let names: Vec<&str> = t.builders.iter().map(|b| b.key()).collect();
                 warnings.push(format!(
@@ -376,6 +362,16 @@ pub fn plan(t: &Template, overrides: &Overrides, opts: &PlanOptions) -> Result<P
         redactor: Redactor::new(secrets),
         warnings,
     })
+}
+
+/// Whether `-only`/`-except` `pattern` names build `key`: HCL2 builds are selected by glob
+/// (`-only='*.ubuntu'`), legacy ones by name, as in Packer 1.6.6.
+fn selects(t: &Template, pattern: &str, key: &str) -> bool {
+    if t.hcl.is_some() {
+        glob_match(pattern, key)
+    } else {
+        pattern == key
+    }
 }
 
 /// Whether `name` matches `pattern`, where `*` stands for any run of characters and `?` for

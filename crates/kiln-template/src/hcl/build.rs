@@ -3,7 +3,7 @@
 //! evaluated for each of them (`source.name`, `source.type` and `build.name` differ per build).
 
 use super::eval::Scope;
-use super::{object, one_label, span_in, unknown, Declared};
+use super::{object, one_label, span_in, unknown, unknown_entry, Declared};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::duration::parse_go_duration;
 use crate::ir::{
@@ -154,6 +154,12 @@ pub(crate) fn make_builds(
                 display,
             });
         }
+        // What provisioners and post-processors see in each build, made once per build.
+        let scopes: Vec<Scope> = instances
+            .iter()
+            .map(|i| instance_scope(&sc, i, build_name.as_deref()))
+            .collect();
+        let each = || instances.iter().zip(&scopes);
         for st in b.body.iter() {
             let Structure::Block(inner) = st else {
                 continue;
@@ -164,9 +170,8 @@ pub(crate) fn make_builds(
                         continue;
                     };
                     bs.provisioners.push(kind.clone());
-                    for i in &instances {
-                        let isc = instance_scope(&sc, i, build_name.as_deref());
-                        if let Some(p) = provisioner(&isc, kind, inner, i, errs) {
+                    for (i, isc) in each() {
+                        if let Some(p) = provisioner(isc, kind, inner, i, errs) {
                             t.provisioners.push(p);
                         }
                     }
@@ -175,9 +180,8 @@ pub(crate) fn make_builds(
                     let Some(kind) = &one_label(src, inner, "type", errs) else {
                         continue;
                     };
-                    for i in &instances {
-                        let isc = instance_scope(&sc, i, build_name.as_deref());
-                        if let Some(p) = provisioner(&isc, kind, inner, i, errs) {
+                    for (i, isc) in each() {
+                        if let Some(p) = provisioner(isc, kind, inner, i, errs) {
                             t.error_cleanup_provisioners.push(p);
                         }
                     }
@@ -187,9 +191,8 @@ pub(crate) fn make_builds(
                         continue;
                     };
                     bs.post_processors.push(vec![kind.clone()]);
-                    for i in &instances {
-                        let isc = instance_scope(&sc, i, build_name.as_deref());
-                        if let Some(p) = post_processor(&isc, kind, inner, i, errs) {
+                    for (i, isc) in each() {
+                        if let Some(p) = post_processor(isc, kind, inner, i, errs) {
                             t.post_processors.push(vec![p]);
                         }
                     }
@@ -205,9 +208,8 @@ pub(crate) fn make_builds(
                                     continue;
                                 };
                                 kinds.push(kind.clone());
-                                for (i, chain) in instances.iter().zip(chains.iter_mut()) {
-                                    let isc = instance_scope(&sc, i, build_name.as_deref());
-                                    if let Some(p) = post_processor(&isc, kind, pb, i, errs) {
+                                for ((i, isc), chain) in each().zip(chains.iter_mut()) {
+                                    if let Some(p) = post_processor(isc, kind, pb, i, errs) {
                                         chain.push(p);
                                     }
                                 }
@@ -233,8 +235,8 @@ pub(crate) fn make_builds(
 fn ref_text(e: &Expression) -> Option<String> {
     match e {
         Expression::String(s) => Some(s.value().to_string()),
-        Expression::StringTemplate(t) => match t.iter().collect::<Vec<_>>().as_slice() {
-            [hcl_edit::template::Element::Literal(l)] => Some(l.value().to_string()),
+        Expression::StringTemplate(t) => match t.as_single_element() {
+            Some(hcl_edit::template::Element::Literal(l)) => Some(l.value().to_string()),
             _ => None,
         },
         Expression::Traversal(t) => {
@@ -501,14 +503,9 @@ fn dynamic(sc: &Scope, name: &str, b: &Block, errs: &mut Diagnostics) -> Vec<Val
                 }
             }
             Structure::Block(c) if c.ident.as_str() == "content" => content = Some(c),
-            other => errs.push(unknown(
+            other => errs.push(unknown_entry(
                 &sc.src,
                 other,
-                "argument",
-                match other {
-                    Structure::Attribute(a) => a.key.as_str(),
-                    Structure::Block(b) => b.ident.as_str(),
-                },
                 &["for_each", "iterator", "content"],
             )),
         }

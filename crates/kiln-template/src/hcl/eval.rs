@@ -503,7 +503,7 @@ impl Scope {
 
     fn template(&self, t: &Template, e: &Expression) -> Eval {
         // A template that is one interpolation and nothing else yields the value itself.
-        if let [Element::Interpolation(i)] = t.iter().collect::<Vec<_>>().as_slice() {
+        if let Some(Element::Interpolation(i)) = t.as_single_element() {
             return self.eval(&i.expr);
         }
         let mut out = String::new();

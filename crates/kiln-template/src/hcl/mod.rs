@@ -377,6 +377,15 @@ pub(crate) fn unknown(
     }
 }
 
+/// [`unknown`] for an argument or block in a body that takes only the `valid` arguments.
+pub(crate) fn unknown_entry(src: &Arc<Source>, st: &Structure, valid: &[&str]) -> Diagnostic {
+    let name = match st {
+        Structure::Attribute(a) => a.key.as_str(),
+        Structure::Block(b) => b.ident.as_str(),
+    };
+    unknown(src, st, "argument", name, valid)
+}
+
 const TOP_BLOCKS: &[&str] = &[
     "packer",
     "variable",
@@ -535,19 +544,11 @@ fn check_packer_block(sc: &Scope, b: &Block, errs: &mut Diagnostics) {
             }
             // Plugins are built in: what a template asks to install is there already.
             Structure::Block(inner) if inner.ident.as_str() == "required_plugins" => {}
-            other => {
-                let name = match other {
-                    Structure::Attribute(a) => a.key.as_str().to_string(),
-                    Structure::Block(b) => b.ident.as_str().to_string(),
-                };
-                errs.push(unknown(
-                    &sc.src,
-                    other,
-                    "argument",
-                    &name,
-                    &["required_version", "required_plugins"],
-                ))
-            }
+            other => errs.push(unknown_entry(
+                &sc.src,
+                other,
+                &["required_version", "required_plugins"],
+            )),
         }
     }
 }

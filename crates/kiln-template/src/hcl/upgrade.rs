@@ -8,7 +8,9 @@
 
 use crate::ir::{ProvisionerDef, Template};
 use crate::value::{Kind, Value};
+use regex_lite::Regex;
 use std::fmt::Write;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 /// Options that are blocks in Packer's HCL2 schemas: an object (or a list of objects) under
@@ -285,13 +287,7 @@ fn write_aligned(out: &mut String, indent: usize, attrs: &[(String, String)]) {
 /// A key as an attribute name, quoted in maps when it is not an identifier.
 fn attr_key(k: &str) -> String {
     let keyword = matches!(k, "null" | "true" | "false" | "for" | "in" | "if");
-    let ident = !keyword
-        && k.chars()
-            .next()
-            .is_some_and(|c| c.is_alphabetic() || c == '_')
-        && k.chars()
-            .all(|c| c.is_alphanumeric() || c == '_' || c == '-');
-    if ident {
+    if !keyword && is_ident(k) {
         k.to_string()
     } else {
         quote(k)
@@ -384,11 +380,13 @@ impl Cx {
     /// holding the HCL2 value, and the action stays for the plugin to render, as do all other
     /// actions (`{{ .Vars }}`, `{{timestamp}}`). `${` and `%{` in the text are escaped.
     fn string(&self, s: &str) -> String {
-        let action = regex_lite::Regex::new(r"(?s)\{\{.*?\}\}").expect("valid");
-        let whole = regex_lite::Regex::new(
-            r#"^\{\{(-?)\s*(user|env)\s*(?:`([^`]*)`|"([^"]*)")\s*(-?)\}\}$"#,
-        )
-        .expect("valid");
+        static ACTION: LazyLock<Regex> =
+            LazyLock::new(|| Regex::new(r"(?s)\{\{.*?\}\}").expect("valid"));
+        static WHOLE: LazyLock<Regex> = LazyLock::new(|| {
+            Regex::new(r#"^\{\{(-?)\s*(user|env)\s*(?:`([^`]*)`|"([^"]*)")\s*(-?)\}\}$"#)
+                .expect("valid")
+        });
+        let (action, whole) = (&*ACTION, &*WHOLE);
         let mut out = String::from("\"");
         let mut last = 0;
         for m in action.find_iter(s) {
@@ -427,8 +425,10 @@ impl Cx {
 }
 
 /// `user `x`` or `env `X`` inside a Go template action.
-fn user_call() -> regex_lite::Regex {
-    regex_lite::Regex::new(r#"\b(user|env)\s*(?:`([^`]*)`|"([^"]*)")"#).expect("valid")
+fn user_call() -> &'static Regex {
+    static CALL: LazyLock<Regex> =
+        LazyLock::new(|| Regex::new(r#"\b(user|env)\s*(?:`([^`]*)`|"([^"]*)")"#).expect("valid"));
+    &CALL
 }
 
 /// Literal text before an interpolation: escaped, with the `$`s it ends in written as

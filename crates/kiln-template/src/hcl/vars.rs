@@ -3,7 +3,7 @@
 
 use super::eval::{Fail, Scope};
 use super::types::Ty;
-use super::{parse_file, span_in, unknown};
+use super::{parse_file, span_in, unknown, unknown_entry};
 use crate::diag::{Diagnostic, Diagnostics};
 use crate::source::{Source, Span};
 use crate::value::{Kind, Member, Value};
@@ -115,16 +115,7 @@ pub(crate) fn local_block(
             Structure::Attribute(a) if a.key.as_str() == "sensitive" => {
                 sensitive = matches!(a.value, Expression::Bool(ref x) if *x.value())
             }
-            other => errs.push(unknown(
-                src,
-                other,
-                "argument",
-                match other {
-                    Structure::Attribute(a) => a.key.as_str(),
-                    Structure::Block(b) => b.ident.as_str(),
-                },
-                &["expression", "sensitive"],
-            )),
+            other => errs.push(unknown_entry(src, other, &["expression", "sensitive"])),
         }
     }
     match expr {
