@@ -1,6 +1,7 @@
 //! Property tests for the parsers and the evaluator, over generated inputs (a fixed-seed
 //! generator, so failures reproduce): JSON round-trips through our parser exactly as through
-//! serde_json; mutated or random input never panics; templates never panic.
+//! serde_json; mutated or random input never panics; templates never panic; HCL's layout is
+//! a fixed point of fmt.
 
 use kiln_template::interp::{render, Context};
 use kiln_template::{json, Source};
@@ -218,6 +219,12 @@ fn mutated_hcl_never_panics() {
         }
         let text: String = chars.into_iter().collect();
         let _ = load_hcl(dir.path(), &text);
+        // What fmt writes, it leaves as it is.
+        if let Ok(once) = kiln_template::hcl::format_file("m.pkr.hcl", &text) {
+            let twice = kiln_template::hcl::format_file("m.pkr.hcl", &once)
+                .unwrap_or_else(|e| panic!("fmt's own output refused: {e}\nfrom:\n{text}"));
+            assert_eq!(twice, once, "from:\n{text}");
+        }
     }
 }
 

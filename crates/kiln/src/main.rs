@@ -15,6 +15,7 @@ const USAGE: &str = "Usage: kiln [--version] [--help] <command> [<args>]
 Available commands are:
     build           build image(s) from template
     cleanup         delete cloud resources that interrupted runs left behind
+    fmt             Rewrites HCL2 config files to canonical format
     hcl2_upgrade    transform a JSON template into an HCL2 configuration
     inspect         see components of a template
     validate        check that a template is valid
@@ -49,6 +50,7 @@ fn main() -> ExitCode {
                 "validate" => commands::validate::run(rest, machine),
                 "inspect" => commands::inspect::run(rest, machine),
                 "cleanup" => commands::cleanup::run(rest),
+                "fmt" => commands::fmt::run(rest),
                 "hcl2_upgrade" => commands::hcl2_upgrade::run(rest),
                 "version" => commands::version::run(machine),
                 _ => {

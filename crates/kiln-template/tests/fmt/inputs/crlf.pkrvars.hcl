@@ -1,0 +1,5 @@
+region = "eu-west-1"
+sizes = {a=1}
+x = <<EOT
+line
+EOT
