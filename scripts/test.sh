@@ -11,7 +11,8 @@
 #        for docker-push and the builder's login),
 #        qemu-system-x86, qemu-utils and e2fsprogs (the qemu builder's tests boot a VM made by
 #        scripts/test-guest.sh, and read its disk back with qemu-img and debugfs), xorriso
-#        (the qemu builder's cd_files)
+#        (the qemu builder's cd_files), dosfstools and mtools (fsck.fat and mtools read back
+#        the floppy images of floppy_files)
 #   pip: ansible-core (ansible provisioners), moto[server,ec2] (the EC2 API for amazon-ebs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,7 +23,7 @@ if [ ! -f ../shared/seed/000_f83e5ddeb25fd349.txt ]; then
   exit 1
 fi
 need=()
-for pair in debootstrap:debootstrap unshare:util-linux tar:tar bc:bc ssh-agent:openssh-client openssl:openssl dockerd:docker.io docker:docker.io docker-registry:docker-registry htpasswd:apache2-utils curl:curl qemu-system-x86_64:qemu-system-x86 qemu-img:qemu-utils debugfs:e2fsprogs mkfs.ext4:e2fsprogs xorriso:xorriso; do
+for pair in debootstrap:debootstrap unshare:util-linux tar:tar bc:bc ssh-agent:openssh-client openssl:openssl dockerd:docker.io docker:docker.io docker-registry:docker-registry htpasswd:apache2-utils curl:curl qemu-system-x86_64:qemu-system-x86 qemu-img:qemu-utils debugfs:e2fsprogs mkfs.ext4:e2fsprogs xorriso:xorriso fsck.fat:dosfstools mdir:mtools mtype:mtools; do
   command -v "${pair%%:*}" >/dev/null || need+=("${pair#*:}")
 done
 if [ ${#need[@]} -gt 0 ]; then
@@ -32,7 +33,7 @@ if [ ${#need[@]} -gt 0 ]; then
 fi
 command -v ansible-playbook >/dev/null || python3 -m pip install -q --disable-pip-version-check "ansible-core==2.15.*"
 command -v moto_server >/dev/null || python3 -m pip install -q --disable-pip-version-check "moto[server,ec2]"
-for tool in cargo sh sleep base64 bc debootstrap unshare tar ssh-agent ssh openssl dockerd docker docker-registry htpasswd curl qemu-system-x86_64 qemu-img debugfs xorriso ansible-playbook moto_server; do
+for tool in cargo sh sleep base64 bc debootstrap unshare tar ssh-agent ssh openssl dockerd docker docker-registry htpasswd curl qemu-system-x86_64 qemu-img debugfs xorriso fsck.fat mdir mtype mlabel ansible-playbook moto_server; do
   command -v "$tool" >/dev/null || { echo "test: missing $tool" >&2; exit 1; }
 done
 KILN_TEST_ROOTFS=$(scripts/test-rootfs.sh)

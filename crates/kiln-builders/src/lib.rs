@@ -5,6 +5,7 @@
 pub mod docker;
 pub mod download;
 pub mod file;
+pub mod floppy;
 pub mod http_server;
 pub mod null;
 pub mod qemu;

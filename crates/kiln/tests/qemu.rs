@@ -305,10 +305,11 @@ fn a_failed_provisioner_stops_the_vm_and_removes_the_output_directory() {
 /// Starts a build whose provisioner sleeps, and returns once it prints that it is
 /// provisioning, with the rest of its output to come on the channel.
 fn start_sleeping_build(g: &Path, s: &Scratch) -> (Child, mpsc::Receiver<String>) {
-    // With a CD too: it is a temporary of its own to clean up.
+    // With a CD and a floppy too: each is a temporary of its own to clean up.
     s.write("cd/meta-data", "instance-id: kiln\n");
     let mut b = builder(g, s);
     b["cd_files"] = serde_json::json!(["cd/meta-data"]);
+    b["floppy_files"] = serde_json::json!(["cd/meta-data"]);
     let t = serde_json::json!({
         "builders": [b],
         "provisioners": [{"type": "shell", "inline": ["echo provisioning-now", "sleep 600"]}]
@@ -370,6 +371,7 @@ fn sigint_while_provisioning_stops_the_vm_and_removes_the_output_directory() {
     let _one = one_vm();
     let s = Scratch::new();
     let before = kiln_cds();
+    let floppies = kiln_floppies();
     let (mut child, rx) = start_sleeping_build(&g, &s);
     // SAFETY: signalling the child we started.
     unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
@@ -387,6 +389,7 @@ fn sigint_while_provisioning_stops_the_vm_and_removes_the_output_directory() {
     assert_eq!(s.vms(), Vec::<i32>::new(), "a VM left running");
     assert_eq!(s.journals(), Vec::<String>::new(), "journal left");
     assert_eq!(kiln_cds(), before, "the CD was left behind");
+    assert_eq!(kiln_floppies(), floppies, "the floppy was left behind");
 }
 
 #[test]
@@ -395,8 +398,14 @@ fn kill_9_takes_the_vm_with_it_and_cleanup_removes_the_output_directory() {
     let _one = one_vm();
     let s = Scratch::new();
     let before = kiln_cds();
+    let floppies = kiln_floppies();
     kill_9_while_provisioning(&g, &s);
     assert_eq!(kiln_cds().len(), before.len() + 1, "the dead run's CD");
+    assert_eq!(
+        kiln_floppies().len(),
+        floppies.len() + 1,
+        "the dead run's floppy"
+    );
     assert!(
         s.output_dir().join(".kiln-run").exists(),
         "the half-made output was lost"
@@ -408,6 +417,7 @@ fn kill_9_takes_the_vm_with_it_and_cleanup_removes_the_output_directory() {
     assert!(!s.output_dir().exists(), "{out}");
     assert_eq!(s.journals(), Vec::<String>::new(), "{out}");
     assert_eq!(kiln_cds(), before, "{out}");
+    assert_eq!(kiln_floppies(), floppies, "{out}");
 }
 
 #[test]
@@ -511,14 +521,19 @@ fn a_boot_command_is_typed_over_vnc_and_fetches_from_the_http_server() {
     assert_eq!(s.journals(), Vec::<String>::new());
 }
 
-/// The CD files kiln has in the temporary directory now.
-fn kiln_cds() -> Vec<String> {
+/// The files named `prefix…` in the temporary directory now.
+fn temp_files(prefix: &str) -> Vec<String> {
     std::fs::read_dir(std::env::temp_dir())
         .unwrap()
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("kiln-cd-"))
+        .filter(|n| n.starts_with(prefix))
         .collect()
+}
+
+/// The CD files kiln has in the temporary directory now.
+fn kiln_cds() -> Vec<String> {
+    temp_files("kiln-cd-")
 }
 
 #[test]
@@ -555,6 +570,96 @@ fn cd_files_reach_the_machine_on_a_labelled_cd_that_is_gone_after() {
         ],
     );
     assert_eq!(kiln_cds(), before, "the CD was left behind");
+    assert_eq!(s.journals(), Vec::<String>::new());
+}
+
+/// The floppy images kiln has in the temporary directory now.
+fn kiln_floppies() -> Vec<String> {
+    temp_files("kiln-floppy-")
+}
+
+/// The guest's kernel has no floppy driver, so the machine's side is seen from QEMU's own
+/// monitor (what the VM has in its floppy drive), and the image, copied while the VM runs, is
+/// read back with mtools.
+#[test]
+fn floppy_files_reach_the_machine_on_a_labelled_floppy_that_is_gone_after() {
+    let g = guest();
+    let _one = one_vm();
+    let s = Scratch::new();
+    s.write("ks.cfg", "text\nreboot\n");
+    s.write("win/Autounattend.xml", "<unattend/>\n");
+    s.write("drivers/viostor/viostor.inf", "[Version]\n");
+    let before = kiln_floppies();
+    let mon = s.path().join("monitor.sock");
+    let out_dir = s.path().join("seen");
+    std::fs::create_dir_all(&out_dir).unwrap();
+    let mut b = builder(&g, &s);
+    b["floppy_files"] = serde_json::json!(["ks.cfg", "win/*.xml"]);
+    b["floppy_dirs"] = serde_json::json!(["drivers"]);
+    b["floppy_label"] = "KSDISK".into();
+    b["qemuargs"]
+        .as_array_mut()
+        .unwrap()
+        .push(serde_json::json!([
+            "-monitor",
+            format!("unix:{},server,nowait", mon.display())
+        ]));
+    let ask = "import socket, sys, time\n\
+        s = socket.socket(socket.AF_UNIX)\n\
+        s.connect(sys.argv[1])\n\
+        s.settimeout(1)\n\
+        s.sendall(b'info block\\n')\n\
+        got = b''\n\
+        end = time.time() + 10\n\
+        while b'floppy0' not in got or not got.rstrip().endswith(b'(qemu)'):\n\
+        \x20   if time.time() > end: break\n\
+        \x20   try: got += s.recv(65536)\n\
+        \x20   except socket.timeout: pass\n\
+        open(sys.argv[2], 'wb').write(got)\n";
+    s.write("ask.py", ask);
+    let t = serde_json::json!({"builders": [b],
+    "provisioners": [{"type": "shell-local", "inline": [
+        format!("python3 {} {} {}/block.txt", s.path().join("ask.py").display(),
+            mon.display(), out_dir.display()),
+        format!("img=$(grep -ao '/[^ ]*kiln-floppy-[^ ]*[.]img' {0}/block.txt | head -n1) \
+            && cp \"$img\" {0}/floppy.img", out_dir.display()),
+    ]}]});
+    let o = build(&s, &t);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert_says(
+        &out,
+        &[
+            "==> qemu: Creating floppy disk...",
+            "    qemu: Copying file: ks.cfg",
+            "    qemu: Copying file: win/Autounattend.xml",
+            "    qemu: Recursively copying : drivers",
+        ],
+    );
+    let block = std::fs::read_to_string(out_dir.join("block.txt")).unwrap();
+    assert!(
+        block.contains("floppy0") && block.contains("kiln-floppy-"),
+        "{block}"
+    );
+    let img = out_dir.join("floppy.img");
+    let mtools = |args: &[&str]| {
+        let o = Command::new(args[0])
+            .arg("-i")
+            .arg(&img)
+            .args(&args[1..])
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{args:?}: {}", text(&o));
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    assert!(mtools(&["mlabel", "-s", "::"]).contains("KSDISK"));
+    assert_eq!(mtools(&["mtype", "::/ks.cfg"]), "text\nreboot\n");
+    assert_eq!(mtools(&["mtype", "::/Autounattend.xml"]), "<unattend/>\n");
+    assert_eq!(
+        mtools(&["mtype", "::/drivers/viostor/viostor.inf"]),
+        "[Version]\n"
+    );
+    assert_eq!(kiln_floppies(), before, "the floppy was left behind");
     assert_eq!(s.journals(), Vec::<String>::new());
 }
 
@@ -852,8 +957,12 @@ fn validate_points_at_what_kiln_cannot_do_yet_and_at_packers_errors() {
     let base = builder(&g, &s);
     let cases: Vec<(serde_json::Value, &str)> = vec![
         (
+            serde_json::json!({"net_bridge": "br0"}),
+            "net_bridge: bridged networking is not available in kiln's qemu builder yet",
+        ),
+        (
             serde_json::json!({"floppy_files": ["a.cfg"]}),
-            "floppy_files, floppy_dirs: floppy disks is not available in kiln's qemu builder yet",
+            "Bad Floppy disk file 'a.cfg': stat a.cfg: No such file or directory",
         ),
         (
             serde_json::json!({"boot_command": ["<enter>"], "disable_vnc": true}),

@@ -11,6 +11,7 @@ use super::step_convert_disk::StepConvertDisk;
 use super::step_copy_disk::StepCopyDisk;
 use super::step_create_cd::StepCreateCd;
 use super::step_create_disk::StepCreateDisk;
+use super::step_create_floppy::StepCreateFloppy;
 use super::step_http::StepHttpServer;
 use super::step_iso::StepIso;
 use super::step_output_dir::StepPrepareOutputDir;
@@ -62,6 +63,8 @@ pub struct State {
     pub disks: Vec<String>,
     /// The CD made of `cd_files`, while it exists.
     pub cd_path: Option<String>,
+    /// The floppy made of `floppy_files` and `floppy_dirs`, while it exists.
+    pub floppy_path: Option<String>,
     /// The HTTP server for `http_directory`, while it runs.
     pub http: Option<crate::http_server::HttpServer>,
     /// The claims on the ports given to QEMU, held until the build ends.
@@ -216,6 +219,7 @@ impl Builder for QemuBuilder {
         let steps: Vec<Box<dyn Step<State>>> = vec![
             Box::new(StepIso),
             Box::new(StepPrepareOutputDir::new()),
+            Box::new(StepCreateFloppy::new()),
             Box::new(StepCreateCd::new()),
             Box::new(StepCreateDisk),
             Box::new(StepCopyDisk),
@@ -263,6 +267,7 @@ impl QemuBuilder {
             iso_path: None,
             disks: vec![],
             cd_path: None,
+            floppy_path: None,
             http: None,
             port_claims: vec![],
             host_port: None,

@@ -181,10 +181,10 @@ pub struct Config {
     /// The interface whose address the HTTP server has.
     #[serde(default)]
     pub http_interface: String,
-    /// Files on a floppy (not available yet).
+    /// Files put at the root of a floppy the machine gets (globs; a directory's files).
     #[serde(default)]
     pub floppy_files: Vec<String>,
-    /// Directories on a floppy (not available yet).
+    /// Directories put on that floppy with their trees (globs).
     #[serde(default)]
     pub floppy_dirs: Vec<String>,
     /// The floppy's label.
@@ -481,16 +481,25 @@ impl Config {
                 "iso_checksum: A checksum must be specified",
             ));
         }
+        // As Packer: each path that is not a glob must exist.
+        for (paths, what) in [
+            (&self.floppy_files, "file"),
+            (&self.floppy_dirs, "directory"),
+        ] {
+            for p in paths.iter().filter(|p| !crate::floppy::is_glob(p)) {
+                if let Err(e) = std::fs::metadata(p) {
+                    return Err(Diagnostic::new(format!(
+                        "Bad Floppy disk {what} '{p}': stat {p}: {e}"
+                    )));
+                }
+            }
+        }
         Ok(())
     }
 
     /// Options kiln does not implement yet, refused by name when set.
     fn refuse_unavailable(&self) -> Result<(), Diagnostic> {
         let not_yet = [
-            (
-                !self.floppy_files.is_empty() || !self.floppy_dirs.is_empty(),
-                "floppy_files, floppy_dirs: floppy disks",
-            ),
             (
                 !self.net_bridge.is_empty(),
                 "net_bridge: bridged networking",
@@ -751,7 +760,9 @@ mod tests {
             e(r#", "host_port_min": 5000, "host_port_max": 4000"#),
             "host_port_min must be less than host_port_max"
         );
-        assert!(e(r#", "floppy_files": ["a"]"#).contains("not available"));
+        assert!(e(r#", "floppy_files": ["a"]"#).starts_with("Bad Floppy disk file 'a': stat a: "));
+        assert!(e(r#", "floppy_dirs": ["d"]"#).starts_with("Bad Floppy disk directory 'd'"));
+        assert!(e(r#", "net_bridge": "br0""#).contains("not available"));
         assert_eq!(
             e(r#", "boot_command": ["<enter>"], "disable_vnc": true"#),
             "A boot command cannot be used when vnc is disabled."

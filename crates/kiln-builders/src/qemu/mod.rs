@@ -16,6 +16,7 @@ mod step_convert_disk;
 mod step_copy_disk;
 mod step_create_cd;
 mod step_create_disk;
+mod step_create_floppy;
 mod step_http;
 mod step_iso;
 mod step_output_dir;
@@ -38,6 +39,8 @@ const DIR: &str = "qemu:dir";
 const VM: &str = "qemu:vm";
 /// Journal kind of the CD made of `cd_files` (key: its path).
 const CD: &str = "qemu:cd";
+/// Journal kind of the floppy made of `floppy_files` and `floppy_dirs` (key: its path).
+const FLOPPY: &str = "qemu:floppy";
 
 /// The file a run leaves in an output directory it made, holding the run's id, until the
 /// build succeeds: `kiln cleanup` removes a directory only when it finds its run's mark.
@@ -117,13 +120,21 @@ pub fn cleaner(r: Record) -> Pin<Box<dyn Future<Output = Result<(), String>> + S
                     )),
                 }
             }
-            CD => {
+            CD | FLOPPY => {
+                let (prefix, what) = if r.kind == CD {
+                    (step_create_cd::PREFIX, "CD")
+                } else {
+                    (step_create_floppy::PREFIX, "floppy")
+                };
                 let path = Path::new(&r.key);
                 let ours = path
                     .file_name()
-                    .is_some_and(|n| n.to_string_lossy().starts_with(step_create_cd::PREFIX));
+                    .is_some_and(|n| n.to_string_lossy().starts_with(prefix));
                 if !ours {
-                    return Err(format!("{} is not a kiln CD; left alone", path.display()));
+                    return Err(format!(
+                        "{} is not a kiln {what}; left alone",
+                        path.display()
+                    ));
                 }
                 match std::fs::remove_file(path) {
                     Err(e) if e.kind() != std::io::ErrorKind::NotFound => {

@@ -196,6 +196,9 @@ fn default_args(s: &State) -> Vec<(String, Vec<String>)> {
     let (devices, drives) = device_and_drive_args(s);
     put("-device", devices);
     put("-drive", drives);
+    if let Some(floppy) = &s.floppy_path {
+        put("-fda", vec![floppy.clone()]);
+    }
     put(
         "-boot",
         vec![if c.disk_image { "c" } else { "once=d" }.to_string()],

@@ -814,7 +814,11 @@ mod tests {
         // A comment after the closing marker: HCL reads the line as text of the heredoc.
         let e = format("a = <<EOT\nx\n  EOT # done\n").unwrap_err();
         assert_eq!(e.at, 14);
-        assert!(e.what.contains("closing marker must be alone"), "{}", e.what);
+        assert!(
+            e.what.contains("closing marker must be alone"),
+            "{}",
+            e.what
+        );
         // A marker word followed by text is text, and a marker with spaces around closes.
         let ok = "a = <<EOT\nEOT is text\n  EOT  \n";
         assert_eq!(format(ok).unwrap(), ok);
