@@ -9,6 +9,7 @@ pub mod docker_save;
 pub mod docker_tag;
 pub mod manifest;
 pub mod shell_local;
+pub mod vagrant;
 
 use kiln_core::plugin::{BuildInfo, Registry};
 use kiln_core::{Error, Result};
@@ -25,6 +26,7 @@ pub fn register(r: &mut Registry) {
     r.post_processor("docker-save", docker_save::new);
     r.post_processor("docker-import", docker_import::new);
     r.post_processor("docker-push", docker_push::new);
+    r.post_processor("vagrant", vagrant::new);
 }
 
 /// Renders an output-path template with Packer's `{{.BuildName}}`, `{{.BuilderType}}` and

@@ -8,7 +8,9 @@ mod moto;
 mod target;
 
 use common::*;
-use moto::{aws_env, build, build_at, build_with, ebs_builder, ec2_target, Moto, Proxy};
+use moto::{
+    aws_env, build, build_at, build_template, build_with, ebs_builder, ec2_target, Moto, Proxy,
+};
 use std::collections::BTreeMap;
 
 /// The tags of an EC2 resource, key to value.
@@ -97,7 +99,7 @@ fn copies_encryption_sharing_and_block_devices() {
     let proxy = Proxy::start(&m, 0.0);
     let t = ec2_target(&m);
     let dir = tempfile::tempdir().unwrap();
-    let (code, text) = build_at(
+    let (code, text) = build_template(
         &proxy.url(),
         dir.path(),
         &ebs_builder(
@@ -113,7 +115,11 @@ fn copies_encryption_sharing_and_block_devices() {
                     "volume_type": "gp3", "delete_on_termination": false}],
                 "ami_block_device_mappings": [{"device_name": "/dev/sdc", "virtual_name": "ephemeral0"}]"#,
         ),
+        // A Vagrant box of the AMIs, which it keeps (keep_input_artifact cannot drop them).
+        r#", "post-processors": [{"type": "vagrant", "output": "box/{{.Provider}}.box",
+            "keep_input_artifact": false}]"#,
         &[],
+        &["-machine-readable"],
     );
     assert_eq!(code, 0, "{text}\n{}", t.log());
     // One AMI per region, the artifact lists them by region as Packer does.
@@ -153,6 +159,34 @@ fn copies_encryption_sharing_and_block_devices() {
         )),
         "{ids:?}\n{text}"
     );
+    // The box: each region's AMI in the Vagrantfile, in region order, as Packer writes it.
+    let boxed = dir.path().join("box/aws.box");
+    let member = |name: &str| {
+        let o = std::process::Command::new("tar")
+            .arg("-xzOf")
+            .arg(&boxed)
+            .arg(name)
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{name}: {text}");
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    assert_eq!(member("metadata.json"), "{\"provider\":\"aws\"}\n");
+    let regions: String = ids
+        .iter()
+        .map(|id| {
+            let (r, ami) = id.split_once(':').unwrap();
+            format!("\n\taws.region_config \"{r}\", ami: \"{ami}\"\n\t")
+        })
+        .collect();
+    assert!(
+        member("Vagrantfile").contains(&format!(
+            "  config.vm.provider \"aws\" do |aws|\n    {regions}\n  end\nend\n"
+        )),
+        "{}",
+        member("Vagrantfile")
+    );
+    assert!(text.contains("amazon-ebs,artifact,1,id,aws"), "{text}");
     // The build region's AMI is the encrypted copy; the unencrypted first AMI is gone.
     assert!(text.contains("Deregistering the unencrypted AMI"), "{text}");
     // The build instance had the extra volume, not deleted on termination as the template

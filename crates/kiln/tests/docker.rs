@@ -55,6 +55,18 @@ fn tar_member(s: &Scratch, tar: &str, member: &str) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
+/// One member of a .tar.gz, read with the system's tar.
+fn tar_gz_member(tar: &std::path::Path, member: &str) -> String {
+    let o = std::process::Command::new("tar")
+        .arg("-xzOf")
+        .arg(tar)
+        .arg(member)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
 /// The containers and images of the daemon now, to compare with after a build.
 fn snapshot(d: &Dockerd) -> (Vec<String>, Vec<String>) {
     (d.containers(), d.images())
@@ -264,6 +276,9 @@ fn an_export_is_imported_tagged_and_saved_by_the_docker_post_processors() {
              "changes": ["ENV FROM=import", "ENTRYPOINT [\"/bin/cat\"]"]},
             {"type": "docker-tag", "repository": "kiln-test/tagged", "tags": ["a", "b"]},
             {"type": "docker-save", "path": "out/saved.tar"}
+        ], [
+            {"type": "docker-import", "repository": "kiln-test/boxed", "tag": "v1"},
+            {"type": "vagrant", "output": "out/{{.Provider}}.box"}
         ]]
     });
     let o = build(&s, d, &t, &[]);
@@ -298,6 +313,33 @@ fn an_export_is_imported_tagged_and_saved_by_the_docker_post_processors() {
     let saved = tar_member(&s, "out/saved.tar", "manifest.json");
     assert!(saved.contains("kiln-test/tagged:b"), "{saved}");
     assert!(!s.path().join("out/image.tar").exists());
+    // The Vagrant box names the image for Vagrant's docker provider; as in Packer, the box
+    // replaces the imported image, which is removed.
+    assert_says(
+        &out,
+        &[
+            "==> docker (vagrant): Creating Vagrant box for 'docker' provider",
+            "--> docker: 'docker' provider box: out/docker.box",
+        ],
+    );
+    let boxed = s.path().join("out/docker.box");
+    assert_eq!(
+        tar_gz_member(&boxed, "metadata.json"),
+        "{\"provider\":\"docker\"}\n"
+    );
+    assert!(
+        tar_gz_member(&boxed, "Vagrantfile").contains(
+            "\tconfig.vm.provider :docker do |docker, override|\n\t\tdocker.image = \"kiln-test/boxed:v1\"\n"
+        ),
+        "{}",
+        tar_gz_member(&boxed, "Vagrantfile")
+    );
+    assert!(
+        !d.docker(&["inspect", "kiln-test/boxed:v1"])
+            .status
+            .success(),
+        "the boxed image was kept"
+    );
     for name in [
         "kiln-test/imported:v1",
         "kiln-test/tagged:a",

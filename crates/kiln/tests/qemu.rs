@@ -208,14 +208,29 @@ fn a_build_provisions_the_machine_and_leaves_its_disk_with_what_was_written() {
                 "echo built-by-kiln | sudo tee /etc/kiln-built >/dev/null"]},
             {"type": "file", "source": "files/a.txt", "destination": "/home/kiln/a.txt"}
         ],
-        "post-processors": [{"type": "manifest", "output": "manifest.json"}]
+        "post-processors": [
+            {"type": "manifest", "output": "manifest.json"},
+            {"type": "vagrant", "keep_input_artifact": true, "include": ["files/a.txt"],
+             "output": "boxes/{{.Provider}}-{{.BuildName}}.box",
+             "vagrantfile_template": "files/Vagrantfile.tpl",
+             "override": {"libvirt": {"compression_level": 1}}}
+        ]
     });
+    s.write(
+        "files/Vagrantfile.tpl",
+        "# for {{ .Provider }} {{ .ArtifactId }}\n",
+    );
     let o = build(&s, &t);
     let out = text(&o);
     assert!(o.status.success(), "{out}");
     assert_says(
         &out,
         &[
+            "==> qemu (vagrant): Creating Vagrant box for 'libvirt' provider",
+            "    qemu (vagrant): Copying from include: files/a.txt",
+            "    qemu (vagrant): Using custom Vagrantfile: files/Vagrantfile.tpl",
+            "    qemu (vagrant): Compressing: box.img",
+            "--> qemu: 'libvirt' provider box: boxes/libvirt-qemu.box",
             "==> qemu: Retrieving ISO",
             "    qemu: File extension already matches desired output format. Skipping qemu-img convert step",
             "==> qemu: Resizing hard drive...",
@@ -269,8 +284,47 @@ fn a_build_provisions_the_machine_and_leaves_its_disk_with_what_was_written() {
         b["files"][0]["size"],
         std::fs::metadata(&disk).unwrap().len()
     );
+    // The Vagrant box: the disk as box.img, Packer's metadata and Vagrantfile, the include.
+    let boxed = untar_gz(&s.path().join("boxes/libvirt-qemu.box"));
+    let names: Vec<&str> = boxed.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(names, ["Vagrantfile", "a.txt", "box.img", "metadata.json"]);
+    assert_eq!(boxed[1].1, b"hello from the host\n");
+    assert!(
+        boxed[2].1 == std::fs::read(&disk).unwrap(),
+        "box.img is not the disk"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&boxed[3].1),
+        "{\"format\":\"qcow2\",\"provider\":\"libvirt\",\"virtual_size\":40}\n"
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&boxed[0].1),
+        "\n# The contents below were provided by the Packer Vagrant post-processor\n\n\
+         Vagrant.configure(\"2\") do |config|\n  config.vm.provider :libvirt do |libvirt|\n    \
+         libvirt.driver = \"qemu\"\n  end\nend\n\n\n# The contents below (if any) are custom \
+         contents provided by the\n# Packer template during image build.\n# for libvirt VM\n\n"
+    );
     assert_eq!(s.vms(), Vec::<i32>::new(), "a VM left running");
     assert_eq!(s.journals(), Vec::<String>::new(), "journal left");
+}
+
+/// The entries of a .tar.gz, in order: name, contents.
+fn untar_gz(path: &Path) -> Vec<(String, Vec<u8>)> {
+    let out = Command::new("tar").arg("-tzf").arg(path).output().unwrap();
+    assert!(out.status.success(), "tar -t: {}", text(&out));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|name| {
+            let o = Command::new("tar")
+                .args(["-xzOf"])
+                .arg(path)
+                .arg(name)
+                .output()
+                .unwrap();
+            assert!(o.status.success(), "tar -x {name}: {}", text(&o));
+            (name.to_string(), o.stdout)
+        })
+        .collect()
 }
 
 #[test]

@@ -140,6 +140,8 @@ struct VmArtifact {
     files: Vec<String>,
     disk_type: String,
     disk_size: String,
+    disk_name: String,
+    accelerator: String,
 }
 
 #[async_trait]
@@ -156,12 +158,14 @@ impl Artifact for VmArtifact {
     fn description(&self) -> String {
         format!("VM files in directory: {}", self.dir)
     }
-    /// Packer's state keys for post-processors: `diskType`, `diskSize`, `domainType`.
+    /// Packer's state keys for post-processors: `diskName` (`vm_name`), `diskType`
+    /// (`format`), `diskSize`, `domainType` (the accelerator).
     fn state(&self, key: &str) -> Option<serde_json::Value> {
         match key {
+            "diskName" => Some(self.disk_name.clone().into()),
             "diskType" => Some(self.disk_type.clone().into()),
             "diskSize" => Some(self.disk_size.clone().into()),
-            "domainType" => Some("qemu".into()),
+            "domainType" => Some(self.accelerator.clone().into()),
             _ => None,
         }
     }
@@ -252,6 +256,8 @@ impl Builder for QemuBuilder {
             files,
             disk_type: self.settings.c.format.clone(),
             disk_size: self.settings.c.disk_size.clone(),
+            disk_name: self.settings.c.vm_name.clone(),
+            accelerator: self.settings.c.accelerator.clone(),
         })))
     }
 }

@@ -562,11 +562,24 @@ pub fn build_with(
     env: &[(&str, &str)],
     flags: &[&str],
 ) -> (i32, String) {
+    build_template(url, dir, builder_json, "", env, flags)
+}
+
+/// [`build_with`] with `more`: more members of the template (`"post-processors": [...]`),
+/// each after a comma.
+pub fn build_template(
+    url: &str,
+    dir: &std::path::Path,
+    builder_json: &str,
+    more: &str,
+    env: &[(&str, &str)],
+    flags: &[&str],
+) -> (i32, String) {
     let tpl = dir.join("t.json");
     std::fs::write(
         &tpl,
         format!(
-            r#"{{"builders": [{builder_json}], "provisioners": [{{"type": "shell", "inline": ["true"]}}]}}"#
+            r#"{{"builders": [{builder_json}], "provisioners": [{{"type": "shell", "inline": ["true"]}}]{more}}}"#
         ),
     )
     .unwrap();
