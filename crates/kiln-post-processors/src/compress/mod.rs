@@ -283,7 +283,7 @@ fn write_tar<W: Write>(files: &[String], w: W) -> std::io::Result<()> {
 }
 
 /// The account name of `uid`, if it has one.
-fn user_name(uid: u32) -> Option<String> {
+pub(crate) fn user_name(uid: u32) -> Option<String> {
     let mut buf = vec![0 as libc::c_char; 4096];
     // SAFETY: getpwuid_r writes into `pwd` and `buf`, both live and sized as passed; the name
     // pointer it returns points into `buf`, read before `buf` is dropped.
@@ -303,7 +303,7 @@ fn user_name(uid: u32) -> Option<String> {
 }
 
 /// The group name of `gid`, if it has one.
-fn group_name(gid: u32) -> Option<String> {
+pub(crate) fn group_name(gid: u32) -> Option<String> {
     let mut buf = vec![0 as libc::c_char; 4096];
     // SAFETY: as in `user_name`, for getgrgid_r.
     unsafe {
