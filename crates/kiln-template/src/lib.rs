@@ -17,6 +17,7 @@ pub mod secrets;
 pub mod source;
 pub mod value;
 pub mod variables;
+pub mod version;
 
 pub use diag::Diagnostic;
 pub use source::{Source, Span};

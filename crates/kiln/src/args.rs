@@ -59,6 +59,29 @@ impl Parsed {
     }
 }
 
+/// [`parse`] for a command that takes one path: the flags and the path, or (having printed
+/// the mistake and `usage`) the exit code 1.
+pub fn parse_one(
+    args: &[String],
+    table: &[(&str, Kind)],
+    usage: &str,
+) -> Result<(Parsed, String), u8> {
+    let flags = parse(args, table).map_err(|e| {
+        eprintln!("{e}\n\n{usage}");
+        1u8
+    })?;
+    match flags.positional.as_slice() {
+        [path] => {
+            let path = path.clone();
+            Ok((flags, path))
+        }
+        _ => {
+            eprint!("{usage}");
+            Err(1)
+        }
+    }
+}
+
 /// Parses `args` against the flag table.
 pub fn parse(args: &[String], table: &[(&str, Kind)]) -> Result<Parsed, String> {
     let mut p = Parsed::default();

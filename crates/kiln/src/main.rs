@@ -17,6 +17,7 @@ Available commands are:
     cleanup         delete cloud resources that interrupted runs left behind
     fmt             Rewrites HCL2 config files to canonical format
     hcl2_upgrade    transform a JSON template into an HCL2 configuration
+    init            check the plugins a template requires against kiln's built-in ones
     inspect         see components of a template
     validate        check that a template is valid
     version         Prints the kiln version
@@ -52,6 +53,7 @@ fn main() -> ExitCode {
                 "cleanup" => commands::cleanup::run(rest),
                 "fmt" => commands::fmt::run(rest),
                 "hcl2_upgrade" => commands::hcl2_upgrade::run(rest),
+                "init" => commands::init::run(rest),
                 "version" => commands::version::run(machine),
                 _ => {
                     eprintln!("kiln: unknown command \"{cmd}\"\n");

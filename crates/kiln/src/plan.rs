@@ -10,7 +10,7 @@ use kiln_template::diag::{Diagnostic, Diagnostics};
 use kiln_template::interp::Context;
 use kiln_template::ir::{applies_to, interpolate, interpolate_except, ProvisionerDef, Template};
 use kiln_template::variables::{resolve, Overrides};
-use kiln_template::{hcl, legacy, PACKER_COMPAT_VERSION};
+use kiln_template::{hcl, legacy};
 use std::path::Path;
 
 /// Every plugin type kiln has.
@@ -35,8 +35,8 @@ pub fn load_template(path: &str, overrides: &Overrides) -> Result<Template, Diag
     if hcl::is_hcl(path) {
         return hcl::load(Path::new(path), overrides, init_time());
     }
-    let t = legacy::load(Path::new(path))?;
-    check_min_version(&t)?;
+    let mut t = legacy::load(Path::new(path))?;
+    check_min_version(&mut t)?;
     Ok(t)
 }
 
@@ -46,30 +46,31 @@ pub fn load_with_flags(path: &str, flags: &Parsed) -> Result<(Template, Override
     Ok((load_template(path, &o)?, o))
 }
 
-fn check_min_version(t: &Template) -> Result<(), Diagnostic> {
+/// `min_packer_version`, as `>= VERSION` (see [`kiln_template::version`]): refused, met, or
+/// met only by a later 1.x release, which is warned of.
+fn check_min_version(t: &mut Template) -> Result<(), Diagnostic> {
     let Some(min) = &t.min_version else {
         return Ok(());
     };
-    let parse = |v: &str| -> Option<Vec<u64>> {
-        v.trim()
-            .trim_start_matches('v')
-            .split('-')
-            .next()?
-            .split('.')
-            .map(|p| p.parse().ok())
-            .collect()
-    };
-    let (Some(want), Some(have)) = (parse(min), parse(PACKER_COMPAT_VERSION)) else {
+    let numeric = min
+        .trim()
+        .trim_start_matches('v')
+        .split('-')
+        .next()
+        .is_some_and(|v| !v.is_empty() && v.split('.').all(|p| p.parse::<u64>().is_ok()));
+    if !numeric {
         return Err(Diagnostic::new(format!(
             "min_packer_version: \"{min}\" is not a version"
         )));
-    };
-    if want > have {
-        return Err(Diagnostic::new(format!(
-            "This template requires Packer version {min} or higher; kiln implements Packer {PACKER_COMPAT_VERSION}"
-        )));
     }
-    Ok(())
+    match kiln_template::version::check(&format!(">= {min}"), "min_packer_version") {
+        kiln_template::version::Verdict::Met => Ok(()),
+        kiln_template::version::Verdict::Later(m) => {
+            t.warnings.push(Diagnostic::new(m));
+            Ok(())
+        }
+        kiln_template::version::Verdict::Refused(m) => Err(Diagnostic::new(m)),
+    }
 }
 
 /// `-var`/`-var-file` values from parsed flags.

@@ -375,3 +375,69 @@ fn hcl2_upgrade_writes_a_template_that_builds_the_same() {
         "{legacy:?}"
     );
 }
+
+/// Templates written for Packer 1.7 and later: `required_version` and `required_plugins`
+/// are checked against what kiln has; `kiln init` says which plugins are built in.
+#[test]
+fn templates_for_later_packers_build_and_init_checks_their_plugins() {
+    let dir = tempfile::tempdir().unwrap();
+    let plugins = |extra: &str| {
+        format!(
+            "packer {{\n  required_version = \">= 1.8.0\"\n  required_plugins {{\n    docker = {{\n      version = \">= 1.0.0\"\n      source  = \"github.com/hashicorp/docker\"\n    }}\n{extra}  }}\n}}\nsource \"null\" \"one\" {{\n  communicator = \"none\"\n}}\nbuild {{\n  sources = [\"source.null.one\"]\n}}\n"
+        )
+    };
+    let tpl = write(dir.path(), "t.pkr.hcl", &plugins(""));
+    let out = run_in(dir.path(), &["init", &tpl], &[]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        stdout(&out),
+        "github.com/hashicorp/docker >= 1.0.0: built into kiln (the docker builder and post-processors)\n"
+    );
+    let out = run_in(dir.path(), &["build", "-color=false", &tpl], &[]);
+    assert!(out.status.success(), "{}", stdout(&out));
+    let text = stdout(&out) + &String::from_utf8_lossy(&out.stderr);
+    assert_says(
+        &text,
+        &[
+            "Warning: ",
+            "requires Packer version >= 1.8.0; kiln follows Packer 1.6.6",
+        ],
+    );
+
+    let more = "    sshkey = {\n      version = \">= 1.0.1\"\n      source = \"github.com/ivoronin/sshkey\"\n    }\n";
+    let tpl = write(dir.path(), "t.pkr.hcl", &plugins(more));
+    let out = run_in(dir.path(), &["init", &tpl], &[]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_says(
+        &String::from_utf8_lossy(&out.stderr),
+        &["Error: plugin sshkey (github.com/ivoronin/sshkey) is not built into kiln"],
+    );
+    let out = run_in(dir.path(), &["validate", &tpl], &[]);
+    assert!(out.status.success(), "{}", stdout(&out));
+    let text = stdout(&out) + &String::from_utf8_lossy(&out.stderr);
+    assert_says(
+        &text,
+        &[
+            "Warning: ",
+            "plugin sshkey (github.com/ivoronin/sshkey) is not built into kiln",
+            "The configuration is valid.",
+        ],
+    );
+
+    // Legacy JSON: min_packer_version of a later 1.x release is warned of; Packer 2 refused.
+    for (min, code) in [("1.9.2", 0), ("2.0.0", 1)] {
+        let t = write(
+            dir.path(),
+            "t.json",
+            &format!(
+                r#"{{"min_packer_version": "{min}", "builders": [{{"type": "null", "communicator": "none"}}]}}"#
+            ),
+        );
+        let out = run_in(dir.path(), &["validate", &t], &[]);
+        assert_eq!(out.status.code(), Some(code), "{min}");
+        let text = stdout(&out) + &String::from_utf8_lossy(&out.stderr);
+        assert_says(&text, &[&format!("requires Packer version >= {min}")]);
+    }
+    let out = run_in(dir.path(), &["init", "t.json"], &[]);
+    assert_eq!(out.status.code(), Some(0));
+}

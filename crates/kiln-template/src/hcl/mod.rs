@@ -13,6 +13,7 @@ pub mod eval;
 pub mod fmt;
 mod funcs;
 mod net;
+pub mod plugins;
 mod text;
 mod timefmt;
 mod types;
@@ -136,6 +137,8 @@ pub(crate) struct Declared {
     pub sources: BTreeMap<String, (String, String, Arc<Source>, Block)>,
     /// `build` blocks in order.
     pub builds: Vec<(Arc<Source>, Block)>,
+    /// What the declarations warn of (a `required_version` only a later 1.x release meets).
+    pub warnings: Vec<Diagnostic>,
 }
 
 /// Loads an HCL2 template (a file or a directory) with the command line's variables.
@@ -193,7 +196,7 @@ pub fn load(
         }
     }
     std::mem::take(&mut errs).into_result()?;
-    let mut warnings = vec![];
+    let mut warnings = std::mem::take(&mut d.warnings);
     assign_vars(&mut d.vars, &auto, overrides, &scope, &mut warnings)?;
     let mut secrets = vec![];
     let mut summary = HclSummary::default();
@@ -433,6 +436,7 @@ fn declare(files: &[File], scope: &Scope, errs: &mut Diagnostics) -> Declared {
         locals: vec![],
         sources: BTreeMap::new(),
         builds: vec![],
+        warnings: vec![],
     };
     for f in files {
         let mut sc = scope.clone();
@@ -452,7 +456,7 @@ fn declare(files: &[File], scope: &Scope, errs: &mut Diagnostics) -> Declared {
                 Structure::Block(b) => b,
             };
             match b.ident.as_str() {
-                "packer" => check_packer_block(&sc, b, errs),
+                "packer" => check_packer_block(&sc, b, errs, &mut d.warnings),
                 "variable" => {
                     if let Some(name) = &one_label(&f.src, b, "name", errs) {
                         if let Some(v) = variable_block(&sc, name, b, errs) {
@@ -555,15 +559,28 @@ fn push_var(
     }
 }
 
-/// `packer { required_version = "..." }`, checked against the Packer version kiln follows.
-fn check_packer_block(sc: &Scope, b: &Block, errs: &mut Diagnostics) {
+/// `packer { required_version = "..." }`, checked against the Packer version kiln follows
+/// (see [`crate::version`]).
+fn check_packer_block(
+    sc: &Scope,
+    b: &Block,
+    errs: &mut Diagnostics,
+    warnings: &mut Vec<Diagnostic>,
+) {
     for st in b.body.iter() {
         match st {
             Structure::Attribute(a) if a.key.as_str() == "required_version" => {
                 match sc.eval(&a.value).map(|v| v.as_str().map(str::to_string)) {
                     Ok(Some(c)) => {
-                        if let Err(m) = version_satisfies(&c, crate::PACKER_COMPAT_VERSION) {
-                            errs.push(Diagnostic::at(span_in(&sc.src, a).as_ref(), m));
+                        let at = span_in(&sc.src, a);
+                        match crate::version::check(&c, "required_version") {
+                            crate::version::Verdict::Met => {}
+                            crate::version::Verdict::Later(m) => {
+                                warnings.push(Diagnostic::at(at.as_ref(), m))
+                            }
+                            crate::version::Verdict::Refused(m) => {
+                                errs.push(Diagnostic::at(at.as_ref(), m))
+                            }
                         }
                     }
                     Ok(None) => errs.push(Diagnostic::at(
@@ -573,8 +590,21 @@ fn check_packer_block(sc: &Scope, b: &Block, errs: &mut Diagnostics) {
                     Err(x) => errs.push(x.diag),
                 }
             }
-            // Plugins are built in: what a template asks to install is there already.
-            Structure::Block(inner) if inner.ident.as_str() == "required_plugins" => {}
+            // Plugins are built in: what a template asks to install is there already, or is
+            // warned of.
+            Structure::Block(inner) if inner.ident.as_str() == "required_plugins" => {
+                match plugins::required(&sc.src, inner) {
+                    Ok(list) => {
+                        for p in list.iter().filter(|p| p.built_in.is_none()) {
+                            warnings.push(Diagnostic::at(
+                                span_in(&sc.src, inner).as_ref(),
+                                plugins::missing(p),
+                            ));
+                        }
+                    }
+                    Err(d) => errs.push(d),
+                }
+            }
             other => errs.push(unknown_entry(
                 &sc.src,
                 other,
@@ -582,52 +612,4 @@ fn check_packer_block(sc: &Scope, b: &Block, errs: &mut Diagnostics) {
             )),
         }
     }
-}
-
-/// Whether `version` meets a constraint list such as `">= 1.5.0, < 2"`.
-fn version_satisfies(constraint: &str, version: &str) -> Result<(), String> {
-    let parse = |v: &str| -> Option<Vec<u64>> {
-        let mut p: Vec<u64> = v
-            .trim()
-            .trim_start_matches('v')
-            .split('.')
-            .map(|x| x.parse().ok())
-            .collect::<Option<_>>()?;
-        p.resize(3, 0);
-        Some(p)
-    };
-    let have = parse(version).ok_or("bad version")?;
-    for part in constraint.split(',') {
-        let part = part.trim();
-        let (op, v) = ["~>", ">=", "<=", "!=", ">", "<", "="]
-            .iter()
-            .find_map(|op| part.strip_prefix(op).map(|rest| (*op, rest)))
-            .unwrap_or(("=", part));
-        let want = parse(v).ok_or_else(|| {
-            format!("required_version: \"{constraint}\" is not a version constraint")
-        })?;
-        let ok = match op {
-            ">=" => have >= want,
-            "<=" => have <= want,
-            ">" => have > want,
-            "<" => have < want,
-            "!=" => have != want,
-            "~>" => {
-                let fixed = v
-                    .trim()
-                    .split('.')
-                    .count()
-                    .saturating_sub(1)
-                    .clamp(1, have.len());
-                have >= want && have[..fixed] == want[..fixed]
-            }
-            _ => have == want,
-        };
-        if !ok {
-            return Err(format!(
-                "This template requires Packer version {constraint}; kiln implements Packer {version}"
-            ));
-        }
-    }
-    Ok(())
 }

@@ -129,8 +129,12 @@ fn errors_point_at_the_file_line_and_column() {
             "did you mean \"source.null.x\"?",
         ),
         (
-            "packer {\n  required_version = \">= 1.7.0\"\n}\n",
-            "requires Packer version >= 1.7.0",
+            "packer {\n  required_version = \">= 2.0.0\"\n}\n",
+            "requires Packer version >= 2.0.0",
+        ),
+        (
+            "packer {\n  required_plugins {\n    x = \"github.com/a/x\"\n  }\n}\n",
+            "required_plugins: x must be { source",
         ),
         (
             "variable \"n\" {\n  type = number\n  default = \"x\"\n}\n",
@@ -452,7 +456,7 @@ fn bad_input_is_an_error_not_a_crash() {
         &Overrides::default(),
     )
     .unwrap_err();
-    assert!(e.contains("requires Packer version"), "{e}");
+    assert!(e.contains("is not a version constraint"), "{e}");
     let e = load_text(
         "locals {\n  a = 1\n}\nlocals {\n  a = 2\n}\nsource \"null\" \"x\" {}\nbuild { sources = [\"source.null.x\"] }\n",
         &Overrides::default(),
@@ -662,4 +666,30 @@ fn network_uuid_csv_and_file_set_functions_match_packer() {
             ["c.txt"]
         ])
     );
+}
+
+#[test]
+fn later_1x_templates_and_their_plugins_load_with_warnings() {
+    let t = load_text(
+        "packer {\n  required_version = \">= 1.9.0\"\n  required_plugins {\n    amazon = {\n      version = \">= 1.2.0\"\n      source  = \"github.com/hashicorp/amazon\"\n    }\n    vsphere = {\n      version = \"~> 1\"\n      source  = \"github.com/hashicorp/vsphere\"\n    }\n  }\n}\nsource \"null\" \"x\" {}\nbuild { sources = [\"source.null.x\"] }\n",
+        &Overrides::default(),
+    )
+    .unwrap();
+    let w: Vec<String> = t.warnings.iter().map(|d| d.to_string()).collect();
+    assert_eq!(w.len(), 2, "{w:?}");
+    assert!(
+        w[0].contains("t.pkr.hcl:2:3: This template requires Packer version >= 1.9.0"),
+        "{w:?}"
+    );
+    assert!(
+        w[1].contains("plugin vsphere (github.com/hashicorp/vsphere) is not built into kiln"),
+        "{w:?}"
+    );
+    // A template that needs Packer 2 is still refused.
+    let e = load_text(
+        "packer {\n  required_version = \">= 2\"\n}\nsource \"null\" \"x\" {}\nbuild { sources = [\"source.null.x\"] }\n",
+        &Overrides::default(),
+    )
+    .unwrap_err();
+    assert!(e.contains("requires Packer version >= 2"), "{e}");
 }

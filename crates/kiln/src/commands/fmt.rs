@@ -37,17 +37,11 @@ pub fn run(argv: &[String]) -> u8 {
         ("write", Kind::Bool),
         ("recursive", Kind::Bool),
     ];
-    let flags = match args::parse(argv, &table) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("{e}\n\n{USAGE}");
-            return 1;
-        }
+    let (flags, path) = match args::parse_one(argv, &table, USAGE) {
+        Ok(x) => x,
+        Err(code) => return code,
     };
-    let [path] = flags.positional.as_slice() else {
-        eprint!("{USAGE}");
-        return 1;
-    };
+    let path = &path;
     let check = flags.bool("check", false);
     let opts = Opts {
         write: flags.bool("write", true) && !check,

@@ -18,17 +18,11 @@ Options:
 
 /// Runs the command; returns the exit code.
 pub fn run(argv: &[String]) -> u8 {
-    let flags = match args::parse(argv, &[("output-file", Kind::Value)]) {
-        Ok(f) => f,
-        Err(e) => {
-            eprintln!("{e}\n\n{USAGE}");
-            return 1;
-        }
+    let (flags, path) = match args::parse_one(argv, &[("output-file", Kind::Value)], USAGE) {
+        Ok(x) => x,
+        Err(code) => return code,
     };
-    let [path] = flags.positional.as_slice() else {
-        eprintln!("{USAGE}");
-        return 1;
-    };
+    let path = &path;
     if kiln_template::hcl::is_hcl(path) {
         eprintln!(
             "Error: {path} is already an HCL2 template; hcl2_upgrade reads legacy JSON templates"

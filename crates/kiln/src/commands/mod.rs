@@ -4,6 +4,7 @@ pub mod build;
 pub mod cleanup;
 pub mod fmt;
 pub mod hcl2_upgrade;
+pub mod init;
 pub mod inspect;
 pub mod validate;
 pub mod version;

@@ -73,7 +73,10 @@ pub fn run(argv: &[String], machine: bool) -> u8 {
         )
     };
     match result {
-        Ok(_) => {
+        Ok(planned) => {
+            for w in &planned.warnings {
+                ui.error(&format!("Warning: {w}"));
+            }
             ui.say("The configuration is valid.");
             0
         }
