@@ -6,6 +6,7 @@ pub mod builder;
 pub mod cleanup;
 pub mod client;
 pub mod config;
+pub mod datasource;
 pub mod iam;
 pub mod reap;
 mod release;

@@ -79,8 +79,16 @@ impl SignedClient {
     }
 }
 
-/// The current value (stage AWSCURRENT) of the secret `name`, as text.
-pub async fn secret_string(name: &str) -> Result<String, String> {
+/// Calls the JSON API `target` of `service` (`secretsmanager`, `ssm`) with `body`, through
+/// the standard AWS chain; its endpoint from `endpoint_var`, else `AWS_ENDPOINT_URL`, else
+/// the region's. The answer of a 200, or the error AWS gave, named by `what`.
+async fn call(
+    service: &str,
+    target: &str,
+    endpoint_var: &str,
+    body: serde_json::Value,
+    what: &str,
+) -> Result<serde_json::Value, String> {
     let conf = aws_config::defaults(BehaviorVersion::latest())
         .http_client(crate::http::sdk_client())
         .load()
@@ -89,26 +97,25 @@ pub async fn secret_string(name: &str) -> Result<String, String> {
         .region()
         .map(|r| r.to_string())
         .ok_or("no AWS region: set AWS_REGION or AWS_DEFAULT_REGION, or a region in the profile")?;
-    let endpoint = std::env::var("AWS_ENDPOINT_URL_SECRETS_MANAGER")
+    let endpoint = std::env::var(endpoint_var)
         .ok()
         .filter(|e| !e.is_empty())
         .or_else(|| conf.endpoint_url().map(str::to_string))
-        .unwrap_or_else(|| default_endpoint(&region));
+        .unwrap_or_else(|| default_endpoint(service, &region));
     let credentials = conf
         .credentials_provider()
         .ok_or("no AWS credentials found")?
         .provide_credentials()
         .await
         .map_err(|e| format!("no AWS credentials: {}", crate::http::causes(&e)))?;
-    let body = serde_json::json!({"SecretId": name, "VersionStage": "AWSCURRENT"}).to_string();
     let headers = [
         ("content-type", "application/x-amz-json-1.1"),
-        ("x-amz-target", "secretsmanager.GetSecretValue"),
+        ("x-amz-target", target),
     ];
-    let (status, answer) = SignedClient::new("secretsmanager", &region, &endpoint)
-        .post(&credentials, &headers, body)
+    let (status, answer) = SignedClient::new(service, &region, &endpoint)
+        .post(&credentials, &headers, body.to_string())
         .await
-        .map_err(|why| format!("Secrets Manager at {endpoint}: {why}"))?;
+        .map_err(|why| format!("{service} at {endpoint}: {why}"))?;
     let json: serde_json::Value = serde_json::from_slice(&answer).unwrap_or_default();
     if status != 200 {
         let code = json["__type"].as_str().unwrap_or("error");
@@ -118,10 +125,38 @@ pub async fn secret_string(name: &str) -> Result<String, String> {
             .or(json["Message"].as_str())
             .map(str::to_string)
             .unwrap_or_else(|| String::from_utf8_lossy(&answer).trim().to_string());
-        return Err(format!(
-            "Secrets Manager GetSecretValue of {name:?} failed: {code}: {message}"
-        ));
+        return Err(format!("{what} failed: {code}: {message}"));
     }
+    Ok(json)
+}
+
+/// Secrets Manager's GetSecretValue of `name` at `stage` (or `version_id`): its answer
+/// (`SecretString` or `SecretBinary`, `VersionId`, ...).
+pub async fn get_secret(
+    name: &str,
+    stage: &str,
+    version_id: &str,
+) -> Result<serde_json::Value, String> {
+    let mut body = serde_json::json!({"SecretId": name});
+    if !version_id.is_empty() {
+        body["VersionId"] = version_id.into();
+    }
+    if !stage.is_empty() {
+        body["VersionStage"] = stage.into();
+    }
+    call(
+        "secretsmanager",
+        "secretsmanager.GetSecretValue",
+        "AWS_ENDPOINT_URL_SECRETS_MANAGER",
+        body,
+        &format!("Secrets Manager GetSecretValue of {name:?}"),
+    )
+    .await
+}
+
+/// The current value (stage AWSCURRENT) of the secret `name`, as text.
+pub async fn secret_string(name: &str) -> Result<String, String> {
+    let json = get_secret(name, "AWSCURRENT", "").await?;
     match json["SecretString"].as_str() {
         Some(s) => Ok(s.to_string()),
         // Packer's words.
@@ -129,14 +164,28 @@ pub async fn secret_string(name: &str) -> Result<String, String> {
     }
 }
 
-/// Secrets Manager's endpoint in `region`.
-fn default_endpoint(region: &str) -> String {
+/// Systems Manager's GetParameter of `name`: its answer's `Parameter` (`Value`, `Version`,
+/// `ARN`, ...).
+pub async fn get_parameter(name: &str, decrypt: bool) -> Result<serde_json::Value, String> {
+    let json = call(
+        "ssm",
+        "AmazonSSM.GetParameter",
+        "AWS_ENDPOINT_URL_SSM",
+        serde_json::json!({"Name": name, "WithDecryption": decrypt}),
+        &format!("Systems Manager GetParameter of {name:?}"),
+    )
+    .await?;
+    Ok(json["Parameter"].clone())
+}
+
+/// `service`'s endpoint in `region`.
+fn default_endpoint(service: &str, region: &str) -> String {
     let suffix = if region.starts_with("cn-") {
         "amazonaws.com.cn"
     } else {
         "amazonaws.com"
     };
-    format!("https://secretsmanager.{region}.{suffix}")
+    format!("https://{service}.{region}.{suffix}")
 }
 
 /// The value the function gives for a secret's text: the text itself unless it is JSON;
@@ -186,11 +235,11 @@ mod tests {
     #[test]
     fn the_default_endpoint_follows_the_partition() {
         assert_eq!(
-            default_endpoint("eu-west-1"),
+            default_endpoint("secretsmanager", "eu-west-1"),
             "https://secretsmanager.eu-west-1.amazonaws.com"
         );
         assert_eq!(
-            default_endpoint("cn-north-1"),
+            default_endpoint("secretsmanager", "cn-north-1"),
             "https://secretsmanager.cn-north-1.amazonaws.com.cn"
         );
     }

@@ -46,7 +46,7 @@ pub fn vault_value(answer: &serde_json::Value, key: &str) -> Result<String, Stri
 
 /// Runs `fut` to its end on a runtime of its own, on another thread: the template functions
 /// are called from plain and async code alike.
-fn block_on<F: Future + Send>(fut: F) -> F::Output
+pub fn block_on<F: Future + Send>(fut: F) -> F::Output
 where
     F::Output: Send,
 {

@@ -5,6 +5,7 @@
 //! [`interp`], and turned into the syntax-free [`ir::Template`] that the engine plans builds
 //! from.
 
+pub mod datasources;
 pub mod decode;
 pub mod diag;
 pub mod duration;

@@ -5,6 +5,7 @@
 
 mod args;
 mod commands;
+mod datasources;
 mod plan;
 mod ui;
 
@@ -32,6 +33,7 @@ fn main() -> ExitCode {
     ));
     // The `vault` and `aws_secretsmanager` template functions read these.
     kiln_template::secrets::install(Box::new(kiln_secrets::Stores::default()));
+    kiln_template::datasources::install(Box::new(datasources::Sources));
     // Packer accepts -machine-readable anywhere on the command line.
     let machine = remove_flag(&mut argv, "machine-readable");
     let code = match argv.first().map(String::as_str) {

@@ -451,3 +451,83 @@ build {
     assert_says(&text, &["local.kv: "]);
     assert!(!text.contains("kv-Pa55-w0rd"), "{text}");
 }
+
+/// Data sources (Packer 1.7's `data` blocks) against moto: an AMI found by filters, a secret
+/// and a parameter, used by locals and sources; what the secret ones read is masked.
+#[test]
+fn hcl2_data_sources_are_read_from_the_cloud_and_their_secrets_masked() {
+    let (m, proxy) = stores();
+    m.json_call(
+        "ssm",
+        "AmazonSSM.PutParameter",
+        &serde_json::json!({"Name": "/app/release", "Value": "rel-2026-12", "Type": "SecureString"}),
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let tpl = dir.path().join("t.pkr.hcl");
+    std::fs::write(
+        &tpl,
+        r#"
+data "amazon-ami" "centos" {
+  filters = {
+    name                = "CentOS 7*(kiln test)"
+    virtualization-type = "hvm"
+  }
+  owners      = ["679593333241"]
+  most_recent = true
+}
+data "amazon-secretsmanager" "db" {
+  name = "app/db"
+  key  = "password"
+}
+data "amazon-parameterstore" "release" {
+  name            = "/app/release"
+  with_decryption = true
+}
+locals {
+  ami = data.amazon-ami.centos.id
+}
+source "null" "x" {
+  communicator = "none"
+}
+build {
+  sources = ["source.null.x"]
+  provisioner "shell-local" {
+    inline = [
+      "echo ami=${local.ami} name='${data.amazon-ami.centos.name}' db=${data.amazon-secretsmanager.db.value} rel=${data.amazon-parameterstore.release.value}",
+      "printf '%s\\n' '${local.ami}' '${data.amazon-secretsmanager.db.value}' '${data.amazon-parameterstore.release.value}' > values.txt",
+    ]
+  }
+}
+"#,
+    )
+    .unwrap();
+    let (murl, vault) = (m.url(), proxy.url());
+    let env = store_env(&murl, &vault, "kiln-vault-token");
+    let (text, values) = build_writing_values(dir.path(), &tpl, &env);
+    // The newest of the three CentOS images that match.
+    let newest = "ami-0000000000000a021";
+    assert_eq!(values, format!("{newest}\nsm-Pa55-w0rd\nrel-2026-12\n"));
+    assert!(
+        text.contains(&format!(
+            "ami={newest} name=CentOS 7 2021 (kiln test) db=<sensitive> rel=<sensitive>"
+        )),
+        "{text}"
+    );
+    for value in ["sm-Pa55-w0rd", "rel-2026-12"] {
+        assert!(!text.contains(value), "{value} shown:\n{text}");
+    }
+    // Several matches without most_recent is an error at the block.
+    std::fs::write(
+        &tpl,
+        std::fs::read_to_string(&tpl)
+            .unwrap()
+            .replace("most_recent = true", "most_recent = false"),
+    )
+    .unwrap();
+    let out = run_in(dir.path(), &["validate", tpl.to_str().unwrap()], &env);
+    assert_eq!(out.status.code(), Some(1));
+    assert_says(
+        &stdout(&out),
+        &["t.pkr.hcl:2:1: data \"amazon-ami\" \"centos\": Your query returned more than one result (3 AMIs)"],
+    );
+}

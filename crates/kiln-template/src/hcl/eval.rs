@@ -43,6 +43,8 @@ pub struct Scope {
     pub roots: BTreeMap<String, Value>,
     /// Locals declared but not evaluated yet.
     pub pending_locals: Vec<String>,
+    /// Data sources (`TYPE.NAME`) declared but not read yet.
+    pub pending_data: Vec<String>,
     /// In a provisioner or post-processor: `build.X` (but `build.name`) is what only the
     /// running build knows, left as `{{ build `X` }}` for the plugin to render.
     pub defer_build: bool,
@@ -183,6 +185,22 @@ impl Scope {
                             let later = format!("{{{{ build `{}` }}}}", name.as_str());
                             let v = self.at(first, Kind::String(later));
                             return self.traverse(v, &t.operators[1..]);
+                        }
+                        if root.as_str() == "data" {
+                            if let Some(TraversalOperator::GetAttr(second)) =
+                                t.operators.get(1).map(|o| o.value())
+                            {
+                                let key = format!("{}.{}", name.as_str(), second.as_str());
+                                if self.pending_data.contains(&key) {
+                                    return Err(Fail {
+                                        diag: Diagnostic::at(
+                                            self.span(first).as_ref(),
+                                            format!("data.{key} refers to itself, through locals and other data sources or directly"),
+                                        ),
+                                        pending: true,
+                                    });
+                                }
+                            }
                         }
                         if root.as_str() == "local"
                             && self.pending_locals.iter().any(|p| p == name.as_str())

@@ -139,6 +139,16 @@ pub(crate) struct Declared {
     pub builds: Vec<(Arc<Source>, Block)>,
     /// What the declarations warn of (a `required_version` only a later 1.x release meets).
     pub warnings: Vec<Diagnostic>,
+    /// `data` blocks in order.
+    pub data: Vec<DataDecl>,
+}
+
+/// A `data "TYPE" "NAME"` block.
+pub(crate) struct DataDecl {
+    pub kind: String,
+    pub name: String,
+    pub src: Arc<Source>,
+    pub block: Block,
 }
 
 /// Loads an HCL2 template (a file or a directory) with the command line's variables.
@@ -173,6 +183,7 @@ pub fn load(
         src: empty_src,
         roots: BTreeMap::new(),
         pending_locals: vec![],
+        pending_data: vec![],
         defer_build: false,
         iter: vec![],
         facts,
@@ -227,7 +238,8 @@ pub fn load(
         check_validations(v, &scope, &mut errs);
     }
     std::mem::take(&mut errs).into_result()?;
-    let locals = eval_locals(&d.locals, &mut scope)?;
+    let (locals, data_secrets) = eval_locals(&d.locals, &d.data, &mut scope)?;
+    secrets.extend(data_secrets);
     for (l, value) in d.locals.iter().zip(&locals) {
         if l.sensitive {
             collect_strings(value, &mut secrets);
@@ -422,6 +434,7 @@ pub(crate) fn unknown_entry(src: &Arc<Source>, st: &Structure, valid: &[&str]) -
 
 const TOP_BLOCKS: &[&str] = &[
     "packer",
+    "data",
     "variable",
     "variables",
     "locals",
@@ -437,6 +450,7 @@ fn declare(files: &[File], scope: &Scope, errs: &mut Diagnostics) -> Declared {
         sources: BTreeMap::new(),
         builds: vec![],
         warnings: vec![],
+        data: vec![],
     };
     for f in files {
         let mut sc = scope.clone();
@@ -530,6 +544,25 @@ fn declare(files: &[File], scope: &Scope, errs: &mut Diagnostics) -> Declared {
                 "build" => {
                     if want_labels(&f.src, b, &[], errs).is_some() {
                         d.builds.push((f.src.clone(), b.clone()));
+                    }
+                }
+                "data" => {
+                    if let Some([kind, name]) =
+                        want_labels(&f.src, b, &["type", "name"], errs).as_deref()
+                    {
+                        if d.data.iter().any(|x| x.kind == *kind && x.name == *name) {
+                            errs.push(Diagnostic::at(
+                                span_in(&f.src, b).as_ref(),
+                                format!("Duplicate data source: data \"{kind}\" \"{name}\" is declared twice"),
+                            ));
+                        } else {
+                            d.data.push(DataDecl {
+                                kind: kind.clone(),
+                                name: name.clone(),
+                                src: f.src.clone(),
+                                block: b.clone(),
+                            });
+                        }
                     }
                 }
                 other => errs.push(unknown(&f.src, &b.ident, "block", other, TOP_BLOCKS)),

@@ -693,3 +693,46 @@ fn later_1x_templates_and_their_plugins_load_with_warnings() {
     .unwrap_err();
     assert!(e.contains("requires Packer version >= 2"), "{e}");
 }
+
+#[test]
+fn data_sources_are_read_in_the_order_their_references_allow() {
+    use serde_json::json;
+    // Data from a variable, a local from data, data from that local, a list in its input.
+    let decls = "variable \"v\" {\n  default = \"one\"\n}\n\
+        data \"null\" \"b\" {\n  input = [local.l, data.null.a.output]\n}\n\
+        locals {\n  l = \"${data.null.a.output}-l\"\n}\n\
+        data \"null\" \"a\" {\n  input = \"x-${var.v}\"\n}\n";
+    assert_eq!(
+        local(decls, "data.null.b.output"),
+        json!(["x-one-l", "x-one"])
+    );
+    for (text, says) in [
+        (
+            "data \"null\" \"a\" {\n  input = data.null.a.output\n}\n",
+            "data.null.a refers to itself",
+        ),
+        (
+            "data \"nope\" \"a\" {\n  input = 1\n}\n",
+            "t.pkr.hcl:1:1: data \"nope\" \"a\": unknown data source type \"nope\"; kiln reads null",
+        ),
+        (
+            "data \"null\" \"a\" {\n  inptu = 1\n}\n",
+            "the null data source takes input, not inptu",
+        ),
+        (
+            "data \"null\" \"a\" {\n  input = 1\n}\ndata \"null\" \"a\" {\n  input = 2\n}\n",
+            "Duplicate data source",
+        ),
+        (
+            "locals {\n  x = data.null.zz.output\n}\n",
+            "t.pkr.hcl:2:",
+        ),
+    ] {
+        let e = load_text(
+            &format!("{text}source \"null\" \"x\" {{}}\nbuild {{ sources = [\"source.null.x\"] }}\n"),
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(e.contains(says), "{says:?} in {e}");
+    }
+}

@@ -297,19 +297,83 @@ pub(crate) fn check_validations(v: &VarDecl, scope: &Scope, errs: &mut Diagnosti
     }
 }
 
-/// Evaluates locals in the order their references allow; a cycle, or a reference to a local
-/// that does not exist, is reported at the reference.
+/// The first reference in `body` (its arguments, nested blocks included) to a local or data
+/// source not evaluated yet.
+fn pending_in(sc: &Scope, body: &hcl_edit::structure::Body) -> Option<Diagnostic> {
+    for st in body.iter() {
+        match st {
+            Structure::Attribute(a) => {
+                if let Err(Fail {
+                    diag,
+                    pending: true,
+                }) = sc.eval(&a.value)
+                {
+                    return Some(diag);
+                }
+            }
+            Structure::Block(b) => {
+                if let Some(d) = pending_in(sc, &b.body) {
+                    return Some(d);
+                }
+            }
+        }
+    }
+    None
+}
+
+/// `data.TYPE.NAME` objects for the data sources read so far.
+fn data_root(data: &[super::DataDecl], done: &[Option<Value>]) -> Value {
+    let mut kinds: Vec<Member> = vec![];
+    for (d, v) in data.iter().zip(done) {
+        let Some(v) = v else { continue };
+        let member = Member {
+            key: d.name.clone(),
+            key_span: None,
+            value: v.clone(),
+        };
+        match kinds.iter_mut().find(|m| m.key == d.kind) {
+            Some(Member {
+                value:
+                    Value {
+                        kind: Kind::Object(names),
+                        ..
+                    },
+                ..
+            }) => names.push(member),
+            _ => kinds.push(Member {
+                key: d.kind.clone(),
+                key_span: None,
+                value: Value::new(Kind::Object(vec![member])),
+            }),
+        }
+    }
+    Value::new(Kind::Object(kinds))
+}
+
+/// Evaluates locals and reads data sources in the order their references allow (a data
+/// source may use variables, locals and other data sources, and locals may use data
+/// sources); a cycle, or a reference to something that does not exist, is reported at the
+/// reference. Returns the locals' values and the secrets the data sources read.
 pub(crate) fn eval_locals(
     locals: &[LocalDecl],
+    data: &[super::DataDecl],
     scope: &mut Scope,
-) -> Result<Vec<Value>, Diagnostics> {
+) -> Result<(Vec<Value>, Vec<String>), Diagnostics> {
     let mut done: Vec<Option<Value>> = vec![None; locals.len()];
+    let mut read: Vec<Option<Value>> = vec![None; data.len()];
+    let mut secrets = vec![];
     loop {
         let pending: Vec<String> = locals
             .iter()
             .zip(&done)
             .filter(|(_, d)| d.is_none())
             .map(|(l, _)| l.name.clone())
+            .collect();
+        let pending_data: Vec<String> = data
+            .iter()
+            .zip(&read)
+            .filter(|(_, r)| r.is_none())
+            .map(|(d, _)| format!("{}.{}", d.kind, d.name))
             .collect();
         let members: Vec<Member> = locals
             .iter()
@@ -325,11 +389,14 @@ pub(crate) fn eval_locals(
         scope
             .roots
             .insert("local".into(), Value::new(Kind::Object(members)));
-        if pending.is_empty() {
+        scope.roots.insert("data".into(), data_root(data, &read));
+        if pending.is_empty() && pending_data.is_empty() {
             scope.pending_locals.clear();
-            return Ok(done.into_iter().flatten().collect());
+            scope.pending_data.clear();
+            return Ok((done.into_iter().flatten().collect(), secrets));
         }
         scope.pending_locals = pending;
+        scope.pending_data = pending_data;
         let mut progressed = false;
         let mut errs = Diagnostics::default();
         let mut waiting = Diagnostics::default();
@@ -349,6 +416,42 @@ pub(crate) fn eval_locals(
                     pending: true,
                 }) => waiting.push(diag),
                 Err(Fail { diag, .. }) => errs.push(diag),
+            }
+        }
+        for (i, d) in data.iter().enumerate() {
+            if read[i].is_some() {
+                continue;
+            }
+            let mut sc = scope.clone();
+            sc.src = d.src.clone();
+            if let Some(diag) = pending_in(&sc, &d.block.body) {
+                waiting.push(diag);
+                continue;
+            }
+            let mut bad = Diagnostics::default();
+            let (config, _) = super::build::body_value(&sc, &d.block.body, &[], &mut bad);
+            if !bad.0.is_empty() {
+                errs.0.extend(bad.0);
+                // Not read, and not to be tried again.
+                read[i] = Some(Value::new(Kind::Null));
+                continue;
+            }
+            let at = span_in(&d.src, &d.block);
+            match crate::datasources::read(&d.kind, &config.to_json()) {
+                Ok((json, found)) => {
+                    secrets.extend(found.into_iter().filter(|s| !s.is_empty()));
+                    let mut v = Value::from_json(&json);
+                    v.span = at;
+                    read[i] = Some(v);
+                    progressed = true;
+                }
+                Err(m) => {
+                    errs.push(Diagnostic::at(
+                        at.as_ref(),
+                        format!("data \"{}\" \"{}\": {m}", d.kind, d.name),
+                    ));
+                    read[i] = Some(Value::new(Kind::Null));
+                }
             }
         }
         std::mem::take(&mut errs).into_result()?;
