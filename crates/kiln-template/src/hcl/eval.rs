@@ -141,6 +141,9 @@ impl Scope {
                     last.unwrap_or_else(|| self.err(f.as_ref(), "try needs at least one argument"))
                 );
             }
+            Expression::FuncCall(f) if f.name.name.as_str() == "templatefile" => {
+                return self.templatefile(f, e);
+            }
             Expression::FuncCall(f) if f.name.name.as_str() == "can" => {
                 let [arg] = f.args.iter().collect::<Vec<_>>()[..] else {
                     return Err(self.err(f.as_ref(), "can takes one argument"));
@@ -517,6 +520,59 @@ impl Scope {
         let mut out = String::new();
         inner.render(&template, &mut out, &mut false)?;
         Ok(Some(self.at(e, Kind::String(out))))
+    }
+
+    /// `templatefile(path, vars)`: the file (relative paths from the template's directory,
+    /// as `file`) rendered as an HCL template that sees only `vars`, by their names.
+    fn templatefile(&self, f: &hcl_edit::expr::FuncCall, e: &Expression) -> Eval {
+        thread_local! {
+            static DEPTH: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+        }
+        let fail = |m: String| {
+            self.err(
+                f,
+                format!("Error in function call: call to function \"templatefile\" failed: {m}"),
+            )
+        };
+        let args: Vec<&Expression> = f.args.iter().collect();
+        let [path, vars] = args[..] else {
+            return Err(fail("2 arguments required (path, vars)".into()));
+        };
+        let path = self.eval(path)?;
+        let path = self.stringify(&path)?;
+        let vars = self.eval(vars)?;
+        let Kind::Object(vars) = vars.kind else {
+            return Err(fail(format!(
+                "vars must be a map, not {}",
+                vars.type_name()
+            )));
+        };
+        let file = self.facts.template_dir.join(&path);
+        let text = std::fs::read_to_string(&file)
+            .map_err(|x| fail(format!("cannot read {}: {x}", file.display())))?;
+        let template = hcl_edit::parser::parse_template(&text).map_err(|x| {
+            fail(format!(
+                "{}: invalid template: {}",
+                file.display(),
+                x.message()
+            ))
+        })?;
+        if DEPTH.with(|d| d.get()) >= 16 {
+            return Err(fail(
+                "templatefile calls nest 16 deep: does a template render itself?".into(),
+            ));
+        }
+        let mut inner = self.clone();
+        inner.src = Source::new_hcl(file.display().to_string(), text);
+        inner.offset = 0;
+        inner.roots = BTreeMap::new();
+        inner.iter = vars.into_iter().map(|m| (m.key, m.value)).collect();
+        let mut out = String::new();
+        DEPTH.with(|d| d.set(d.get() + 1));
+        let r = inner.render(&template, &mut out, &mut false);
+        DEPTH.with(|d| d.set(d.get() - 1));
+        r?;
+        Ok(self.at(e, Kind::String(out)))
     }
 
     fn template(&self, t: &Template, e: &Expression) -> Eval {

@@ -384,6 +384,161 @@ pub fn call(name: &str, args: Vec<Value>, facts: &Facts) -> R {
             arity(a, 2)?;
             b(items(&a[0], "list")?.iter().any(|x| equal(x, &a[1])))
         }
+        // Functions of later Packer releases.
+        "strcontains" => {
+            arity(a, 2)?;
+            b(string(&a[0], "string")?.contains(&string(&a[1], "substring")?))
+        }
+        "startswith" => {
+            arity(a, 2)?;
+            b(string(&a[0], "string")?.starts_with(&string(&a[1], "prefix")?))
+        }
+        "endswith" => {
+            arity(a, 2)?;
+            b(string(&a[0], "string")?.ends_with(&string(&a[1], "suffix")?))
+        }
+        "alltrue" | "anytrue" => {
+            arity(a, 1)?;
+            let mut truths = vec![];
+            for x in items(&a[0], "list")? {
+                truths.push(match &x.kind {
+                    Kind::Bool(v) => *v,
+                    Kind::String(t) if t == "true" || t == "false" => t == "true",
+                    _ => {
+                        return Err(format!(
+                            "a list of bools is required, not {}",
+                            x.type_name()
+                        ))
+                    }
+                });
+            }
+            b(if name == "alltrue" {
+                truths.iter().all(|t| *t)
+            } else {
+                truths.iter().any(|t| *t)
+            })
+        }
+        "sum" => {
+            arity(a, 1)?;
+            let xs = items(&a[0], "list")?;
+            if xs.is_empty() {
+                return Err("cannot sum an empty list".into());
+            }
+            n(xs.iter().map(to_f64).sum::<Result<f64, _>>()?)
+        }
+        "one" => {
+            arity(a, 1)?;
+            let xs = items(&a[0], "list")?;
+            match xs.len() {
+                0 => Ok(Value::new(Kind::Null)),
+                1 => Ok(xs[0].clone()),
+                k => Err(format!(
+                    "must be a list with no more than one element, not {k}"
+                )),
+            }
+        }
+        "transpose" => {
+            arity(a, 1)?;
+            let mut out: Vec<Member> = vec![];
+            for m in members(&a[0], "map")? {
+                for v in items(&m.value, "each value")? {
+                    let key = string(&v, "each element")?;
+                    let entry = Value::string(m.key.clone());
+                    match out.iter_mut().find(|o| o.key == key) {
+                        Some(Member {
+                            value:
+                                Value {
+                                    kind: Kind::Array(vs),
+                                    ..
+                                },
+                            ..
+                        }) => vs.push(entry),
+                        _ => out.push(Member {
+                            key,
+                            key_span: None,
+                            value: Value::new(Kind::Array(vec![entry])),
+                        }),
+                    }
+                }
+            }
+            for m in &mut out {
+                if let Kind::Array(vs) = &mut m.value.kind {
+                    vs.sort_by_key(|v| string(v, "").unwrap_or_default());
+                }
+            }
+            Ok(Value::new(Kind::Object(sorted_members(out))))
+        }
+        "matchkeys" => {
+            arity(a, 3)?;
+            let values = items(&a[0], "values")?;
+            let keys = items(&a[1], "keys")?;
+            let search = items(&a[2], "searchset")?;
+            if values.len() != keys.len() {
+                return Err("length of keys and values should be equal".into());
+            }
+            list(
+                values
+                    .into_iter()
+                    .zip(keys)
+                    .filter(|(_, k)| search.iter().any(|x| equal(x, k)))
+                    .map(|(v, _)| v)
+                    .collect(),
+            )
+        }
+        "textencodebase64" | "textdecodebase64" => {
+            use base64::Engine;
+            arity(a, 2)?;
+            let text = string(&a[0], "string")?;
+            let enc = string(&a[1], "encoding")?
+                .to_ascii_uppercase()
+                .replace('_', "-");
+            let utf16 = match enc.as_str() {
+                "UTF-8" | "UTF8" => false,
+                "UTF-16LE" | "UTF16LE" => true,
+                other => {
+                    return Err(format!(
+                        "kiln encodes text as UTF-8 or UTF-16LE, not \"{other}\""
+                    ))
+                }
+            };
+            let engine = base64::engine::general_purpose::STANDARD;
+            if name == "textencodebase64" {
+                let bytes: Vec<u8> = if utf16 {
+                    text.encode_utf16().flat_map(u16::to_le_bytes).collect()
+                } else {
+                    text.into_bytes()
+                };
+                s(engine.encode(bytes))
+            } else {
+                let bytes = engine
+                    .decode(text.trim())
+                    .map_err(|e| format!("invalid base64: {e}"))?;
+                if utf16 {
+                    if bytes.len() % 2 != 0 {
+                        return Err("the decoded bytes are not UTF-16LE".into());
+                    }
+                    let units: Vec<u16> = bytes
+                        .chunks(2)
+                        .map(|c| u16::from_le_bytes([c[0], c[1]]))
+                        .collect();
+                    String::from_utf16(&units)
+                        .map(Value::string)
+                        .map_err(|_| "the decoded bytes are not UTF-16LE".into())
+                } else {
+                    String::from_utf8(bytes)
+                        .map(Value::string)
+                        .map_err(|_| "the decoded bytes are not UTF-8".into())
+                }
+            }
+        }
+        "legacy_isotime" => s(crate::interp::timefmt::go_layout(
+            &facts.init_time,
+            &one("format")?,
+        )),
+        "legacy_strftime" => s(crate::interp::timefmt::strftime(
+            &facts.init_time,
+            &one("format")?,
+        )),
         "distinct" => {
             arity(a, 1)?;
             let mut out: Vec<Value> = vec![];

@@ -736,3 +736,96 @@ fn data_sources_are_read_in_the_order_their_references_allow() {
         assert!(e.contains(says), "{says:?} in {e}");
     }
 }
+
+#[test]
+fn functions_of_later_packer_releases() {
+    use serde_json::json;
+    for (expr, want) in [
+        ("strcontains(\"hello\", \"ell\")", json!(true)),
+        ("startswith(\"hello\", \"he\")", json!(true)),
+        ("endswith(\"hello\", \"he\")", json!(false)),
+        ("alltrue([true, \"true\"])", json!(true)),
+        ("alltrue([])", json!(true)),
+        ("anytrue([])", json!(false)),
+        ("anytrue([false, true])", json!(true)),
+        ("sum([1, 2.5, -1])", json!(2.5)),
+        ("one([])", json!(null)),
+        ("one([5])", json!(5)),
+        (
+            "transpose({ a = [\"x\", \"y\"], b = [\"y\"] })",
+            json!({"x": ["a"], "y": ["a", "b"]}),
+        ),
+        (
+            "matchkeys([\"i-1\", \"i-2\", \"i-3\"], [\"a\", \"b\", \"a\"], [\"a\"])",
+            json!(["i-1", "i-3"]),
+        ),
+        (
+            "textencodebase64(\"Hello\", \"UTF-16LE\")",
+            json!("SABlAGwAbABvAA=="),
+        ),
+        (
+            "textdecodebase64(\"SABlAGwAbABvAA==\", \"UTF-16LE\")",
+            json!("Hello"),
+        ),
+        ("textencodebase64(\"hé\", \"UTF-8\")", json!("aMOp")),
+        (
+            "legacy_isotime(\"2006-01-02 15:04\")",
+            json!("2020-01-02 03:04"),
+        ),
+        ("legacy_strftime(\"%Y/%m/%d\")", json!("2020/01/02")),
+    ] {
+        assert_eq!(local("", expr), want, "{expr}");
+    }
+    for (expr, says) in [
+        ("one([1, 2])", "no more than one element"),
+        ("sum([])", "cannot sum an empty list"),
+        ("alltrue([1])", "a list of bools"),
+        ("textencodebase64(\"x\", \"EBCDIC\")", "UTF-8 or UTF-16LE"),
+    ] {
+        let e = load_text(
+            &format!("locals {{ v = {expr} }}\nsource \"null\" \"x\" {{ probe = local.v }}\nbuild {{ sources = [\"source.null.x\"] }}\n"),
+            &Overrides::default(),
+        )
+        .unwrap_err();
+        assert!(e.contains(says), "{expr}: {e}");
+    }
+}
+
+#[test]
+fn templatefile_renders_a_file_with_only_the_given_variables() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("user-data.tpl"),
+        "#cloud-config\nhostname: ${name}\n%{ for u in users ~}\n- ${upper(u)}\n%{ endfor ~}\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("self.tpl"),
+        "${templatefile(\"self.tpl\", {})}",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("bad.tpl"), "line one\n${var.region}\n").unwrap();
+    let load = |expr: &str| {
+        let p = dir.path().join("t.pkr.hcl");
+        std::fs::write(
+            &p,
+            format!("variable \"region\" {{\n  default = \"r\"\n}}\nlocals {{ v = {expr} }}\nsource \"null\" \"x\" {{ probe = local.v }}\nbuild {{ sources = [\"source.null.x\"] }}\n"),
+        )
+        .unwrap();
+        load(&p, &Overrides::default(), at()).map_err(|e| e.to_string())
+    };
+    let t =
+        load("templatefile(\"user-data.tpl\", { name = \"web-1\", users = [\"ann\", \"bo\"] })")
+            .unwrap();
+    assert_eq!(
+        t.builders[0].config.get("probe").unwrap().to_json(),
+        serde_json::json!("#cloud-config\nhostname: web-1\n- ANN\n- BO\n")
+    );
+    // The template sees only its variables, and its errors point into it.
+    let e = load("templatefile(\"bad.tpl\", {})").unwrap_err();
+    assert!(e.contains("bad.tpl:2:"), "{e}");
+    let e = load("templatefile(\"self.tpl\", {})").unwrap_err();
+    assert!(e.contains("nest 16 deep"), "{e}");
+    let e = load("templatefile(\"missing.tpl\", {})").unwrap_err();
+    assert!(e.contains("cannot read"), "{e}");
+}
