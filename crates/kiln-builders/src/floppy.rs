@@ -53,61 +53,132 @@ pub struct Contents {
     bytes: usize,
 }
 
+fn too_big(bytes: u64) -> String {
+    format!(
+        "the floppy's files take {bytes} bytes or more; a 1.44 MB floppy holds {}: put large \
+         files on a CD (cd_files), the HTTP server (http_directory) or upload them with the \
+         file provisioner",
+        CLUSTERS * SECTOR
+    )
+}
+
+/// Whether two names are one to FAT (which ignores letter case, beyond ASCII too).
+fn same_name(a: &str, b: &str) -> bool {
+    a.to_uppercase() == b.to_uppercase()
+}
+
+/// Refuses a name FAT's long names cannot hold (Windows could not open the file).
+fn check_name(name: &str, src: &Path) -> Result<(), String> {
+    match name
+        .chars()
+        .find(|c| "\"*/:<>?\\|".contains(*c) || c.is_control())
+    {
+        Some(c) => Err(format!(
+            "{}: a FAT name cannot hold {c:?}; rename the file",
+            src.display()
+        )),
+        None => Ok(()),
+    }
+}
+
 /// Whether `s` holds a glob's special characters, as Packer tells them.
 pub fn is_glob(s: &str) -> bool {
     s.contains(['*', '?', '['])
 }
 
-/// One path part against one glob part (Go's `filepath.Match`: `*`, `?`, `[a-z]`, `[^x]`,
-/// `\` escapes).
-fn part_matches(pattern: &[char], name: &[char]) -> bool {
-    match pattern.split_first() {
-        None => name.is_empty(),
-        Some(('*', rest)) => (0..=name.len()).any(|i| part_matches(rest, &name[i..])),
-        Some(('?', rest)) => !name.is_empty() && part_matches(rest, &name[1..]),
-        Some(('[', rest)) => {
-            let Some((&c, tail)) = name.split_first() else {
-                return false;
-            };
-            let (negate, mut class) = match rest.first() {
-                Some('^') => (true, &rest[1..]),
-                _ => (false, rest),
-            };
-            let mut hit = false;
-            let mut first = true;
-            loop {
-                match class.split_first() {
-                    None => return false, // no closing bracket: a bad pattern matches nothing
-                    Some((']', after)) if !first => {
-                        class = after;
-                        break;
-                    }
-                    Some((&lo, after)) => {
-                        let (lo, after) = match (lo, after.split_first()) {
-                            ('\\', Some((&e, a))) => (e, a),
-                            _ => (lo, after),
-                        };
-                        match after {
-                            ['-', hi, more @ ..] if *hi != ']' => {
-                                hit |= lo <= c && c <= *hi;
-                                class = more;
-                            }
-                            _ => {
-                                hit |= lo == c;
-                                class = after;
-                            }
+/// One element of a glob part.
+#[derive(Debug, Clone, PartialEq)]
+enum Pat {
+    /// A character as it is.
+    Char(char),
+    /// `?`
+    Any,
+    /// `*`
+    Star,
+    /// `[...]`: negated, and its ranges (a single character is a range of one).
+    Class(bool, Vec<(char, char)>),
+}
+
+/// A glob part as Go's `filepath.Match` reads it (`*`, `?`, `[a-z]`, `[^x]`, `\` escapes), or
+/// why it is not one (Go's "syntax error in pattern").
+fn compile(pattern: &str) -> Result<Vec<Pat>, String> {
+    let bad = || format!("syntax error in pattern {pattern:?}");
+    let mut out = vec![];
+    let mut chars = pattern.chars().peekable();
+    while let Some(c) = chars.next() {
+        out.push(match c {
+            '*' => Pat::Star,
+            '?' => Pat::Any,
+            '\\' => Pat::Char(chars.next().ok_or_else(bad)?),
+            '[' => {
+                let negate = chars.next_if_eq(&'^').is_some();
+                let mut ranges = vec![];
+                loop {
+                    let lo = match chars.next().ok_or_else(bad)? {
+                        ']' if !ranges.is_empty() => break,
+                        ']' | '-' => return Err(bad()),
+                        '\\' => chars.next().ok_or_else(bad)?,
+                        c => c,
+                    };
+                    let hi = if chars.next_if_eq(&'-').is_some() {
+                        match chars.next().ok_or_else(bad)? {
+                            ']' | '-' => return Err(bad()),
+                            '\\' => chars.next().ok_or_else(bad)?,
+                            c => c,
                         }
-                    }
+                    } else {
+                        lo
+                    };
+                    ranges.push((lo, hi));
                 }
-                first = false;
+                Pat::Class(negate, ranges)
             }
-            hit != negate && part_matches(class, tail)
-        }
-        Some(('\\', rest)) if !rest.is_empty() => {
-            name.first() == Some(&rest[0]) && part_matches(&rest[1..], &name[1..])
-        }
-        Some((&p, rest)) => name.first() == Some(&p) && part_matches(rest, &name[1..]),
+            c => Pat::Char(c),
+        });
     }
+    Ok(out)
+}
+
+/// Whether a glob part is well formed (for `validate`).
+pub fn check_pattern(pattern: &str) -> Result<(), String> {
+    pattern.split('/').try_for_each(|p| compile(p).map(drop))
+}
+
+fn one_matches(p: &Pat, c: char) -> bool {
+    match p {
+        Pat::Char(x) => *x == c,
+        Pat::Any => true,
+        Pat::Class(negate, ranges) => ranges.iter().any(|(lo, hi)| *lo <= c && c <= *hi) != *negate,
+        Pat::Star => false,
+    }
+}
+
+/// One path part against a compiled glob part, in linear time: a later `*` takes over from
+/// an earlier one, so nothing is tried twice.
+fn part_matches(pattern: &[Pat], name: &[char]) -> bool {
+    let (mut p, mut n) = (0, 0);
+    let mut star: Option<(usize, usize)> = None;
+    while n < name.len() {
+        match pattern.get(p) {
+            Some(Pat::Star) => {
+                star = Some((p, n));
+                p += 1;
+            }
+            Some(x) if one_matches(x, name[n]) => {
+                p += 1;
+                n += 1;
+            }
+            _ => match star {
+                Some((sp, sn)) => {
+                    p = sp + 1;
+                    n = sn + 1;
+                    star = Some((sp, sn + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    pattern[p..].iter().all(|x| *x == Pat::Star)
 }
 
 /// The paths matching `pattern`, sorted, as Go's `filepath.Glob` finds them (no `**`).
@@ -136,7 +207,8 @@ pub fn glob(pattern: &str) -> Vec<PathBuf> {
             let Ok(entries) = std::fs::read_dir(dir) else {
                 continue;
             };
-            let pat: Vec<char> = part.chars().collect();
+            // A bad pattern matches nothing here; validate refuses it first.
+            let Ok(pat) = compile(part) else { continue };
             let mut names: Vec<String> = entries
                 .flatten()
                 .map(|e| e.file_name().to_string_lossy().into_owned())
@@ -248,10 +320,7 @@ impl Contents {
         for part in path {
             shown.push('/');
             shown.push_str(part);
-            let i = match here
-                .iter()
-                .position(|n| n.name().eq_ignore_ascii_case(part))
-            {
+            let i = match here.iter().position(|n| same_name(n.name(), part)) {
                 Some(i) => i,
                 None => {
                     here.push(Node::Dir {
@@ -273,12 +342,18 @@ impl Contents {
     }
 
     fn add_file(&mut self, at: &[String], src: &Path) -> Result<(), String> {
-        let data = std::fs::read(src).map_err(|e| format!("reading {}: {e}", src.display()))?;
         let meta = std::fs::metadata(src).map_err(|e| format!("{}: {e}", src.display()))?;
         let name = base_name(src);
+        check_name(&name, src)?;
+        // Refused before it is read: a glob that matches an ISO must not fill the memory.
+        let room = CLUSTERS * SECTOR;
+        if self.bytes as u64 + meta.len() > room as u64 {
+            return Err(too_big(self.bytes as u64 + meta.len()));
+        }
+        let data = std::fs::read(src).map_err(|e| format!("reading {}: {e}", src.display()))?;
         self.bytes += data.len();
         let dir = self.dir_at(at)?;
-        if dir.iter().any(|n| n.name().eq_ignore_ascii_case(&name)) {
+        if dir.iter().any(|n| same_name(n.name(), &name)) {
             return Err(format!(
                 "two files named {name} (FAT names ignore case) in /{} of the floppy; the second is {}",
                 at.join("/"),
@@ -317,20 +392,19 @@ impl Contents {
     fn node_mut(&mut self, path: &[String]) -> Option<&mut Node> {
         let (last, parents) = path.split_last()?;
         let dir = self.dir_at(parents).ok()?;
-        dir.iter_mut().find(|n| n.name() == last)
+        dir.iter_mut().find(|n| same_name(n.name(), last))
     }
 
-    /// The image, labelled `label`.
+    /// The image, labelled `label` (`NO NAME` if it has nothing a label can hold).
     pub fn image(&self, label: &str) -> Result<Vec<u8>, String> {
-        let room = CLUSTERS * SECTOR;
-        if self.bytes > room {
-            return Err(format!(
-                "the floppy's files take {} bytes; a 1.44 MB floppy holds {room}: put large \
-                 files on a CD (cd_files), the HTTP server (http_directory) or upload them with \
-                 the file provisioner",
-                self.bytes
-            ));
+        if self.bytes > CLUSTERS * SECTOR {
+            return Err(too_big(self.bytes as u64));
         }
+        let label = if padded(label, 11).iter().all(|b| *b == b' ') {
+            "NO NAME"
+        } else {
+            label
+        };
         let mut w = Writer {
             img: vec![0; SIZE],
             next: 2,
@@ -658,19 +732,23 @@ mod tests {
 
     #[test]
     fn globs_match_as_go_matches() {
-        let m = |p: &str, n: &str| {
-            part_matches(
-                &p.chars().collect::<Vec<_>>(),
-                &n.chars().collect::<Vec<_>>(),
-            )
-        };
+        let m =
+            |p: &str, n: &str| part_matches(&compile(p).unwrap(), &n.chars().collect::<Vec<_>>());
         assert!(m("*.xml", "Autounattend.xml"));
         assert!(!m("*.xml", "a.txt"));
         assert!(m("ks?.cfg", "ks1.cfg"));
         assert!(m("[a-c]x", "bx") && !m("[a-c]x", "dx"));
         assert!(m("[^a-c]x", "dx") && !m("[^a-c]x", "ax"));
         assert!(m("a\\*", "a*") && !m("a\\*", "ab"));
-        assert!(!m("[ab", "a"), "an unclosed class matches nothing");
+        assert!(m("*a*b", "xxaxxb") && !m("*a*b", "xxaxxbx"));
+        assert!(m("*", "") && m("**", "x") && !m("?", ""));
+        // Go's syntax errors.
+        for bad in ["[ab", "[]a]", "[-a]", "[a-]", "a\\", "[^]"] {
+            assert!(compile(bad).is_err(), "{bad}");
+        }
+        // Many stars against a long name that does not match (exponential if each star
+        // retried every split).
+        assert!(!m("*a*a*a*a*a*a*a*a*a*a*b", &"a".repeat(300)));
     }
 
     #[test]
@@ -824,12 +902,22 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let big = dir.path().join("big.bin");
         std::fs::write(&big, vec![7u8; SIZE]).unwrap();
-        let c = Contents::gather(&[big.display().to_string()], &[], |_| {}).unwrap();
-        let e = c.image("packer").unwrap_err();
+        // Refused before it is read.
+        let e = Contents::gather(&[big.display().to_string()], &[], |_| {}).unwrap_err();
         assert!(
             e.contains("1474560 bytes") && e.contains("holds 1457664"),
             "{e}"
         );
+        let one = |name: &str| {
+            Contents::gather(&[dir.path().join(name).display().to_string()], &[], |_| {})
+        };
+        std::fs::write(dir.path().join("what?.txt"), "q").unwrap();
+        let e = one("what[?].txt").unwrap_err();
+        assert!(e.contains("a FAT name cannot hold '?'"), "{e}");
+        std::fs::write(dir.path().join("Über.txt"), "1").unwrap();
+        std::fs::write(dir.path().join("über.txt"), "2").unwrap();
+        let e = one("*ber.txt").unwrap_err();
+        assert!(e.contains("two files named"), "{e}");
         // Two names one letter-case apart cannot share a FAT directory.
         std::fs::write(dir.path().join("A.txt"), "1").unwrap();
         std::fs::create_dir(dir.path().join("d")).unwrap();

@@ -61,7 +61,12 @@ fn fmt_rewrites_a_directory_and_check_changes_nothing() {
     let out = run_in(d, &["fmt", "-check", "."], &[]);
     assert_eq!((out.status.code(), stdout(&out)), (Some(0), String::new()));
 
-    // -recursive (Packer 1.7's flag) walks into subdirectories.
+    // -recursive (Packer 1.7's flag) walks into subdirectories; names are printed clean.
+    let out = run_in(d, &["fmt", "-check", "-recursive", "./sub/"], &[]);
+    assert_eq!(
+        (out.status.code(), stdout(&out)),
+        (Some(3), "sub/s.pkr.hcl\n".to_string())
+    );
     let out = run_in(d, &["fmt", "-recursive", "."], &[]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(stdout(&out), "sub/s.pkr.hcl\n");

@@ -486,10 +486,15 @@ impl Config {
             (&self.floppy_files, "file"),
             (&self.floppy_dirs, "directory"),
         ] {
-            for p in paths.iter().filter(|p| !crate::floppy::is_glob(p)) {
-                if let Err(e) = std::fs::metadata(p) {
+            for p in paths.iter() {
+                let bad = if crate::floppy::is_glob(p) {
+                    crate::floppy::check_pattern(p).err()
+                } else {
+                    std::fs::metadata(p).err().map(|e| format!("stat {p}: {e}"))
+                };
+                if let Some(e) = bad {
                     return Err(Diagnostic::new(format!(
-                        "Bad Floppy disk {what} '{p}': stat {p}: {e}"
+                        "Bad Floppy disk {what} '{p}': {e}"
                     )));
                 }
             }
@@ -762,6 +767,7 @@ mod tests {
         );
         assert!(e(r#", "floppy_files": ["a"]"#).starts_with("Bad Floppy disk file 'a': stat a: "));
         assert!(e(r#", "floppy_dirs": ["d"]"#).starts_with("Bad Floppy disk directory 'd'"));
+        assert!(e(r#", "floppy_files": ["x/[ab"]"#).contains("syntax error in pattern"));
         assert!(e(r#", "net_bridge": "br0""#).contains("not available"));
         assert_eq!(
             e(r#", "boot_command": ["<enter>"], "disable_vnc": true"#),

@@ -196,10 +196,17 @@ impl<'a> Lexer<'a> {
             Some(Mode::Quoted { from }) => {
                 Some((*from, "this string has no closing quote".to_string()))
             }
-            Some(Mode::Heredoc { from, marker, .. }) => Some((
-                *from,
-                format!("this heredoc has no closing marker: a line holding only {marker}"),
-            )),
+            Some(Mode::Heredoc { from, marker, .. }) => {
+                let last = self.src.rsplit('\n').next().unwrap_or_default();
+                Some((
+                    *from,
+                    if last.trim() == marker {
+                        format!("this heredoc's closing marker {marker} must be followed by a line break (the file ends on it)")
+                    } else {
+                        format!("this heredoc has no closing marker: a line holding only {marker}")
+                    },
+                ))
+            }
             Some(Mode::Main { from: Some(from) }) => {
                 Some((*from, "this template sequence has no closing }".to_string()))
             }
@@ -343,8 +350,9 @@ impl<'a> Lexer<'a> {
                 at: start + indent,
                 what: format!(
                     "a heredoc's closing marker must be alone on its line: HCL reads this \
-                     line as text of the heredoc (move the comment after {marker} to a line \
-                     of its own)"
+                     line as text of the heredoc, and kiln's parser would end the heredoc \
+                     here, so kiln refuses it (move the comment after {marker} to a line of \
+                     its own, or the text off the start of the line)"
                 ),
             });
         }
@@ -808,6 +816,12 @@ mod tests {
         let at = |src: &str| format(src).unwrap_err().at;
         assert_eq!(at("a = \"x\nb = 1\n"), 4);
         assert_eq!(at("a = <<EOT\nx\n"), 4);
+        let e = format("a = <<EOT\nx\nEOT").unwrap_err();
+        assert!(
+            e.what.contains("must be followed by a line break"),
+            "{}",
+            e.what
+        );
         // The innermost: the quote after `${b` opens a string the line never closes.
         assert_eq!(at("a = \"${b\"\n"), 8);
         assert_eq!(at("a {\n  b = [1,\n}\n"), 10);

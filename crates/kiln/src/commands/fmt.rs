@@ -131,13 +131,13 @@ fn files_of(path: &Path, recursive: bool) -> Result<Vec<PathBuf>, String> {
     Ok(out)
 }
 
-/// `dir/name`, without a leading `./` for the current directory (as Packer prints it).
+/// `dir/name` without `.` parts (`./dir/a.pkr.hcl` is `dir/a.pkr.hcl`), as Go's
+/// `filepath.Join` makes the names Packer prints.
 fn relative(dir: &Path, name: &std::ffi::OsStr) -> PathBuf {
-    if dir == Path::new(".") {
-        PathBuf::from(name)
-    } else {
-        dir.join(name)
-    }
+    dir.join(name)
+        .components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .collect()
 }
 
 /// Formats one file; whether it changed (or would).
