@@ -16,6 +16,7 @@ const USAGE: &str = "Usage: kiln [--version] [--help] <command> [<args>]
 Available commands are:
     build           build image(s) from template
     cleanup         delete cloud resources that interrupted runs left behind
+    console         creates a console for testing variable interpolation
     fmt             Rewrites HCL2 config files to canonical format
     hcl2_upgrade    transform a JSON template into an HCL2 configuration
     init            check the plugins a template requires against kiln's built-in ones
@@ -53,6 +54,7 @@ fn main() -> ExitCode {
                 "validate" => commands::validate::run(rest, machine),
                 "inspect" => commands::inspect::run(rest, machine),
                 "cleanup" => commands::cleanup::run(rest),
+                "console" => commands::console::run(rest),
                 "fmt" => commands::fmt::run(rest),
                 "hcl2_upgrade" => commands::hcl2_upgrade::run(rest),
                 "init" => commands::init::run(rest),

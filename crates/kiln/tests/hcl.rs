@@ -441,3 +441,60 @@ fn templates_for_later_packers_build_and_init_checks_their_plugins() {
     let out = run_in(dir.path(), &["init", "t.json"], &[]);
     assert_eq!(out.status.code(), Some(0));
 }
+
+/// `kiln console`: each line of standard input evaluated in the template's context.
+#[test]
+fn console_evaluates_lines_in_the_templates_context() {
+    use std::io::Write;
+    let dir = tempfile::tempdir().unwrap();
+    let tpl = write(dir.path(), "t.pkr.hcl", TEMPLATE);
+    let json = write(
+        dir.path(),
+        "t.json",
+        r#"{"variables": {"r": "x", "pw": "hunter2-pw"}, "sensitive-variables": ["pw"],
+            "builders": [{"type": "null", "communicator": "none"}]}"#,
+    );
+    let console = |args: &[&str], input: &str| {
+        let mut c = kiln()
+            .current_dir(dir.path())
+            .arg("console")
+            .args(args)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        c.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+        let out = c.wait_with_output().unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, out, err) = console(
+        &["-var", "greeting=hi", &tpl],
+        "local.msg\nupper(var.greeting)\nlocal.n * 2\n[local.n, \"a\", { k = true, \"a-b\" = null }]\nvar.secret\nvariables\n",
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert!(
+        out.starts_with("hi world\nHI\n10\n[5, \"a\", { k = true, \"a-b\" = null }]\n<sensitive>\n> input-variables:\n\nvar.greeting: \"hi\"\n"),
+        "{out}"
+    );
+    assert!(!out.contains("s3cr3t-value"), "{out}");
+    let (code, out, err) = console(&[&tpl], "1 +\nvar.nope\nexit\nlocal.msg\n");
+    assert_eq!((code, out.as_str()), (Some(1), ""), "{err}");
+    assert_says(
+        &err,
+        &["<console-input>:1:", "does not have an attribute named \"nope\""],
+    );
+    // Legacy JSON: Go templates with the user variables.
+    let (code, out, _) = console(
+        &[&json],
+        "{{user `r`}}-{{ upper \"y\" }}\n{{user `pw`}}\nvariables\n",
+    );
+    assert_eq!(code, Some(0));
+    assert_eq!(out, "x-Y\n<sensitive>\npw: <sensitive>\nr: x\n");
+    let (code, out, _) = console(&["-config-type=hcl2"], "join(\"-\", [\"a\", \"b\"])\n");
+    assert_eq!((code, out.as_str()), (Some(0), "a-b\n"));
+}

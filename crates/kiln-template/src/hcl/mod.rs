@@ -151,12 +151,60 @@ pub(crate) struct DataDecl {
     pub block: Block,
 }
 
+/// A template read up to its variables, locals and data sources.
+struct Evaluated {
+    paths: Vec<PathBuf>,
+    files: Vec<File>,
+    d: Declared,
+    scope: Scope,
+    summary: HclSummary,
+    secrets: Vec<String>,
+    warnings: Vec<Diagnostic>,
+}
+
 /// Loads an HCL2 template (a file or a directory) with the command line's variables.
 pub fn load(
     path: &Path,
     overrides: &Overrides,
     init_time: chrono::DateTime<chrono::Utc>,
 ) -> Result<Template, Diagnostics> {
+    let Evaluated {
+        paths,
+        files,
+        d,
+        scope,
+        mut summary,
+        secrets,
+        warnings,
+    } = evaluate(path, overrides, init_time)?;
+    let mut errs = Diagnostics::default();
+    let mut t = Template {
+        // The first file: its directory is the template's (`{{template_dir}}`).
+        path: Some(paths[0].clone()),
+        source: Some(files[0].src.clone()),
+        secrets,
+        warnings,
+        ..Default::default()
+    };
+    build::make_builds(&d, &scope, &mut t, &mut summary, &mut errs);
+    std::mem::take(&mut errs).into_result()?;
+    if t.builders.is_empty() {
+        return Err(Diagnostic::new(format!(
+            "{}: no build block with sources: nothing to build",
+            path.display()
+        ))
+        .into());
+    }
+    t.hcl = Some(summary);
+    Ok(t)
+}
+
+/// Parses the template's files and evaluates its variables, locals and data sources.
+fn evaluate(
+    path: &Path,
+    overrides: &Overrides,
+    init_time: chrono::DateTime<chrono::Utc>,
+) -> Result<Evaluated, Diagnostics> {
     let (paths, auto) = discover(path)?;
     let mut files = vec![];
     let mut errs = Diagnostics::default();
@@ -255,26 +303,117 @@ pub fn load(
     }
     summary.inputs.sort();
     summary.locals.sort();
-
-    let mut t = Template {
-        // The first file: its directory is the template's (`{{template_dir}}`).
-        path: Some(paths[0].clone()),
-        source: Some(files[0].src.clone()),
+    Ok(Evaluated {
+        paths,
+        files,
+        d,
+        scope,
+        summary,
         secrets,
         warnings,
-        ..Default::default()
-    };
-    build::make_builds(&d, &scope, &mut t, &mut summary, &mut errs);
-    std::mem::take(&mut errs).into_result()?;
-    if t.builders.is_empty() {
-        return Err(Diagnostic::new(format!(
-            "{}: no build block with sources: nothing to build",
-            path.display()
-        ))
-        .into());
+    })
+}
+
+/// What `kiln console` evaluates expressions in: a template's variables, locals, data
+/// sources and `path`, or (with no template) functions alone.
+pub struct Console {
+    scope: Scope,
+    /// The variables and locals, as `inspect` shows them.
+    pub summary: HclSummary,
+    /// Values to mask in what is printed.
+    pub secrets: Vec<String>,
+}
+
+impl Console {
+    /// The console of the template at `path`.
+    pub fn of_template(
+        path: &Path,
+        overrides: &Overrides,
+        init_time: chrono::DateTime<chrono::Utc>,
+    ) -> Result<Console, Diagnostics> {
+        let e = evaluate(path, overrides, init_time)?;
+        Ok(Console {
+            scope: e.scope,
+            summary: e.summary,
+            secrets: e.secrets,
+        })
     }
-    t.hcl = Some(summary);
-    Ok(t)
+
+    /// A console with no template.
+    pub fn empty(init_time: chrono::DateTime<chrono::Utc>) -> Console {
+        let cwd = std::env::current_dir().unwrap_or_default();
+        let scope = Scope {
+            src: Source::new_hcl("<console-input>", String::new()),
+            roots: BTreeMap::new(),
+            pending_locals: vec![],
+            pending_data: vec![],
+            defer_build: false,
+            iter: vec![],
+            facts: Arc::new(funcs::Facts {
+                init_time,
+                cwd: cwd.clone(),
+                template_dir: cwd,
+            }),
+            offset: 0,
+        };
+        Console {
+            scope,
+            summary: HclSummary::default(),
+            secrets: vec![],
+        }
+    }
+
+    /// Evaluates one line: its value as the console prints it (a string as it is, anything
+    /// else in HCL's syntax), or the error, placed in the line.
+    pub fn eval(&self, line: &str) -> Result<String, Diagnostic> {
+        let src = Source::new_hcl("<console-input>", line.to_string());
+        let expr = hcl_edit::parser::parse_expr(line).map_err(|e| {
+            let at = e.location().offset();
+            Diagnostic::at(
+                Some(&Span::new(&src, at, (at + 1).min(line.len().max(1)))),
+                format!("invalid expression: {}", e.message()),
+            )
+        })?;
+        let mut sc = self.scope.clone();
+        sc.src = src;
+        sc.offset = 0;
+        let v = sc.eval(&expr).map_err(|f| f.diag)?;
+        Ok(match &v.kind {
+            Kind::String(s) => s.clone(),
+            _ => hcl_syntax(&v),
+        })
+    }
+}
+
+/// A value written in HCL's syntax: `[1, "a"]`, `{ a = 1 }`, `null`.
+fn hcl_syntax(v: &Value) -> String {
+    match &v.kind {
+        Kind::Null => "null".into(),
+        Kind::Bool(b) => b.to_string(),
+        Kind::Number(n) => n.parse::<f64>().map_or(n.clone(), funcs::format_number),
+        Kind::String(s) => serde_json::Value::String(s.clone()).to_string(),
+        Kind::Array(items) => format!(
+            "[{}]",
+            items.iter().map(hcl_syntax).collect::<Vec<_>>().join(", ")
+        ),
+        Kind::Object(members) if members.is_empty() => "{}".into(),
+        Kind::Object(members) => format!(
+            "{{ {} }}",
+            members
+                .iter()
+                .map(|m| {
+                    // `a-b = 1` in an object is `a - b`: such keys are quoted.
+                    let key = if upgrade::is_ident(&m.key) && !m.key.contains('-') {
+                        m.key.clone()
+                    } else {
+                        serde_json::Value::String(m.key.clone()).to_string()
+                    };
+                    format!("{key} = {}", hcl_syntax(&m.value))
+                })
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
 }
 
 fn dir_string(p: &Path) -> String {

@@ -457,7 +457,7 @@ pub fn string_expr(s: &str) -> String {
     Cx { derived: vec![] }.string(s)
 }
 
-fn is_ident(s: &str) -> bool {
+pub(crate) fn is_ident(s: &str) -> bool {
     s.chars()
         .next()
         .is_some_and(|c| c.is_alphabetic() || c == '_')

@@ -2,6 +2,7 @@
 
 pub mod build;
 pub mod cleanup;
+pub mod console;
 pub mod fmt;
 pub mod hcl2_upgrade;
 pub mod init;
