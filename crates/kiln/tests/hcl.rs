@@ -486,7 +486,10 @@ fn console_evaluates_lines_in_the_templates_context() {
     assert_eq!((code, out.as_str()), (Some(1), ""), "{err}");
     assert_says(
         &err,
-        &["<console-input>:1:", "does not have an attribute named \"nope\""],
+        &[
+            "<console-input>:1:",
+            "does not have an attribute named \"nope\"",
+        ],
     );
     // Legacy JSON: Go templates with the user variables.
     let (code, out, _) = console(
