@@ -17,7 +17,8 @@ pub enum Verdict {
     Refused(String),
 }
 
-fn parse(v: &str) -> Option<[u64; 3]> {
+/// A version (`1.7.0`, `v1.8`, `1.9.0-beta`) as major, minor, patch.
+pub fn parse(v: &str) -> Option<[u64; 3]> {
     let parts: Vec<u64> = v
         .trim()
         .trim_start_matches('v')

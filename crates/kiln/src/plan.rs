@@ -11,6 +11,7 @@ use kiln_template::interp::Context;
 use kiln_template::ir::{applies_to, interpolate, interpolate_except, ProvisionerDef, Template};
 use kiln_template::variables::{resolve, Overrides};
 use kiln_template::{hcl, legacy};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// Every plugin type kiln has.
@@ -52,13 +53,7 @@ fn check_min_version(t: &mut Template) -> Result<(), Diagnostic> {
     let Some(min) = &t.min_version else {
         return Ok(());
     };
-    let numeric = min
-        .trim()
-        .trim_start_matches('v')
-        .split('-')
-        .next()
-        .is_some_and(|v| !v.is_empty() && v.split('.').all(|p| p.parse::<u64>().is_ok()));
-    if !numeric {
+    if kiln_template::version::parse(min).is_none() {
         return Err(Diagnostic::new(format!(
             "min_packer_version: \"{min}\" is not a version"
         )));
@@ -160,6 +155,16 @@ fn parse_unix_time(v: &str) -> Option<chrono::DateTime<chrono::Utc>> {
     chrono::DateTime::from_timestamp(secs.parse().ok()?, nanos)
 }
 
+/// The values a run masks: the sensitive variables' values among `vars`, and what the
+/// template read from secret stores.
+pub fn secrets_of(t: &Template, vars: &BTreeMap<String, String>) -> Vec<String> {
+    t.sensitive
+        .iter()
+        .filter_map(|n| vars.get(n).cloned())
+        .chain(t.secrets.iter().cloned())
+        .collect()
+}
+
 /// Builds the jobs for a template.
 pub fn plan(t: &Template, overrides: &Overrides, opts: &PlanOptions) -> Result<Plan, Diagnostics> {
     let registry = registry();
@@ -171,12 +176,7 @@ pub fn plan(t: &Template, overrides: &Overrides, opts: &PlanOptions) -> Result<P
     } else {
         resolve(t, overrides, &base)?
     };
-    let mut secrets: Vec<String> = t
-        .sensitive
-        .iter()
-        .filter_map(|n| vars.get(n).cloned())
-        .chain(t.secrets.iter().cloned())
-        .collect();
+    let mut secrets = secrets_of(t, &vars);
     base.user_vars = vars;
 
     let mut errs = Diagnostics::default();

@@ -161,16 +161,7 @@ fn copies_encryption_sharing_and_block_devices() {
     );
     // The box: each region's AMI in the Vagrantfile, in region order, as Packer writes it.
     let boxed = dir.path().join("box/aws.box");
-    let member = |name: &str| {
-        let o = std::process::Command::new("tar")
-            .arg("-xzOf")
-            .arg(&boxed)
-            .arg(name)
-            .output()
-            .unwrap();
-        assert!(o.status.success(), "{name}: {text}");
-        String::from_utf8_lossy(&o.stdout).into_owned()
-    };
+    let member = |name: &str| String::from_utf8_lossy(&tar_gz_member(&boxed, name)).into_owned();
     assert_eq!(member("metadata.json"), "{\"provider\":\"aws\"}\n");
     let regions: String = ids
         .iter()

@@ -55,18 +55,6 @@ fn tar_member(s: &Scratch, tar: &str, member: &str) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
-/// One member of a .tar.gz, read with the system's tar.
-fn tar_gz_member(tar: &std::path::Path, member: &str) -> String {
-    let o = std::process::Command::new("tar")
-        .arg("-xzOf")
-        .arg(tar)
-        .arg(member)
-        .output()
-        .unwrap();
-    assert!(o.status.success(), "{}", text(&o));
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
 /// The containers and images of the daemon now, to compare with after a build.
 fn snapshot(d: &Dockerd) -> (Vec<String>, Vec<String>) {
     (d.containers(), d.images())
@@ -323,16 +311,14 @@ fn an_export_is_imported_tagged_and_saved_by_the_docker_post_processors() {
         ],
     );
     let boxed = s.path().join("out/docker.box");
-    assert_eq!(
-        tar_gz_member(&boxed, "metadata.json"),
-        "{\"provider\":\"docker\"}\n"
-    );
+    let member = |name: &str| String::from_utf8_lossy(&tar_gz_member(&boxed, name)).into_owned();
+    assert_eq!(member("metadata.json"), "{\"provider\":\"docker\"}\n");
     assert!(
-        tar_gz_member(&boxed, "Vagrantfile").contains(
+        member("Vagrantfile").contains(
             "\tconfig.vm.provider :docker do |docker, override|\n\t\tdocker.image = \"kiln-test/boxed:v1\"\n"
         ),
         "{}",
-        tar_gz_member(&boxed, "Vagrantfile")
+        member("Vagrantfile")
     );
     assert!(
         !d.docker(&["inspect", "kiln-test/boxed:v1"])

@@ -314,16 +314,7 @@ fn untar_gz(path: &Path) -> Vec<(String, Vec<u8>)> {
     assert!(out.status.success(), "tar -t: {}", text(&out));
     String::from_utf8_lossy(&out.stdout)
         .lines()
-        .map(|name| {
-            let o = Command::new("tar")
-                .args(["-xzOf"])
-                .arg(path)
-                .arg(name)
-                .output()
-                .unwrap();
-            assert!(o.status.success(), "tar -x {name}: {}", text(&o));
-            (name.to_string(), o.stdout)
-        })
+        .map(|name| (name.to_string(), tar_gz_member(path, name)))
         .collect()
 }
 

@@ -46,6 +46,18 @@ const FLOPPY: &str = "qemu:floppy";
 /// build succeeds: `kiln cleanup` removes a directory only when it finds its run's mark.
 const MARK: &str = ".kiln-run";
 
+/// Deletes a temporary file of the build's (the CD, the floppy: `what` in the message) and
+/// journals it gone; a file already gone is gone.
+fn remove_temp(cx: &BuildCx, kind: &str, path: &Path, what: &str) {
+    let key = path.display().to_string();
+    match std::fs::remove_file(path) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+            cx.ui.error(&format!("Error deleting {what} {key}: {e}"))
+        }
+        _ => journal(cx, kind, &key, &key, Event::Deleted),
+    }
+}
+
 /// Records what happened to one of the build's resources.
 fn journal(cx: &BuildCx, kind: &str, key: &str, id: &str, event: Event) {
     cx.info

@@ -154,13 +154,7 @@ impl Step<State> for StepCreateCd {
             return;
         };
         s.cd_path = None;
-        let key = path.display().to_string();
-        match std::fs::remove_file(&path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-                cx.ui.error(&format!("Error deleting CD disk {key}: {e}"))
-            }
-            _ => journal(cx, CD, &key, &key, Event::Deleted),
-        }
+        super::remove_temp(cx, CD, &path, "CD disk");
     }
 }
 

@@ -69,12 +69,6 @@ impl Step<State> for StepCreateFloppy {
             return;
         };
         s.floppy_path = None;
-        let key = path.display().to_string();
-        match std::fs::remove_file(&path) {
-            Err(e) if e.kind() != std::io::ErrorKind::NotFound => cx
-                .ui
-                .error(&format!("Error deleting floppy disk {key}: {e}")),
-            _ => journal(cx, FLOPPY, &key, &key, Event::Deleted),
-        }
+        super::remove_temp(cx, FLOPPY, &path, "floppy disk");
     }
 }

@@ -262,15 +262,7 @@ fn write_tar<W: Write>(files: &[String], w: W) -> std::io::Result<()> {
         let mut header = tar::Header::new_gnu();
         header.set_metadata_in_mode(&meta, tar::HeaderMode::Complete);
         header.set_mtime(0);
-        header.set_uid(meta.uid().into());
-        header.set_gid(meta.gid().into());
-        // Names too, as Go's tar.FileInfoHeader records them.
-        if let Some(name) = user_name(meta.uid()) {
-            header.set_username(&name)?;
-        }
-        if let Some(name) = group_name(meta.gid()) {
-            header.set_groupname(&name)?;
-        }
+        set_owner(&mut header, meta.uid(), meta.gid())?;
         let name = Path::new(f)
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -282,8 +274,21 @@ fn write_tar<W: Write>(files: &[String], w: W) -> std::io::Result<()> {
     Ok(())
 }
 
+/// A tar entry's owner by number and by name, as Go's tar.FileInfoHeader records it.
+pub(crate) fn set_owner(header: &mut tar::Header, uid: u32, gid: u32) -> std::io::Result<()> {
+    header.set_uid(uid.into());
+    header.set_gid(gid.into());
+    if let Some(name) = user_name(uid) {
+        header.set_username(&name)?;
+    }
+    if let Some(name) = group_name(gid) {
+        header.set_groupname(&name)?;
+    }
+    Ok(())
+}
+
 /// The account name of `uid`, if it has one.
-pub(crate) fn user_name(uid: u32) -> Option<String> {
+fn user_name(uid: u32) -> Option<String> {
     let mut buf = vec![0 as libc::c_char; 4096];
     // SAFETY: getpwuid_r writes into `pwd` and `buf`, both live and sized as passed; the name
     // pointer it returns points into `buf`, read before `buf` is dropped.
@@ -303,7 +308,7 @@ pub(crate) fn user_name(uid: u32) -> Option<String> {
 }
 
 /// The group name of `gid`, if it has one.
-pub(crate) fn group_name(gid: u32) -> Option<String> {
+fn group_name(gid: u32) -> Option<String> {
     let mut buf = vec![0 as libc::c_char; 4096];
     // SAFETY: as in `user_name`, for getgrgid_r.
     unsafe {

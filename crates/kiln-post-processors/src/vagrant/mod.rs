@@ -333,18 +333,6 @@ fn write_box(
         for (name, entry) in entries {
             say(&format!("Compressing: {name}"));
             let mut header = tar::Header::new_gnu();
-            // Owners by number and name, as Go's tar.FileInfoHeader records them.
-            let owned = |h: &mut tar::Header, uid: u32, gid: u32| -> std::io::Result<()> {
-                h.set_uid(uid.into());
-                h.set_gid(gid.into());
-                if let Some(n) = crate::compress::user_name(uid) {
-                    h.set_username(&n)?;
-                }
-                if let Some(n) = crate::compress::group_name(gid) {
-                    h.set_groupname(&n)?;
-                }
-                Ok(())
-            };
             match entry {
                 Entry::Text(text) => {
                     header.set_mode(0o644);
@@ -353,7 +341,7 @@ fn write_box(
                     header.set_entry_type(tar::EntryType::Regular);
                     // SAFETY: getuid and getgid cannot fail and touch no memory.
                     let (uid, gid) = unsafe { (libc::getuid(), libc::getgid()) };
-                    owned(&mut header, uid, gid)?;
+                    crate::compress::set_owner(&mut header, uid, gid)?;
                     tar.append_data(&mut header, name, text.as_bytes())?;
                 }
                 Entry::File(path) => {
@@ -361,7 +349,7 @@ fn write_box(
                     let mut file = std::fs::File::open(path)?;
                     let meta = file.metadata()?;
                     header.set_metadata_in_mode(&meta, tar::HeaderMode::Complete);
-                    owned(&mut header, meta.uid(), meta.gid())?;
+                    crate::compress::set_owner(&mut header, meta.uid(), meta.gid())?;
                     let len = meta.len();
                     tar.append_data(&mut header, name, (&mut file).take(len))?;
                 }

@@ -619,6 +619,22 @@ fn is_line_end(src: &str, t: &Tok) -> bool {
 /// changed.
 pub fn format(text: &str) -> Result<String, Malformed> {
     let mut toks = Lexer::new(text).run()?;
+    layout(text, &mut toks);
+    let mut out = String::with_capacity(text.len() + text.len() / 8);
+    for t in &toks {
+        out.extend(std::iter::repeat_n(' ', t.spaces));
+        out.push_str(&text[t.start..t.end]);
+    }
+    Ok(out)
+}
+
+/// What HCL's scanner refuses in `text` (see [`Malformed`]), without laying it out.
+pub fn scan(text: &str) -> Result<(), Malformed> {
+    Lexer::new(text).run().map(drop)
+}
+
+/// Sets the spaces before each token as HCL's canonical layout has them.
+fn layout(text: &str, toks: &mut [Tok]) {
     let n = toks.len() - 1; // the end-of-file token belongs to no line
     let mut lines = vec![];
     let mut start = 0;
@@ -653,15 +669,9 @@ pub fn format(text: &str) -> Result<String, Malformed> {
             }
         }
     }
-    indent(&mut toks, &lines);
-    space(text, &mut toks, &lines);
-    align(text, &mut toks, &lines);
-    let mut out = String::with_capacity(text.len() + text.len() / 8);
-    for t in &toks {
-        out.extend(std::iter::repeat_n(' ', t.spaces));
-        out.push_str(&text[t.start..t.end]);
-    }
-    Ok(out)
+    indent(toks, &lines);
+    space(text, toks, &lines);
+    align(text, toks, &lines);
 }
 
 fn indent(toks: &mut [Tok], lines: &[Line]) {

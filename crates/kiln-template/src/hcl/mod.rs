@@ -55,14 +55,14 @@ pub(crate) fn parse_file(path: &Path) -> Result<File, Diagnostic> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Diagnostic::new(format!("could not read {}: {e}", path.display())))?;
     let src = Source::new_hcl(path.display().to_string(), text);
-    let (body, _) = parse_source(&src)?;
+    let body = parse_source(&src)?;
     Ok(File { src, body })
 }
 
-/// Parses a file with hcl-edit, then formats it to find what HCL's own scanner refuses and
-/// hcl-edit reads past (a comment after a heredoc's closing marker): a template Packer
-/// refuses is refused here too. The formatted text is returned.
-fn parse_source(src: &Arc<Source>) -> Result<(Body, String), Diagnostic> {
+/// Parses a file with hcl-edit, then scans it with the formatter's tokenizer to find what
+/// HCL's own scanner refuses and hcl-edit reads past (a comment after a heredoc's closing
+/// marker): a template Packer refuses is refused here too.
+fn parse_source(src: &Arc<Source>) -> Result<Body, Diagnostic> {
     let malformed = |m: fmt::Malformed| {
         let end = src.text[m.at..]
             .chars()
@@ -76,7 +76,7 @@ fn parse_source(src: &Arc<Source>) -> Result<(Body, String), Diagnostic> {
     let body = hcl_edit::parser::parse_body(&src.text).map_err(|e| {
         // What the scanner finds left open (a string, a heredoc, a bracket) is said where it
         // opens; the parser would only say where it gave up.
-        if let Err(m) = fmt::format(&src.text) {
+        if let Err(m) = fmt::scan(&src.text) {
             return malformed(m);
         }
         let at = e.location().offset();
@@ -85,14 +85,16 @@ fn parse_source(src: &Arc<Source>) -> Result<(Body, String), Diagnostic> {
             format!("invalid HCL: {}", e.message()),
         )
     })?;
-    let formatted = fmt::format(&src.text).map_err(malformed)?;
-    Ok((body, formatted))
+    fmt::scan(&src.text).map_err(malformed)?;
+    Ok(body)
 }
 
 /// `text` (the file `name`) in HCL's canonical layout, as `packer fmt` writes it; a syntax
 /// error points at its line and column, and nothing is formatted.
 pub fn format_file(name: &str, text: &str) -> Result<String, Diagnostic> {
-    parse_source(&Source::new_hcl(name.to_string(), text.to_string())).map(|(_, f)| f)
+    parse_source(&Source::new_hcl(name.to_string(), text.to_string()))?;
+    // The text scanned clean just now.
+    fmt::format(text).map_err(|m| Diagnostic::new(format!("{name}: invalid HCL: {}", m.what)))
 }
 
 /// The template files and auto var files `path` stands for, each list sorted by name.

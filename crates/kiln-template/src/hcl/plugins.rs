@@ -33,23 +33,6 @@ pub struct Plugin {
     pub built_in: Option<&'static str>,
 }
 
-fn literal(e: &Expression) -> Option<String> {
-    match e {
-        Expression::String(s) => Some(s.as_str().to_string()),
-        Expression::StringTemplate(t) => {
-            let mut out = String::new();
-            for el in t.iter() {
-                match el {
-                    hcl_edit::template::Element::Literal(l) => out.push_str(l.as_str()),
-                    _ => return None,
-                }
-            }
-            Some(out)
-        }
-        _ => None,
-    }
-}
-
 /// The plugins a `required_plugins` block names.
 pub(crate) fn required(src: &Arc<Source>, b: &Block) -> Result<Vec<Plugin>, Diagnostic> {
     let mut out = vec![];
@@ -73,9 +56,9 @@ pub(crate) fn required(src: &Arc<Source>, b: &Block) -> Result<Vec<Plugin>, Diag
         for (k, v) in o.iter() {
             let key = match k {
                 ObjectKey::Ident(i) => i.as_str().to_string(),
-                ObjectKey::Expression(x) => literal(x).unwrap_or_default(),
+                ObjectKey::Expression(x) => x.as_str().unwrap_or_default().to_string(),
             };
-            let Some(text) = literal(v.expr()) else {
+            let Some(text) = v.expr().as_str().map(str::to_string) else {
                 return Err(Diagnostic::at(
                     span_in(src, v.expr()).as_ref(),
                     format!("required_plugins: {name}.{key} must be a literal string"),

@@ -111,12 +111,7 @@ fn load(path: &str, flags: &args::Parsed) -> Result<(Mode, kiln_core::redact::Re
     let mut cx = kiln_template::interp::Context::new(plan::init_time());
     cx.template_path = t.path.as_ref().map(|p| p.display().to_string());
     let resolved = kiln_template::variables::resolve(&t, &o, &cx).map_err(|d| d.to_string())?;
-    let secrets: Vec<String> = t
-        .sensitive
-        .iter()
-        .filter_map(|n| resolved.get(n).cloned())
-        .chain(t.secrets.iter().cloned())
-        .collect();
+    let secrets = plan::secrets_of(&t, &resolved);
     let vars = resolved
         .iter()
         .map(|(k, v)| (k.clone(), v.clone()))

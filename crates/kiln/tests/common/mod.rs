@@ -235,3 +235,20 @@ pub fn test_ca(dir: &std::path::Path) -> [std::path::PathBuf; 3] {
     );
     ["ca.pem", "server.pem", "server.key"].map(|f| dir.join(f))
 }
+
+/// One member of a .tar.gz (a Vagrant box), read with the system's tar.
+pub fn tar_gz_member(tar: &Path, member: &str) -> Vec<u8> {
+    let o = Command::new("tar")
+        .arg("-xzOf")
+        .arg(tar)
+        .arg(member)
+        .output()
+        .expect("run tar");
+    assert!(
+        o.status.success(),
+        "{member} in {}: {}",
+        tar.display(),
+        String::from_utf8_lossy(&o.stderr)
+    );
+    o.stdout
+}
