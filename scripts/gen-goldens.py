@@ -105,6 +105,18 @@ def main():
         machine = "".join(l.split(",", 1)[1] + "\n" for l in machine.splitlines())
         open(os.path.join(GOLD, name + ".inspect"), "w").write(human)
         open(os.path.join(GOLD, name + ".inspect-machine"), "w").write(machine)
+    # HCL2 in JSON syntax: a directory of a .pkr.json and a .pkr.hcl with an auto var file in
+    # JSON, and a JSON -var-file; what the build says and prints, the files, and `inspect`.
+    hcl_json = os.path.join(FIX, "hcl_json")
+    code, out, work = run("hcl_json/dir", ["-var-file=" + os.path.join(hcl_json, "given.json")], {})
+    assert code == 0, out
+    _, messages, files, _ = normalize_run(out, work)
+    open(os.path.join(GOLD, "hcl_json.messages"), "w").write("\n".join(messages) + "\n")
+    open(os.path.join(GOLD, "hcl_json.says"), "w").write("\n".join(say_lines(out)) + "\n")
+    open(os.path.join(GOLD, "hcl_json.files"), "w").write("\n".join(files) + "\n")
+    human = subprocess.run(["packer", "inspect", os.path.join(hcl_json, "dir")],
+                           capture_output=True, text=True).stdout
+    open(os.path.join(GOLD, "hcl_json.inspect"), "w").write(human)
     # Exit codes of `validate` for each case in fixtures/validate/cases.txt.
     vdir = os.path.join(FIX, "validate")
     lines = []

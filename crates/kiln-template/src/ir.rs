@@ -57,6 +57,8 @@ pub struct HclSummary {
 pub struct HclBuildSummary {
     /// Its `name`, if any.
     pub name: Option<String>,
+    /// Its `description`, if any.
+    pub description: Option<String>,
     /// Its builds' names (`type.name`).
     pub sources: Vec<String>,
     /// Provisioner types in order.

@@ -8,11 +8,22 @@ use std::sync::Arc;
 
 /// Parses a whole JSON document.
 pub fn parse(src: &Arc<Source>) -> Result<Value, Diagnostic> {
+    parse_document(src, false)
+}
+
+/// Parses a whole JSON document in which a key may appear more than once in an object, as
+/// HCL's JSON syntax allows (each is a block); every member is kept, in order.
+pub fn parse_keeping_duplicates(src: &Arc<Source>) -> Result<Value, Diagnostic> {
+    parse_document(src, true)
+}
+
+fn parse_document(src: &Arc<Source>, duplicates: bool) -> Result<Value, Diagnostic> {
     let mut p = Parser {
         src,
         bytes: src.text.as_bytes(),
         pos: 0,
         depth: 0,
+        duplicates,
     };
     p.skip_ws();
     let v = p.value()?;
@@ -31,6 +42,8 @@ struct Parser<'a> {
     bytes: &'a [u8],
     pos: usize,
     depth: usize,
+    /// Keys may repeat in an object.
+    duplicates: bool,
 }
 
 impl Parser<'_> {
@@ -288,7 +301,11 @@ impl Parser<'_> {
             }
             let key = self.string()?;
             let key_span = self.span(key_start);
-            if let Some(first) = members.iter().find(|m| m.key == key) {
+            if let Some(first) = members
+                .iter()
+                .find(|m| m.key == key)
+                .filter(|_| !self.duplicates)
+            {
                 let (l, c) = first
                     .key_span
                     .as_ref()

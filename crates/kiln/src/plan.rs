@@ -24,15 +24,9 @@ pub fn registry() -> Registry {
     r
 }
 
-/// Loads a template: legacy JSON, or HCL2 (a `.pkr.hcl` file or a directory of them), which
+/// Loads a template: legacy JSON, or HCL2 (a `.pkr.hcl` or `.pkr.json` file, or a directory), which
 /// is evaluated now with the command line's variables.
 pub fn load_template(path: &str, overrides: &Overrides) -> Result<Template, Diagnostics> {
-    if path.ends_with(".pkr.json") {
-        return Err(Diagnostic::new(format!(
-            "{path}: HCL2 templates in JSON syntax (.pkr.json) are not supported by kiln yet; legacy JSON and .pkr.hcl templates are"
-        ))
-        .into());
-    }
     if hcl::is_hcl(path) {
         return hcl::load(Path::new(path), overrides, init_time());
     }

@@ -214,8 +214,40 @@ fn mistakes_are_reported_at_their_place_with_exit_code_1() {
             vec!["t.pkr.hcl:3:3", "bogus_option"],
         ),
     ];
-    for (text, want) in cases {
-        let tpl = write(dir.path(), "t.pkr.hcl", text);
+    // In JSON syntax, each mistake is said at its place in the JSON, with the JSON's line.
+    let json_cases = [
+        (
+            "{\n  \"source\": {\"null\": {\"x\": {\"communicator\": \"none\"}}}\n  \"build\": {}\n}\n",
+            vec!["t.pkr.json:3:3: missing comma", "add a ',' at the end of line 2"],
+        ),
+        (
+            "{\n  \"source\": {\"null\": {\"x\": {\"communicator\": \"none\"}}},\n  \"build\": {\"sources\": [\"source.null.y\"]}\n}\n",
+            vec!["t.pkr.json:3:25", "Unknown source", "did you mean \"source.null.x\"?"],
+        ),
+        (
+            "{\n  \"locals\": {\n    \"v\": \"pre ${uper(\\\"x\\\")}\"\n  }\n}\n",
+            vec!["t.pkr.json:3:17", "there is no function named \"uper\"", "3 |     \"v\": \"pre ${uper"],
+        ),
+        (
+            "{\"source\": {\"null\": {\"x\": {\"communicator\": \"none\",\n  \"bogus_option\": 1}}},\n \"build\": {\"sources\": [\"source.null.x\"]}}\n",
+            vec!["t.pkr.json:2:4", "bogus_option"],
+        ),
+        (
+            "{\"variable\": {\"v\": {\"type\": \"list(\"}}}",
+            vec!["t.pkr.json:1:29", "invalid expression \"list(\""],
+        ),
+        (
+            "{\"sources\": {}}",
+            vec!["t.pkr.json:1:2", "unsupported block \"sources\"", "did you mean \"source\"?"],
+        ),
+    ];
+    let named = |name: &'static str| move |(text, want)| (name, text, want);
+    for (name, text, want) in cases
+        .into_iter()
+        .map(named("t.pkr.hcl"))
+        .chain(json_cases.into_iter().map(named("t.pkr.json")))
+    {
+        let tpl = write(dir.path(), name, text);
         let out = run_in(dir.path(), &["validate", &tpl], &[]);
         let said = format!("{}{}", stdout(&out), String::from_utf8_lossy(&out.stderr));
         assert_eq!(out.status.code(), Some(1), "{text}\n{said}");
@@ -474,11 +506,11 @@ fn console_evaluates_lines_in_the_templates_context() {
     };
     let (code, out, err) = console(
         &["-var", "greeting=hi", &tpl],
-        "local.msg\nupper(var.greeting)\nlocal.n * 2\n[local.n, \"a\", { k = true, \"a-b\" = null }]\nvar.secret\nvariables\n",
+        "local.msg\nupper(var.greeting)\nlocal.n * 2\n[local.n, \"a\", { \"z-b\" = [], k = true, n = null }]\nvar.secret\nvariables\n",
     );
     assert_eq!(code, Some(0), "{err}");
     assert!(
-        out.starts_with("hi world\nHI\n10\n[5, \"a\", { k = true, \"a-b\" = null }]\n<sensitive>\n> input-variables:\n\nvar.greeting: \"hi\"\n"),
+        out.starts_with("hi world\nHI\n10\n[\n  5,\n  \"a\",\n  {\n    \"k\" = true\n    \"z-b\" = []\n  },\n]\n<sensitive>\n> input-variables:\n\nvar.greeting: \"hi\"\n"),
         "{out}"
     );
     assert!(!out.contains("s3cr3t-value"), "{out}");

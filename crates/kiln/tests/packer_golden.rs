@@ -258,3 +258,35 @@ fn local_plugins_match_packer_artifacts_files_sums_and_manifest() {
     sums.push_str(&String::from_utf8_lossy(&tar.stdout));
     assert_eq!(sums, golden("plugins.sums"));
 }
+
+#[test]
+fn hcl2_in_json_syntax_builds_and_inspects_as_packer() {
+    // A directory of a .pkr.json and a .pkr.hcl, with an auto var file in JSON and a JSON
+    // -var-file: the values, templates and blocks as Packer read them.
+    let fixture = fixtures().join("hcl_json");
+    let dir = tempfile::tempdir().unwrap();
+    let var_file = format!("-var-file={}", fixture.join("given.json").display());
+    let template = fixture.join("dir");
+    let out = run_in(
+        dir.path(),
+        &[
+            "build",
+            "-machine-readable",
+            &var_file,
+            template.to_str().unwrap(),
+        ],
+        &[],
+    );
+    let text = stdout(&out);
+    assert!(out.status.success(), "{text}");
+    assert_eq!(message_lines(&text), golden("hcl_json.messages"));
+    assert_eq!(say_lines(&text), golden("hcl_json.says"));
+    assert_eq!(listing(dir.path()), golden("hcl_json.files"));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("built.txt")).unwrap(),
+        "hello demo in US-EAST-1\n"
+    );
+    let out = run_in(dir.path(), &["inspect", template.to_str().unwrap()], &[]);
+    assert!(out.status.success());
+    assert_eq!(stdout(&out), golden("hcl_json.inspect"));
+}

@@ -25,6 +25,7 @@ const BUILD_KEYS: &[&str] = &[
     "error-cleanup-provisioner",
 ];
 const PROVISIONER_META: &[&str] = &[
+    "name",
     "only",
     "except",
     "pause_before",
@@ -55,6 +56,7 @@ pub(crate) fn make_builds(
         let mut sc = scope.clone();
         sc.src = src.clone();
         let mut build_name = None;
+        let mut description = None;
         let mut refs: Vec<(String, Option<crate::Span>, Option<Block>)> = vec![];
         for st in b.body.iter() {
             match st {
@@ -63,7 +65,10 @@ pub(crate) fn make_builds(
                         Ok(v) => build_name = v.as_str().map(str::to_string),
                         Err(x) => errs.push(x.diag),
                     },
-                    "description" => {}
+                    "description" => match sc.eval(&a.value) {
+                        Ok(v) => description = v.as_str().map(str::to_string),
+                        Err(x) => errs.push(x.diag),
+                    },
                     "sources" => match &a.value {
                         Expression::Array(items) => {
                             for item in items.iter() {
@@ -97,11 +102,12 @@ pub(crate) fn make_builds(
         }
         let mut bs = HclBuildSummary {
             name: build_name.clone(),
+            description,
             ..Default::default()
         };
         let mut instances = vec![];
         for (r, at, nested) in refs {
-            let key = r.strip_prefix("source.").unwrap_or(&r).to_string();
+            let key = source_key(&r);
             let Some((kind, name, ssrc, sblock)) = d.sources.get(&key) else {
                 let e = Diagnostic::at(
                     at.as_ref(),
@@ -169,7 +175,7 @@ pub(crate) fn make_builds(
                     let Some(kind) = &one_label(src, inner, "type", errs) else {
                         continue;
                     };
-                    bs.provisioners.push(kind.clone());
+                    bs.provisioners.push(shown_as(&sc, kind, inner));
                     for (i, isc) in each() {
                         if let Some(p) = provisioner(isc, kind, inner, i, errs) {
                             t.provisioners.push(p);
@@ -190,7 +196,7 @@ pub(crate) fn make_builds(
                     let Some(kind) = &one_label(src, inner, "type", errs) else {
                         continue;
                     };
-                    bs.post_processors.push(vec![kind.clone()]);
+                    bs.post_processors.push(vec![shown_as(&sc, kind, inner)]);
                     for (i, isc) in each() {
                         if let Some(p) = post_processor(isc, kind, inner, i, errs) {
                             t.post_processors.push(vec![p]);
@@ -207,7 +213,7 @@ pub(crate) fn make_builds(
                                 let Some(kind) = &one_label(src, pb, "type", errs) else {
                                     continue;
                                 };
-                                kinds.push(kind.clone());
+                                kinds.push(shown_as(&sc, kind, pb));
                                 for ((i, isc), chain) in each().zip(chains.iter_mut()) {
                                     if let Some(p) = post_processor(isc, kind, pb, i, errs) {
                                         chain.push(p);
@@ -229,6 +235,31 @@ pub(crate) fn make_builds(
         }
         summary.builds.push(bs);
     }
+}
+
+/// How `inspect` shows a provisioner or post-processor block: `type.name` when it has a
+/// `name`, else its type.
+fn shown_as(sc: &Scope, kind: &str, b: &Block) -> String {
+    let name = b.body.iter().find_map(|st| match st {
+        Structure::Attribute(a) if a.key.as_str() == "name" => sc.eval(&a.value).ok(),
+        _ => None,
+    });
+    match name.as_ref().and_then(|v| v.as_str()) {
+        Some(n) if !n.is_empty() => format!("{kind}.{n}"),
+        _ => kind.to_string(),
+    }
+}
+
+/// The `type.name` a source reference names, as Packer reads one: of three parts or more
+/// (`source.null.x`, also `sources.null.x`) the second and third, of two the two.
+fn source_key(r: &str) -> String {
+    let parts: Vec<&str> = r.split('.').collect();
+    let parts = if parts.len() > 2 {
+        &parts[1..]
+    } else {
+        &parts[..]
+    };
+    parts.iter().take(2).copied().collect::<Vec<_>>().join(".")
 }
 
 /// `"source.null.x"` or a bare `source.null.x` as text.

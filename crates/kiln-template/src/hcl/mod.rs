@@ -12,6 +12,7 @@ mod build;
 pub mod eval;
 pub mod fmt;
 mod funcs;
+mod json_syntax;
 mod net;
 pub mod plugins;
 mod text;
@@ -39,9 +40,9 @@ use vars::{
     assign_vars, check_validations, eval_locals, local_block, variable_block, LocalDecl, VarDecl,
 };
 
-/// Whether `path` names an HCL2 template: a `.pkr.hcl` file or a directory.
+/// Whether `path` names an HCL2 template: a `.pkr.hcl` or `.pkr.json` file, or a directory.
 pub fn is_hcl(path: &str) -> bool {
-    path.ends_with(".pkr.hcl") || Path::new(path).is_dir()
+    path.ends_with(".pkr.hcl") || path.ends_with(".pkr.json") || Path::new(path).is_dir()
 }
 
 /// One parsed file.
@@ -50,11 +51,18 @@ pub(crate) struct File {
     pub body: Body,
 }
 
-/// Reads and parses one HCL file; a syntax error points at its line and column.
+/// Reads and parses one HCL file, in the native syntax or, for a `.json` one, HCL's JSON
+/// syntax; a syntax error points at its line and column.
 pub(crate) fn parse_file(path: &Path) -> Result<File, Diagnostic> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| Diagnostic::new(format!("could not read {}: {e}", path.display())))?;
-    let src = Source::new_hcl(path.display().to_string(), text);
+    let name = path.display().to_string();
+    let src = if name.ends_with(".json") {
+        let doc = json_syntax::Doc::of(&name);
+        json_syntax::convert(&Source::new(name, text), doc)?
+    } else {
+        Source::new_hcl(name, text)
+    };
     let body = parse_source(&src)?;
     Ok(File { src, body })
 }
@@ -97,38 +105,55 @@ pub fn format_file(name: &str, text: &str) -> Result<String, Diagnostic> {
     fmt::format(text).map_err(|m| Diagnostic::new(format!("{name}: invalid HCL: {}", m.what)))
 }
 
-/// The template files and auto var files `path` stands for, each list sorted by name.
-fn discover(path: &Path) -> Result<(Vec<PathBuf>, Vec<PathBuf>), Diagnostic> {
+/// The files a directory holds, as Packer reads them.
+#[derive(Default)]
+struct Discovered {
+    /// The templates: the `.pkr.hcl` files by name, then the `.pkr.json` ones.
+    templates: Vec<PathBuf>,
+    /// The `.auto.pkrvars.hcl` files, by name.
+    auto_hcl: Vec<PathBuf>,
+    /// The `.auto.pkrvars.json` files, by name: read after every HCL var file.
+    auto_json: Vec<PathBuf>,
+}
+
+/// The template files and auto var files `path` stands for.
+fn discover(path: &Path) -> Result<Discovered, Diagnostic> {
     if !path.is_dir() {
-        return Ok((vec![path.to_path_buf()], vec![]));
+        return Ok(Discovered {
+            templates: vec![path.to_path_buf()],
+            ..Default::default()
+        });
     }
-    let mut templates = vec![];
-    let mut auto = vec![];
+    let mut d = Discovered::default();
+    let mut json = vec![];
     let entries = std::fs::read_dir(path)
         .map_err(|e| Diagnostic::new(format!("could not read {}: {e}", path.display())))?;
     for entry in entries.flatten() {
         let p = entry.path();
         let name = entry.file_name().to_string_lossy().into_owned();
         if name.ends_with(".pkr.hcl") {
-            templates.push(p);
-        } else if name.ends_with(".auto.pkrvars.hcl") {
-            auto.push(p);
+            d.templates.push(p);
         } else if name.ends_with(".pkr.json") {
-            return Err(Diagnostic::new(format!(
-                "{}: HCL2 templates in JSON syntax (.pkr.json) are not supported by kiln yet",
-                p.display()
-            )));
+            json.push(p);
+        } else if name.ends_with(".auto.pkrvars.hcl") {
+            d.auto_hcl.push(p);
+        } else if name.ends_with(".auto.pkrvars.json") {
+            d.auto_json.push(p);
         }
     }
-    templates.sort();
-    auto.sort();
-    if templates.is_empty() {
+    d.templates.sort();
+    json.sort();
+    d.templates.extend(json);
+    d.auto_hcl.sort();
+    d.auto_json.sort();
+    if d.templates.is_empty() {
         return Err(Diagnostic::new(format!(
             "Could not find any config file in {}",
             path.display()
-        )));
+        ))
+        .with_hint("a config file is named *.pkr.hcl or *.pkr.json"));
     }
-    Ok((templates, auto))
+    Ok(d)
 }
 
 /// What the top-level blocks declared, before builds are made.
@@ -207,7 +232,11 @@ fn evaluate(
     overrides: &Overrides,
     init_time: chrono::DateTime<chrono::Utc>,
 ) -> Result<Evaluated, Diagnostics> {
-    let (paths, auto) = discover(path)?;
+    let Discovered {
+        templates: paths,
+        auto_hcl,
+        auto_json,
+    } = discover(path)?;
     let mut files = vec![];
     let mut errs = Diagnostics::default();
     for p in &paths {
@@ -258,7 +287,13 @@ fn evaluate(
     }
     std::mem::take(&mut errs).into_result()?;
     let mut warnings = std::mem::take(&mut d.warnings);
-    assign_vars(&mut d.vars, &auto, overrides, &scope, &mut warnings)?;
+    assign_vars(
+        &mut d.vars,
+        (&auto_hcl, &auto_json),
+        overrides,
+        &scope,
+        &mut warnings,
+    )?;
     let mut secrets = vec![];
     let mut summary = HclSummary::default();
     let mut var_obj = vec![];
@@ -365,8 +400,8 @@ impl Console {
         }
     }
 
-    /// Evaluates one line: its value as the console prints it (a string as it is, anything
-    /// else in HCL's syntax), or the error, placed in the line.
+    /// Evaluates one line: its value as Packer's console prints it ([`printable`]), or the
+    /// error, placed in the line.
     pub fn eval(&self, line: &str) -> Result<String, Diagnostic> {
         let src = Source::new_hcl("<console-input>", line.to_string());
         let expr = hcl_edit::parser::parse_expr(line).map_err(|e| {
@@ -380,42 +415,86 @@ impl Console {
         sc.src = src;
         sc.offset = 0;
         let v = sc.eval(&expr).map_err(|f| f.diag)?;
-        Ok(match &v.kind {
-            Kind::String(s) => s.clone(),
-            _ => hcl_syntax(&v),
-        })
+        Ok(printable(&v))
     }
 }
 
-/// A value written in HCL's syntax: `[1, "a"]`, `{ a = 1 }`, `null`.
-fn hcl_syntax(v: &Value) -> String {
+/// A value as Packer's console and `inspect` print it (its `PrintableCtyValue`): a string as
+/// it is, numbers as Go prints them, lists and maps one element a line (quoted strings, maps
+/// by key and without their nulls), each level indented two spaces.
+pub(crate) fn printable(v: &Value) -> String {
+    fn nested(v: &Value) -> String {
+        match &v.kind {
+            Kind::String(s) => text::go_quote(s),
+            _ => printable(v),
+        }
+    }
+    fn indent(text: &str) -> String {
+        text.lines()
+            .map(|l| format!("  {l}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    }
     match &v.kind {
         Kind::Null => "null".into(),
         Kind::Bool(b) => b.to_string(),
-        Kind::Number(n) => n.parse::<f64>().map_or(n.clone(), funcs::format_number),
-        Kind::String(s) => serde_json::Value::String(s.clone()).to_string(),
-        Kind::Array(items) => format!(
-            "[{}]",
-            items.iter().map(hcl_syntax).collect::<Vec<_>>().join(", ")
-        ),
-        Kind::Object(members) if members.is_empty() => "{}".into(),
-        Kind::Object(members) => format!(
-            "{{ {} }}",
-            members
+        Kind::Number(n) => go_number(n),
+        Kind::String(s) => s.clone(),
+        Kind::Array(items) if items.is_empty() => "[]".into(),
+        Kind::Array(items) => {
+            let mut out = String::from("[\n");
+            for x in items {
+                out.push_str(&indent(&nested(x)));
+                out.push_str(",\n");
+            }
+            out.push(']');
+            out
+        }
+        Kind::Object(members) => {
+            // Packer leaves out what is null in a map.
+            let mut sorted: Vec<&Member> = members
                 .iter()
-                .map(|m| {
-                    // `a-b = 1` in an object is `a - b`: such keys are quoted.
-                    let key = if upgrade::is_ident(&m.key) && !m.key.contains('-') {
-                        m.key.clone()
-                    } else {
-                        serde_json::Value::String(m.key.clone()).to_string()
-                    };
-                    format!("{key} = {}", hcl_syntax(&m.value))
-                })
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
+                .filter(|m| !matches!(m.value.kind, Kind::Null))
+                .collect();
+            if sorted.is_empty() {
+                return "{}".into();
+            }
+            sorted.sort_by(|a, b| a.key.cmp(&b.key));
+            let mut out = String::from("{\n");
+            for m in sorted {
+                out.push_str(&indent(&format!(
+                    "{} = {}",
+                    text::go_quote(&m.key),
+                    nested(&m.value)
+                )));
+                out.push('\n');
+            }
+            out.push('}');
+            out
+        }
     }
+}
+
+/// A number as Packer prints one: a whole number as an integer, anything else as Go's `%g`
+/// (`2.5`, `1e+06`, `1e-05`).
+fn go_number(n: &str) -> String {
+    if let Ok(i) = n.parse::<i64>() {
+        return i.to_string();
+    }
+    let Ok(f) = n.parse::<f64>() else {
+        return n.to_string();
+    };
+    if f.fract() == 0.0 && f.abs() < 9.2e18 {
+        return (f as i64).to_string();
+    }
+    let e = format!("{f:e}");
+    let (mantissa, exp) = e.split_once('e').unwrap_or((&e, "0"));
+    let exp: i32 = exp.parse().unwrap_or(0);
+    if (-4..6).contains(&exp) {
+        return format!("{f}");
+    }
+    let sign = if exp < 0 { '-' } else { '+' };
+    format!("{mantissa}e{sign}{:02}", exp.abs())
 }
 
 fn dir_string(p: &Path) -> String {
@@ -451,49 +530,9 @@ fn collect_strings(v: &Value, out: &mut Vec<String>) {
     }
 }
 
-/// A value as `inspect` shows it: quoted, collections written as HCL.
+/// A value as `inspect` shows it: Packer's printable form, quoted as Go quotes.
 fn shown(v: &Value) -> String {
-    fn hcl(v: &Value, indent: usize, out: &mut String) {
-        let pad = "  ".repeat(indent + 1);
-        match &v.kind {
-            Kind::Null => out.push_str("null"),
-            Kind::Bool(b) => out.push_str(&b.to_string()),
-            Kind::Number(n) => out.push_str(n),
-            Kind::String(s) => out.push_str(&serde_json::Value::String(s.clone()).to_string()),
-            Kind::Array(items) => {
-                out.push_str("[\n");
-                for x in items {
-                    out.push_str(&pad);
-                    hcl(x, indent + 1, out);
-                    out.push_str(",\n");
-                }
-                out.push_str(&"  ".repeat(indent));
-                out.push(']');
-            }
-            Kind::Object(ms) => {
-                out.push_str("{\n");
-                for m in ms {
-                    out.push_str(&format!(
-                        "{pad}{} = ",
-                        serde_json::Value::String(m.key.clone())
-                    ));
-                    hcl(&m.value, indent + 1, out);
-                    out.push('\n');
-                }
-                out.push_str(&"  ".repeat(indent));
-                out.push('}');
-            }
-        }
-    }
-    let text = match &v.kind {
-        Kind::String(s) => s.clone(),
-        _ => {
-            let mut s = String::new();
-            hcl(v, 0, &mut s);
-            s
-        }
-    };
-    serde_json::Value::String(text).to_string()
+    text::go_quote(&printable(v))
 }
 
 /// The span of a parsed node in `src`.

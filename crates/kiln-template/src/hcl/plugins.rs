@@ -114,7 +114,7 @@ pub fn missing(p: &Plugin) -> String {
 /// Every plugin the packer blocks of the HCL2 template at `path` (a file or a directory)
 /// require, for `kiln init`.
 pub fn of_template(path: &std::path::Path) -> Result<Vec<Plugin>, Diagnostic> {
-    let (files, _) = super::discover(path)?;
+    let files = super::discover(path)?.templates;
     let mut out = vec![];
     for f in files {
         let f = super::parse_file(&f)?;

@@ -351,6 +351,37 @@ build { sources = ["source.null.x"] }
 }
 
 #[test]
+fn json_syntax_blocks_read_as_the_native_ones() {
+    // The same as above, in JSON syntax: a plugin's blocks as objects, `dynamic` as a block.
+    let dir = tempfile::tempdir().unwrap();
+    let p = dir.path().join("t.pkr.json");
+    std::fs::write(
+        &p,
+        r#"{
+  "locals": {"disks": {"sdb": 10, "sdc": 20}},
+  "source": {"null": {"x": {
+    "filter": {"owners": ["self"]},
+    "mapping": {"name": "sda"},
+    "dynamic": {"mapping": {"for_each": "${local.disks}", "iterator": "d",
+                            "content": {"name": "${d.key}", "size": "${d.value}"}}},
+    "tags": {"kubernetes.io/cluster": "owned", "Name": "${upper(\"x\")}"}
+  }}},
+  "build": {"sources": ["source.null.x"]}
+}"#,
+    )
+    .unwrap();
+    let t = load(&p, &Overrides::default(), at()).unwrap();
+    assert_eq!(
+        config(&t, 0),
+        serde_json::json!({
+            "filter": {"owners": ["self"]},
+            "mapping": [{"name": "sda"}, {"name": "sdb", "size": 10}, {"name": "sdc", "size": 20}],
+            "tags": {"kubernetes.io/cluster": "owned", "Name": "X"},
+        })
+    );
+}
+
+#[test]
 fn a_directory_without_templates_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let e = load(dir.path(), &Overrides::default(), at())

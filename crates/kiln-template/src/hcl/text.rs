@@ -252,7 +252,7 @@ pub(super) fn format_verbs(f: &str, args: &[Value]) -> Result<String, String> {
                 }
             }
             'f' => format!("{:.*}", precision.unwrap_or(6), to_f64(arg)?),
-            'q' => serde_json::Value::String(string(arg, "argument")?).to_string(),
+            'q' => go_quote(&string(arg, "argument")?),
             other => return Err(format!("unsupported format verb %{other}")),
         };
         let pad = width.saturating_sub(text.chars().count());
@@ -273,4 +273,31 @@ pub(super) fn format_verbs(f: &str, args: &[Value]) -> Result<String, String> {
         }
     }
     Ok(out)
+}
+
+/// `s` as Go's `%q` writes it: in double quotes, with Go's escapes for quotes, backslashes and
+/// what does not print.
+pub(crate) fn go_quote(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\u{7}' => out.push_str("\\a"),
+            '\u{8}' => out.push_str("\\b"),
+            '\u{c}' => out.push_str("\\f"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            '\u{b}' => out.push_str("\\v"),
+            c if (c as u32) < 0x20 || c == '\u{7f}' => {
+                out.push_str(&format!("\\x{:02x}", c as u32))
+            }
+            c if c.is_control() => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }

@@ -158,7 +158,7 @@ fn from_text(v: &VarDecl, text: &str, what: &str, scope: &Scope) -> Result<Value
 
 pub(crate) fn assign_vars(
     vars: &mut [VarDecl],
-    auto: &[PathBuf],
+    (auto_hcl, auto_json): (&[PathBuf], &[PathBuf]),
     overrides: &Overrides,
     scope: &Scope,
     warnings: &mut Vec<Diagnostic>,
@@ -172,7 +172,8 @@ pub(crate) fn assign_vars(
             }
         }
     }
-    for path in auto.iter().chain(&overrides.hcl_files) {
+    // As Packer: the HCL var files (beside the template, then given), then the JSON ones.
+    for path in auto_hcl.iter().chain(&overrides.hcl_files).chain(auto_json) {
         let f = match parse_file(path) {
             Ok(f) => f,
             Err(d) => {

@@ -124,32 +124,37 @@ fn inspect_hcl(ui: &kiln_core::ui::Ui, h: &kiln_template::ir::HclSummary) {
     }
     out.push_str("\n> builds:\n");
     for (i, b) in h.builds.iter().enumerate() {
-        match &b.name {
+        match b.name.as_deref().filter(|n| !n.is_empty()) {
             Some(n) => out.push_str(&format!("\n  > {n}:\n")),
             None => out.push_str(&format!("\n  > <unnamed build {i}>:\n")),
         }
-        out.push_str("\n    sources:\n\n");
-        for s in &b.sources {
-            out.push_str(&format!("      {s}\n\n"));
+        if let Some(d) = b.description.as_deref().filter(|d| !d.is_empty()) {
+            out.push_str(&format!("\n  > Description: {d}\n"));
         }
-        out.push_str("    provisioners:\n\n");
+        out.push_str("\n    sources:\n");
+        if b.sources.is_empty() {
+            out.push_str("\n      <no source>\n");
+        }
+        for s in &b.sources {
+            out.push_str(&format!("\n      {s}\n"));
+        }
+        out.push_str("\n    provisioners:\n\n");
         if b.provisioners.is_empty() {
-            out.push_str("      <no provisioner>\n\n");
+            out.push_str("      <no provisioner>\n");
         }
         for p in &b.provisioners {
-            out.push_str(&format!("      {p}\n\n"));
+            out.push_str(&format!("      {p}\n"));
         }
-        out.push_str("    post-processors:\n\n");
+        out.push_str("\n    post-processors:\n");
         if b.post_processors.is_empty() {
-            out.push_str("      <no post-processor>\n\n");
+            out.push_str("\n      <no post-processor>\n");
         }
         for (j, chain) in b.post_processors.iter().enumerate() {
-            out.push_str(&format!("      {j}:\n"));
+            out.push_str(&format!("\n      {j}:\n"));
             for p in chain {
                 out.push_str(&format!("        {p}\n"));
             }
-            out.push('\n');
         }
     }
-    ui.say(out.strip_suffix('\n').unwrap_or(&out));
+    ui.say(&out);
 }
