@@ -60,8 +60,13 @@ enum Body {
     /// Every property an argument (`locals`, `variables`, `required_plugins`).
     Arguments,
     Local,
-    /// A plugin's configuration: a source, a provisioner, a post-processor, a data source.
+    /// A plugin's configuration: a source, a provisioner, a data source.
     Plugin,
+    /// A post-processor's: its `name`, `only`, `except` and `keep_input_artifact` are read
+    /// literally.
+    PostProcessor,
+    /// A build's `source` block: its `name` is read literally.
+    BuildSource,
     Build,
     PostProcessors,
     Dynamic,
@@ -95,13 +100,14 @@ fn schema(kind: Body, key: &str) -> Option<Item> {
         (B::Variable, "description" | "sensitive") => Argument(Mode::Literal),
         (B::Validation, "error_message") => Argument(Mode::Literal),
         (B::Local, "sensitive") => Argument(Mode::Literal),
-        (B::Build, "name" | "description") => Argument(Mode::Literal),
-        (B::Build, "source" | "provisioner" | "post-processor" | "error-cleanup-provisioner") => {
-            Block(1, B::Plugin)
-        }
+        (B::Build, "name" | "description" | "sources") => Argument(Mode::Literal),
+        (B::Build, "source") => Block(1, B::BuildSource),
+        (B::Build, "provisioner" | "error-cleanup-provisioner") => Block(1, B::Plugin),
+        (B::Build | B::PostProcessors, "post-processor") => Block(1, B::PostProcessor),
         (B::Build, "post-processors") => Block(0, B::PostProcessors),
-        (B::PostProcessors, "post-processor") => Block(1, B::Plugin),
-        (B::Plugin, "dynamic") => Block(1, B::Dynamic),
+        (B::PostProcessor, "name" | "only" | "except" | "keep_input_artifact")
+        | (B::BuildSource, "name") => Argument(Mode::Literal),
+        (B::Plugin | B::PostProcessor | B::BuildSource, "dynamic") => Block(1, B::Dynamic),
         (B::Dynamic, "content") => Block(0, B::Plugin),
         (B::Dynamic, "iterator") => Argument(Mode::Expression),
         _ => Argument(Mode::Template),
@@ -117,6 +123,7 @@ pub(crate) fn convert(json: &Arc<Source>, doc: Doc) -> Result<Arc<Source>, Diagn
         out: String::new(),
         anchors: vec![],
         errs: vec![],
+        plugin_argument: false,
     };
     let root = match doc {
         Doc::Template => Body::Root,
@@ -150,6 +157,18 @@ struct Gen<'a> {
     out: String,
     anchors: Vec<Anchor>,
     errs: Vec<Diagnostic>,
+    /// Writing the value of a plugin's argument, whose objects may be its blocks: their
+    /// `"//"` properties are comments.
+    plugin_argument: bool,
+}
+
+/// Whether a value may stand for blocks: an object, or a list of objects.
+fn block_like(v: &Value) -> bool {
+    match &v.kind {
+        Kind::Object(_) => true,
+        Kind::Array(items) => items.iter().all(|i| matches!(i.kind, Kind::Object(_))),
+        _ => false,
+    }
 }
 
 /// Where a value starts in the JSON (every value the parser makes has a span).
@@ -212,6 +231,10 @@ fn decode(raw: &str, base: usize) -> Vec<(char, usize)> {
         out.push((c, at));
     }
     out
+}
+
+fn is_newline(c: char) -> bool {
+    c == '\n' || c == '\r'
 }
 
 /// `c` in the text of a native quoted string.
@@ -282,8 +305,9 @@ impl Gen<'_> {
         let mut done = vec![false; members.len()];
         // A plugin's block that is also made by a `dynamic` block: written as blocks, which
         // the dynamic ones join.
-        let dynamic: Vec<&str> = match kind {
-            Body::Plugin => members
+        let plugin = matches!(kind, Body::Plugin | Body::PostProcessor | Body::BuildSource);
+        let dynamic: Vec<&str> = match plugin {
+            true => members
                 .iter()
                 .filter(|m| m.key == "dynamic")
                 .flat_map(|m| match &m.value.kind {
@@ -296,7 +320,7 @@ impl Gen<'_> {
                     _ => vec![],
                 })
                 .collect(),
-            _ => vec![],
+            false => vec![],
         };
         for (i, m) in members.iter().enumerate() {
             if m.key == "//" || done[i] {
@@ -325,17 +349,26 @@ impl Gen<'_> {
                     self.blocks(m, &m.value, 0, &mut vec![], Body::Plugin, depth)
                 }
                 Some(Item::Argument(mode)) => {
-                    // A plugin's block given more than once: one list of them all.
+                    // A plugin's block given more than once: one list of them all. Anything
+                    // else given twice is written twice, for the parser to refuse.
                     let mut values = vec![&m.value];
-                    if kind == Body::Plugin {
-                        for (j, o) in members.iter().enumerate().skip(i + 1) {
-                            if o.key == m.key {
-                                done[j] = true;
-                                values.push(&o.value);
-                            }
+                    let again: Vec<usize> = (i + 1..members.len())
+                        .filter(|&j| members[j].key == m.key)
+                        .collect();
+                    let blocks = || {
+                        std::iter::once(m)
+                            .chain(again.iter().map(|&j| &members[j]))
+                            .all(|o| block_like(&o.value))
+                    };
+                    if plugin && !again.is_empty() && blocks() {
+                        for &j in &again {
+                            done[j] = true;
+                            values.push(&members[j].value);
                         }
                     }
+                    self.plugin_argument = plugin;
                     self.argument(m, &values, mode, depth);
+                    self.plugin_argument = false;
                 }
             }
         }
@@ -397,6 +430,10 @@ impl Gen<'_> {
             _ => vec![v],
         };
         for o in objects {
+            if labels == 0 && matches!(o.kind, Kind::Null) {
+                // A null body is no block, as in HCL.
+                continue;
+            }
             let Kind::Object(members) = &o.kind else {
                 let what = if labels == 0 {
                     "its body".to_string()
@@ -416,6 +453,16 @@ impl Gen<'_> {
             if labels == 0 {
                 self.block(m, got, o, child, depth);
                 continue;
+            }
+            if members.is_empty() {
+                self.error(
+                    o.span.as_ref(),
+                    format!(
+                        "Missing block label: a \"{}\" block needs {labels} more label{}",
+                        m.key,
+                        if labels == 1 { "" } else { "s" }
+                    ),
+                );
             }
             for l in members {
                 got.push((l.key.clone(), l.key_span.as_ref().map_or(0, |s| s.start)));
@@ -490,6 +537,9 @@ impl Gen<'_> {
                 self.at(at);
                 self.push("{\n");
                 for (i, m) in members.iter().enumerate() {
+                    if self.plugin_argument && m.key == "//" {
+                        continue;
+                    }
                     if let Some(first) = members[..i].iter().find(|o| o.key == m.key) {
                         let (l, c) = first.key_span.as_ref().map_or((0, 0), Span::line_col);
                         self.error(
@@ -539,8 +589,7 @@ impl Gen<'_> {
                         '"' => stack.push(Frame::Str),
                         _ => {}
                     }
-                    // An expression's newlines are spaces in a one-line string.
-                    let c = if c == '\n' || c == '\r' { ' ' } else { c };
+                    // An expression may span lines, as in a native quoted string.
                     self.mapped(at, c.encode_utf8(&mut [0; 4]));
                 }
                 top => {
@@ -562,6 +611,15 @@ impl Gen<'_> {
                         stack.push(Frame::Expr(0));
                         i += 2;
                         continue;
+                    } else if quoted && is_newline(c) {
+                        // A string inside an expression may not span lines (which hcl-edit
+                        // lets pass): refused, as Packer refuses it.
+                        let span = Span::new(self.json, at, at + 1);
+                        self.error(
+                            Some(&span),
+                            "Invalid multi-line string: a quoted string may not be split over lines; write \\n for a newline, or use a heredoc".into(),
+                        );
+                        self.mapped(at, c.encode_utf8(&mut [0; 4]));
                     } else if quoted && c == '"' {
                         stack.pop();
                         self.mapped(at, "\"");
@@ -601,7 +659,6 @@ impl Gen<'_> {
             span.start + 1,
         );
         for (c, at) in chars {
-            let c = if c == '\n' || c == '\r' { ' ' } else { c };
             self.mapped(at, c.encode_utf8(&mut [0; 4]));
         }
     }
@@ -731,6 +788,56 @@ build {
         // The JSON itself: the parser's own message and place.
         let e = native("{\"locals\": {\"a\": 1 \"b\": 2}}", Doc::Template).unwrap_err();
         assert!(e.starts_with("t.pkr.json:1:"), "{e}");
+    }
+
+    #[test]
+    fn packers_odd_corners_read_as_packer_reads_them() {
+        // An expression spans lines as it may in native syntax (a comment, a heredoc); a
+        // string inside one may not.
+        let t = native(
+            r#"{"locals": {"a": "${ 1 # c\n }", "b": "${<<EOT\nhi\nEOT\n}"}}"#,
+            Doc::Template,
+        )
+        .unwrap();
+        assert_eq!(
+            t,
+            "locals {\n  a = \"${ 1 # c\n }\"\n  b = \"${<<EOT\nhi\nEOT\n}\"\n}\n"
+        );
+        let e = native(r#"{"locals": {"b": "${\"x\ny\"}"}}"#, Doc::Template).unwrap_err();
+        assert!(e.contains("1:24: Invalid multi-line string"), "{e}");
+        // A plugin's argument given twice is written twice (the parser refuses it); blocks
+        // given twice are one list, and their "//" properties are comments.
+        let t = native(
+            r#"{"source": {"null": {"x": {"a": 1, "a": 2,
+                "m": {"//": "first", "n": 1}, "m": [{"n": 2}]}}}}"#,
+            Doc::Template,
+        )
+        .unwrap();
+        assert_eq!(
+            t,
+            "source \"null\" \"x\" {\n  a = 1\n  a = 2\n  m = [{\n    \"n\" = 1\n  }, {\n    \"n\" = 2\n  }]\n}\n"
+        );
+        // A null body is no block; a level of labels with none is an error.
+        let t = native(
+            r#"{"source": {"null": {"x": null}}, "build": {"provisioner": {"shell": null}}}"#,
+            Doc::Template,
+        )
+        .unwrap();
+        assert_eq!(t, "build {\n}\n");
+        let e = native(r#"{"variable": {}}"#, Doc::Template).unwrap_err();
+        assert!(e.contains("1:14: Missing block label"), "{e}");
+        // What Packer decodes without a context is literal: a post-processor's name, a build
+        // source block's name, a build's sources.
+        let t = native(
+            r#"{"build": {"sources": ["${x}"], "source": {"null.x": {"name": "${y}"}},
+                "post-processor": {"manifest": {"name": "${z}", "output": "${w}"}}}}"#,
+            Doc::Template,
+        )
+        .unwrap();
+        assert_eq!(
+            t,
+            "build {\n  sources = [\"$${x}\"]\n  source \"null.x\" {\n    name = \"$${y}\"\n  }\n  post-processor \"manifest\" {\n    name = \"$${z}\"\n    output = \"${w}\"\n  }\n}\n"
+        );
     }
 
     #[test]
