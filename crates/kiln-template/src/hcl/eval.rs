@@ -141,6 +141,25 @@ impl Scope {
                     last.unwrap_or_else(|| self.err(f.as_ref(), "try needs at least one argument"))
                 );
             }
+            // `convert(value, type)`: its second argument is a type, not a value.
+            Expression::FuncCall(f) if f.name.name.as_str() == "convert" => {
+                let [value, ty] = f.args.iter().collect::<Vec<_>>()[..] else {
+                    return Err(self.err(
+                        f.as_ref(),
+                        "convert takes a value and a type, such as convert(var.x, list(string))",
+                    ));
+                };
+                let ty = super::types::Ty::parse(ty)
+                    .map_err(|m| self.err(ty, format!("Invalid type specification: {m}")))?;
+                let mut v = ty.convert(self.eval(value)?).map_err(|m| {
+                    self.err(
+                        f.as_ref(),
+                        format!("Error in function call: call to function \"convert\" failed: {m}"),
+                    )
+                })?;
+                v.span = self.span(e);
+                v
+            }
             Expression::FuncCall(f) if f.name.name.as_str() == "templatefile" => {
                 return self.templatefile(f, e);
             }

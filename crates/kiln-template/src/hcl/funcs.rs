@@ -786,6 +786,26 @@ pub fn call(name: &str, args: Vec<Value>, facts: &Facts) -> R {
             use sha2::Digest;
             s(hex(&sha2::Sha256::digest(one("string")?.as_bytes())))
         }
+        "yamldecode" => super::yaml::decode(&one("src")?),
+        "yamlencode" => {
+            arity(a, 1)?;
+            s(super::yaml::encode(&a[0])?)
+        }
+        "bcrypt" => {
+            let cost = match a.len() {
+                1 => super::bcrypt::DEFAULT_COST,
+                2 => {
+                    let c = to_f64(&a[1])?;
+                    if c.fract() != 0.0 || c < 0.0 {
+                        return Err(format!("the cost must be a whole number, not {c}"));
+                    }
+                    c.min(f64::from(u32::MAX)) as u32
+                }
+                0 => return Err("bcrypt takes a string and, optionally, a cost".into()),
+                _ => return Err("bcrypt() takes no more than two arguments".into()),
+            };
+            s(super::bcrypt::generate(&string(&a[0], "str")?, cost)?)
+        }
         "sha512" => {
             use sha2::Digest;
             s(hex(&sha2::Sha512::digest(one("string")?.as_bytes())))

@@ -8,6 +8,7 @@
 //! evaluated here; what only a build knows (`build.ID`, `{{ .HTTPIP }}`) is left as a Go
 //! template for the plugin to render, as Packer does.
 
+mod bcrypt;
 mod build;
 pub mod eval;
 pub mod fmt;
@@ -20,6 +21,7 @@ mod timefmt;
 mod types;
 pub mod upgrade;
 mod vars;
+mod yaml;
 
 #[cfg(test)]
 mod tests;

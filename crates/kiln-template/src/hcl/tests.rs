@@ -393,6 +393,36 @@ fn a_directory_without_templates_is_refused() {
 }
 
 #[test]
+fn yaml_convert_and_bcrypt_evaluate_in_templates() {
+    use serde_json::json;
+    // Each compared with `packer console` (1.6.6).
+    assert_eq!(
+        local("", "yamldecode(\"a: [yes, 1_000, '~']\\nb: ~\")"),
+        json!({"a": [true, 1000, "~"], "b": null})
+    );
+    assert_eq!(
+        local("", "yamlencode({b = [1, \"x\"], a = \"l1\\nl2\"})"),
+        json!("\"a\": |-\n  l1\n  l2\n\"b\":\n- 1\n- \"x\"\n")
+    );
+    assert_eq!(
+        local("", "convert([\"a\", 1, true], list(string))"),
+        json!(["a", "1", "true"])
+    );
+    assert_eq!(
+        local("", "convert({a = 1}, map(string))"),
+        json!({"a": "1"})
+    );
+    let h = local("", "bcrypt(\"pw\", 4)");
+    assert!(h.as_str().unwrap().starts_with("$2a$04$"), "{h}");
+    let e = load_text(
+        "locals { v = convert(1, \"string\") }\nsource \"null\" \"x\" { a = local.v }\nbuild { sources = [\"source.null.x\"] }\n",
+        &Overrides::default(),
+    )
+    .unwrap_err();
+    assert!(e.contains("Invalid type specification"), "{e}");
+}
+
+#[test]
 fn results_match_packer_where_they_once_differed() {
     use serde_json::json;
     // Each compared with `packer inspect` (1.6.6).
