@@ -786,6 +786,13 @@ pub fn call(name: &str, args: Vec<Value>, facts: &Facts) -> R {
             use sha2::Digest;
             s(hex(&sha2::Sha256::digest(one("string")?.as_bytes())))
         }
+        "rsadecrypt" => {
+            arity(a, 2)?;
+            s(super::rsadecrypt::decrypt(
+                &string(&a[0], "ciphertext")?,
+                &string(&a[1], "privatekey")?,
+            )?)
+        }
         "yamldecode" => super::yaml::decode(&one("src")?),
         "yamlencode" => {
             arity(a, 1)?;

@@ -16,6 +16,7 @@ mod funcs;
 mod json_syntax;
 mod net;
 pub mod plugins;
+mod rsadecrypt;
 mod text;
 mod timefmt;
 mod types;
