@@ -209,6 +209,11 @@ fn mistakes_are_reported_at_their_place_with_exit_code_1() {
             "locals {\n  v = uper(\"x\")\n}\n",
             vec!["t.pkr.hcl:2:7", "there is no function named \"uper\""],
         ),
+        // A quoted string split over lines, inside an interpolation: refused, as HCL does.
+        (
+            "locals {\n  a = \"x ${\"a\nb\"} y\"\n}\n",
+            vec!["t.pkr.hcl:2:14", "Invalid multi-line string"],
+        ),
         (
             "source \"null\" \"x\" {\n  communicator = \"none\"\n  bogus_option = 1\n}\nbuild {\n  sources = [\"source.null.x\"]\n}\n",
             vec!["t.pkr.hcl:3:3", "bogus_option"],

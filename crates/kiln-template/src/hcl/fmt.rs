@@ -629,8 +629,19 @@ pub fn format(text: &str) -> Result<String, Malformed> {
 }
 
 /// What HCL's scanner refuses in `text` (see [`Malformed`]), without laying it out.
+/// Also what HCL's parser refuses and hcl-edit lets pass: a quoted string (one inside an
+/// interpolation too) split over lines.
 pub fn scan(text: &str) -> Result<(), Malformed> {
-    Lexer::new(text).run().map(drop)
+    let toks = Lexer::new(text).run()?;
+    match toks.iter().find(|t| t.k == K::QuotedNewline) {
+        Some(t) => Err(Malformed {
+            at: t.start,
+            what: "Invalid multi-line string: a quoted string may not be split over lines; \
+                   write \\n for a newline, or use a heredoc"
+                .into(),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// Sets the spaces before each token as HCL's canonical layout has them.

@@ -233,10 +233,6 @@ fn decode(raw: &str, base: usize) -> Vec<(char, usize)> {
     out
 }
 
-fn is_newline(c: char) -> bool {
-    c == '\n' || c == '\r'
-}
-
 /// `c` in the text of a native quoted string.
 fn escaped(c: char) -> String {
     match c {
@@ -611,14 +607,9 @@ impl Gen<'_> {
                         stack.push(Frame::Expr(0));
                         i += 2;
                         continue;
-                    } else if quoted && is_newline(c) {
-                        // A string inside an expression may not span lines (which hcl-edit
-                        // lets pass): refused, as Packer refuses it.
-                        let span = Span::new(self.json, at, at + 1);
-                        self.error(
-                            Some(&span),
-                            "Invalid multi-line string: a quoted string may not be split over lines; write \\n for a newline, or use a heredoc".into(),
-                        );
+                    } else if quoted && (c == '\n' || c == '\r') {
+                        // A string inside an expression split over lines: written as it is,
+                        // for the check after parsing to refuse as Packer does.
                         self.mapped(at, c.encode_utf8(&mut [0; 4]));
                     } else if quoted && c == '"' {
                         stack.pop();
@@ -803,8 +794,13 @@ build {
             t,
             "locals {\n  a = \"${ 1 # c\n }\"\n  b = \"${<<EOT\nhi\nEOT\n}\"\n}\n"
         );
-        let e = native(r#"{"locals": {"b": "${\"x\ny\"}"}}"#, Doc::Template).unwrap_err();
-        assert!(e.contains("1:24: Invalid multi-line string"), "{e}");
+        let src = Source::new("t.pkr.json", r#"{"locals": {"b": "${\"x\ny\"}"}}"#);
+        let made = convert(&src, Doc::Template).unwrap();
+        let e = super::super::parse_source(&made).unwrap_err().to_string();
+        assert!(
+            e.contains("1:24: invalid HCL: Invalid multi-line string"),
+            "{e}"
+        );
         // A plugin's argument given twice is written twice (the parser refuses it); blocks
         // given twice are one list, and their "//" properties are comments.
         let t = native(
