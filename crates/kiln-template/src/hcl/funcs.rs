@@ -802,11 +802,15 @@ pub fn call(name: &str, args: Vec<Value>, facts: &Facts) -> R {
             let cost = match a.len() {
                 1 => super::bcrypt::DEFAULT_COST,
                 2 => {
+                    // Go: below the least cost, the default; above the most, an error.
                     let c = to_f64(&a[1])?;
-                    if c.fract() != 0.0 || c < 0.0 {
+                    if c.fract() != 0.0 {
                         return Err(format!("the cost must be a whole number, not {c}"));
                     }
-                    c.min(f64::from(u32::MAX)) as u32
+                    if c > 31.0 {
+                        return Err(format!("error occured generating password crypto/bcrypt: cost {c} is outside allowed range (4,31)"));
+                    }
+                    c.max(0.0) as u32
                 }
                 0 => return Err("bcrypt takes a string and, optionally, a cost".into()),
                 _ => return Err("bcrypt() takes no more than two arguments".into()),

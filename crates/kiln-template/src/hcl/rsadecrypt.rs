@@ -6,11 +6,18 @@ use rsa::pkcs1::DecodeRsaPrivateKey;
 
 /// The plaintext of `ciphertext` (base64) under `pem`.
 pub fn decrypt(ciphertext: &str, pem: &str) -> Result<String, String> {
-    let data = base64::engine::general_purpose::STANDARD
-        .decode(ciphertext)
-        .map_err(|_| {
-            format!("failed to decode input {ciphertext:?}: cipher text must be base64-encoded")
-        })?;
+    // As Go's decoder: line breaks skipped, stray bits after the last character let pass.
+    let lenient = base64::engine::GeneralPurpose::new(
+        &base64::alphabet::STANDARD,
+        base64::engine::GeneralPurposeConfig::new().with_decode_allow_trailing_bits(true),
+    );
+    let joined: String = ciphertext
+        .chars()
+        .filter(|c| !matches!(c, '\r' | '\n'))
+        .collect();
+    let data = lenient.decode(joined).map_err(|_| {
+        format!("failed to decode input {ciphertext:?}: cipher text must be base64-encoded")
+    })?;
     let der = pem_block(pem)?;
     let key = rsa::RsaPrivateKey::from_pkcs1_der(&der).map_err(|e| {
         format!("failed to parse key: {e} (a PKCS #1 \"RSA PRIVATE KEY\" is needed)")
@@ -18,7 +25,7 @@ pub fn decrypt(ciphertext: &str, pem: &str) -> Result<String, String> {
     let plain = key
         .decrypt(rsa::Pkcs1v15Encrypt, &data)
         .map_err(|e| format!("failed to decrypt: {e}"))?;
-    String::from_utf8(plain).map_err(|_| "the decrypted text is not UTF-8".into())
+    Ok(String::from_utf8_lossy(&plain).into_owned())
 }
 
 /// The bytes of the first PEM block in `text`; an encrypted one is refused as Packer does.
@@ -59,6 +66,11 @@ mod tests {
     #[test]
     fn decrypts_as_packer_and_says_why_not() {
         assert_eq!(decrypt(CIPHERTEXT, KEY).unwrap(), "Pa55-w0rd");
+        // As read from a file, with its newline.
+        assert_eq!(
+            decrypt(&format!("{CIPHERTEXT}\n"), KEY).unwrap(),
+            "Pa55-w0rd"
+        );
         assert!(decrypt("not base64!", KEY)
             .unwrap_err()
             .contains("base64-encoded"));

@@ -890,3 +890,17 @@ fn templatefile_renders_a_file_with_only_the_given_variables() {
     let e = load("templatefile(\"missing.tpl\", {})").unwrap_err();
     assert!(e.contains("cannot read"), "{e}");
 }
+
+#[test]
+fn values_print_as_packers_console_prints_them() {
+    // Each compared with `packer console` (1.6.6).
+    let src = crate::source::Source::new(
+        "v.json",
+        r#"["\u00a0", "😀", "\u2028", "é", "\u00ad", "a\"b", {"z": 1, "a": [], "n": null}, 2.5, 1e21]"#,
+    );
+    let v = crate::json::parse(&src).unwrap();
+    assert_eq!(
+        super::printable(&v),
+        "[\n  \"\\u00a0\",\n  \"😀\",\n  \"\\u2028\",\n  \"é\",\n  \"\\u00ad\",\n  \"a\\\"b\",\n  {\n    \"a\" = []\n    \"z\" = 1\n  },\n  2.5,\n  1e+21,\n]"
+    );
+}

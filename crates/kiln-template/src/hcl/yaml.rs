@@ -22,6 +22,7 @@ pub fn decode(text: &str) -> Result<Value, String> {
     if text.is_empty() {
         return Err("on line 1, column 1: missing start of document".into());
     }
+    let text = text.strip_prefix('\u{FEFF}').unwrap_or(text);
     let mut r = Reader {
         parser: Parser::new_from_str(text),
         anchors: HashMap::new(),
@@ -232,34 +233,23 @@ fn number(s: &str) -> Option<Value> {
     if (int.is_empty() && frac.is_empty()) || !digits(int) || !digits(frac) || !exp_ok {
         return None;
     }
-    let f: f64 = s.parse().ok()?;
-    if !f.is_finite() {
+    // An exponent past any float's: not written out digit by digit.
+    if exp.is_some_and(|e| e.trim_start_matches(['+', '-']).len() > 4) {
         return None;
     }
-    if exp.is_none() && frac.is_empty() && int.len() > 15 {
-        // A whole number too long for f64 to keep exact: as written.
-        let sign = if s.starts_with('-') { "-" } else { "" };
-        let int = int.trim_start_matches('0');
-        return Some(Value::new(Kind::Number(format!(
-            "{sign}{}",
-            if int.is_empty() { "0" } else { int }
-        ))));
-    }
-    let mut text = super::funcs::format_number(f);
-    if f == 0.0 && s.starts_with('-') {
-        text = "-0".into();
-    }
-    Some(Value::new(Kind::Number(text)))
+    // The digits as written, in plain decimal: exact, as HCL's numbers are.
+    Some(Value::new(Kind::Number(plain_decimal(s))))
 }
 
 /// A timestamp as go-cty-yaml takes one (`2001-12-14t21:59:43.10-05:00`, `2002-12-14`,
 /// `2001-12-14 21:59:43.10`), in RFC 3339 without its fraction.
 fn timestamp(s: &str) -> Option<String> {
-    if s.len() < 5 || !s[..4].bytes().all(|b| b.is_ascii_digit()) || s.as_bytes()[4] != b'-' {
+    let b = s.as_bytes();
+    if b.len() < 5 || !b[..4].iter().all(u8::is_ascii_digit) || b[4] != b'-' {
         return None;
     }
     let re = regex_lite::Regex::new(
-        r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:([Tt ])(\d{1,2}):(\d{1,2}):(\d{1,2})(?:\.\d+)?(Z|[+-]\d{2}:\d{2})?)?$",
+        r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:([Tt ])(\d{1,2}):(\d{1,2}):(\d{1,2})(?:\.\d{1,9})?(Z|[+-]\d{2}:\d{2})?)?$",
     )
     .expect("valid");
     let c = re.captures(s)?;
@@ -356,7 +346,9 @@ fn resolve(tag: &str, src: &str, style: TScalarStyle) -> Result<Scalar, String> 
         "" | "str" => v(Kind::String(src.into())),
         "binary" => {
             use base64::Engine;
-            match base64::engine::general_purpose::STANDARD.decode(src) {
+            // Go's decoder skips line breaks.
+            let joined: String = src.chars().filter(|c| !matches!(c, '\r' | '\n')).collect();
+            match base64::engine::general_purpose::STANDARD.decode(joined) {
                 Ok(_) => v(Kind::String(src.into())),
                 Err(_) => Err(format!(
                     "cannot parse \"{src}\" as !!binary: not valid base64"
@@ -384,7 +376,7 @@ fn resolve(tag: &str, src: &str, style: TScalarStyle) -> Result<Scalar, String> 
             };
             let parsed = if let Some(h) = body.strip_prefix("0x").or(body.strip_prefix("0X")) {
                 i128::from_str_radix(h, 16).ok()
-            } else if let Some(b) = body.strip_prefix("0b") {
+            } else if let Some(b) = body.strip_prefix("0b").or(body.strip_prefix("0B")) {
                 i128::from_str_radix(b, 2).ok()
             } else if let Some(o) = body.strip_prefix("0o").or(body.strip_prefix("0O")) {
                 i128::from_str_radix(o, 8).ok()
@@ -393,7 +385,14 @@ fn resolve(tag: &str, src: &str, style: TScalarStyle) -> Result<Scalar, String> 
             } else {
                 None
             };
-            match parsed.filter(|n| *n <= i128::from(u64::MAX)) {
+            let fits = |n: &i128| {
+                if neg {
+                    -*n >= i128::from(i64::MIN)
+                } else {
+                    *n <= i128::from(u64::MAX)
+                }
+            };
+            match parsed.filter(fits) {
                 Some(n) => v(Kind::Number(if neg {
                     format!("-{n}")
                 } else {
@@ -428,7 +427,9 @@ struct Writer {
 
 /// What libyaml prints as it is in a double-quoted string.
 fn printable(c: char) -> bool {
-    matches!(c as u32, 0x0A | 0x20..=0x7E | 0x85 | 0xA0..=0xD7FF | 0x10000..=0x10FFFF)
+    // libyaml's test, on UTF-8 of at most three bytes: what lies beyond U+FFFF is escaped,
+    // and so is NEL.
+    matches!(c as u32, 0x0A | 0x20..=0x7E | 0xA0..=0xD7FF)
         || (matches!(c as u32, 0xE000..=0xFFFD) && c != '\u{FEFF}')
 }
 
@@ -512,7 +513,8 @@ impl Writer {
         let trailing_space = chars.last() == Some(&' ');
         let space_break = chars.windows(2).any(|w| w[0] == ' ' && is_break(w[1]));
         let special = chars.iter().any(|&c| !printable(c));
-        if breaks && !key && !trailing_space && !space_break && !special {
+        // go-cty-yaml asks for a literal block only for a string with a newline.
+        if breaks && s.contains('\n') && !key && !trailing_space && !space_break && !special {
             self.literal(&chars, indent);
         } else {
             self.double_quoted(&chars, indent, !key);
@@ -652,11 +654,14 @@ impl Writer {
                 self.string(&m.key, indent + 2, true);
                 self.out.push(':');
             } else {
-                // A complex key: `? KEY`, then `: VALUE` on the next line.
+                // A complex key: `? KEY`, then `: VALUE` on the next line, a collection
+                // beside the `:` as beside a `- `.
                 self.out.push_str("? ");
                 self.string(&m.key, indent + 2, false);
                 self.newline_indent(indent);
-                self.out.push(':');
+                self.out.push_str(": ");
+                self.value(&m.value, indent + 2, false)?;
+                continue;
             }
             match &m.value.kind {
                 Kind::Array(a) if !a.is_empty() => self.value(&m.value, indent + 2, true)?,
@@ -706,7 +711,12 @@ mod tests {
             ("1: one\ntrue: t\n", r#"{"1":"one","true":"t"}"#),
             ("---\na: 1\n...\n", r#"{"a":1}"#),
             ("12345678901234567890", "12345678901234567890"),
-            ("- 1.50\n- 0.1e2\n- !!int 0x10\n- !!int 0b101", "[1.5,10,16,5]"),
+            ("- 1.50\n- 0.1e2\n- !!int 0x10\n- !!int 0B101", "[1.5,10,16,5]"),
+            ("0.30000000000000004", "0.30000000000000004"),
+            ("123é5", r#""123é5""#),
+            ("\u{FEFF}a: 1", r#"{"a":1}"#),
+            ("2001-12-14T21:59:43.1234567890Z", r#""2001-12-14T21:59:43.1234567890Z""#),
+            ("!!binary |\n  aGVs\n  bG8=\n", r#""aGVs\nbG8=\n""#),
         ];
         for (yaml, want) in cases {
             assert_eq!(json(&decode(yaml).unwrap()), want, "{yaml}");
@@ -722,6 +732,7 @@ mod tests {
             ("? [a]\n: b", "only strings are allowed as mapping keys"),
             ("a: [1, 2", "expected ',' or ']'"),
             ("!!bool maybe", "cannot parse \"maybe\" as !!bool"),
+            ("!!int -0x8000000000000001", "cannot parse"),
         ] {
             let e = decode(yaml).unwrap_err();
             assert!(e.contains(want), "{yaml}: {e}");
@@ -809,6 +820,15 @@ mod tests {
             ),
         ];
         for (value, want) in cases {
+            assert_eq!(encode(&parse(value)).unwrap(), want, "{value}");
+        }
+        for (value, want) in [
+            (r#""é☃😀""#, "\"é☃\\U0001F600\"\n"),
+            (r#""a\u0085\nb""#, "\"a\\N\\nb\"\n"),
+            (r#""a\u2028b""#, "\"a\\Lb\"\n"),
+            (r#"{"a\nb": [1, 2]}"#, "? |-\n  a\n  b\n: - 1\n  - 2\n"),
+            (r#"{"a\nb": {"c": 1}}"#, "? |-\n  a\n  b\n: \"c\": 1\n"),
+        ] {
             assert_eq!(encode(&parse(value)).unwrap(), want, "{value}");
         }
         let long_key = format!(r#"{{"{}": 1}}"#, "k".repeat(130));
