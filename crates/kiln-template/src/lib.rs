@@ -9,6 +9,7 @@ pub mod datasources;
 pub mod decode;
 pub mod diag;
 pub mod duration;
+pub mod fix;
 pub mod hcl;
 pub mod interp;
 pub mod ir;

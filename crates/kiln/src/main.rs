@@ -17,6 +17,7 @@ Available commands are:
     build           build image(s) from template
     cleanup         delete cloud resources that interrupted runs left behind
     console         creates a console for testing variable interpolation
+    fix             fixes templates from old versions of packer
     fmt             Rewrites HCL2 config files to canonical format
     hcl2_upgrade    transform a JSON template into an HCL2 configuration
     init            check the plugins a template requires against kiln's built-in ones
@@ -55,6 +56,7 @@ fn main() -> ExitCode {
                 "inspect" => commands::inspect::run(rest, machine),
                 "cleanup" => commands::cleanup::run(rest),
                 "console" => commands::console::run(rest),
+                "fix" => commands::fix::run(rest, machine),
                 "fmt" => commands::fmt::run(rest),
                 "hcl2_upgrade" => commands::hcl2_upgrade::run(rest),
                 "init" => commands::init::run(rest),

@@ -7,6 +7,7 @@ use kiln_core::engine::{BuildJob, PlannedPostProcessor, PlannedProvisioner};
 use kiln_core::plugin::{BuildInfo, PrepareCx, Registry};
 use kiln_core::redact::Redactor;
 use kiln_template::diag::{Diagnostic, Diagnostics};
+use kiln_template::fix::{explain_deprecated, PluginKind};
 use kiln_template::interp::Context;
 use kiln_template::ir::{applies_to, interpolate, interpolate_except, ProvisionerDef, Template};
 use kiln_template::variables::{resolve, Overrides};
@@ -229,7 +230,8 @@ pub fn plan(t: &Template, overrides: &Overrides, opts: &PlanOptions) -> Result<P
                 .map_err(|m| Diagnostic::at(b.span.as_ref(), m))?;
             let mut config = b.config.clone();
             interpolate_except(&mut config, &icx, registry.rendered_at_build(&b.kind))?;
-            factory(&config, &pcx).map_err(|d| d.or_in(&b.config))
+            factory(&config, &pcx)
+                .map_err(|d| explain_deprecated(d, PluginKind::Builder, &b.kind).or_in(&b.config))
         })();
         let builder = match builder {
             Ok(x) => Some(x),
@@ -292,7 +294,9 @@ pub fn plan(t: &Template, overrides: &Overrides, opts: &PlanOptions) -> Result<P
                         .map_err(|m| Diagnostic::at(pp.span.as_ref(), m))?;
                     let mut config = pp.config.clone();
                     interpolate(&mut config, &icx)?;
-                    let made = factory(&config, &pcx).map_err(|d| d.or_in(&pp.config))?;
+                    let made = factory(&config, &pcx).map_err(|d| {
+                        explain_deprecated(d, PluginKind::PostProcessor, &pp.kind).or_in(&pp.config)
+                    })?;
                     secrets.extend(made.secrets());
                     Ok::<_, Diagnostic>(PlannedPostProcessor {
                         kind: pp.kind.clone(),
@@ -416,7 +420,8 @@ fn plan_provisioner(
     }
     interpolate(&mut config, icx)?;
     // Construct once now so configuration errors surface before anything runs.
-    factory(&config, pcx).map_err(|d| d.or_in(&p.config))?;
+    factory(&config, pcx)
+        .map_err(|d| explain_deprecated(d, PluginKind::Provisioner, &p.kind).or_in(&p.config))?;
     Ok(PlannedProvisioner {
         kind: p.kind.clone(),
         config,

@@ -5,12 +5,7 @@ use common::*;
 use std::path::{Path, PathBuf};
 
 fn seed_template(fixed: bool) -> (tempfile::TempDir, PathBuf) {
-    let seed =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/seed/000_f83e5ddeb25fd349.txt");
-    let text = std::fs::read_to_string(&seed).expect("shared/seed beside the checkout");
-    let start = text.find("```json\n").unwrap() + "```json\n".len();
-    let end = start + text[start..].find("```").unwrap();
-    let mut json = text[start..end].to_string();
+    let mut json = seed_json();
     if fixed {
         json = json.replacen("\"elasticsearch\"\n", "\"elasticsearch\",\n", 1);
     }

@@ -3,6 +3,7 @@
 pub mod build;
 pub mod cleanup;
 pub mod console;
+pub mod fix;
 pub mod fmt;
 pub mod hcl2_upgrade;
 pub mod init;

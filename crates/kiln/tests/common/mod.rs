@@ -24,6 +24,16 @@ pub fn golden(name: &str) -> String {
     std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
 }
 
+/// The seed's template, as the seed document gives it (with its missing comma).
+pub fn seed_json() -> String {
+    let seed =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/seed/000_f83e5ddeb25fd349.txt");
+    let text = std::fs::read_to_string(&seed).expect("shared/seed beside the checkout");
+    let start = text.find("```json\n").unwrap() + "```json\n".len();
+    let end = start + text[start..].find("```").unwrap();
+    text[start..end].to_string()
+}
+
 /// Runs kiln with `args` in `dir`.
 pub fn run_in(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> Output {
     let mut c = kiln();
