@@ -114,8 +114,8 @@ sed -e 's/^ListenAddress .*/ListenAddress 0.0.0.0/' -e 's/^PidFile .*/PidFile \/
 echo kiln-guest > stage/etc/hostname
 printf '127.0.0.1 localhost\n127.0.1.1 kiln-guest\n' > stage/etc/hosts
 size=$(( $(du -sm stage | cut -f1) + 512 ))
-mkfs.ext4 -q -L root -d stage disk.raw "${size}M"
-qemu-img convert -O qcow2 disk.raw disk.qcow2
+mkfs.ext4 -q -L root -d stage disk.raw "${size}M" >&2
+qemu-img convert -O qcow2 disk.raw disk.qcow2 >&2
 rm -rf stage x debs initrd disk.raw
 touch .kiln-ready
 cd /
