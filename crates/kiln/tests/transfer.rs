@@ -77,7 +77,9 @@ fn transfer_round_trip(method: &str, without_tar: bool) {
                "cd /home/kiln && mkdir -p made/sub && printf m > made/m.txt && chmod 0606 made/m.txt",
                "cd /home/kiln && printf d > made/sub/d && chmod 0757 made/sub/d && printf h > made/.dot && chmod 0664 made/.dot"]}},
              {{"type": "file", "direction": "download", "source": "/home/kiln/made/", "destination": "{out}/made"}},
-             {{"type": "file", "direction": "download", "source": "/home/kiln/single.sh", "destination": "{out}/"}}
+             {{"type": "file", "direction": "download", "source": "/home/kiln/single.sh", "destination": "{out}/"}},
+             {{"type": "shell", "inline": ["sudo mkdir -p /opt/shared && sudo chmod 0777 /opt/shared"]}},
+             {{"type": "file", "source": "{tree}/", "destination": "/opt/shared"}}
            ]}}"#,
         comm = t.comm_json("kiln"),
         out = out_dir.display(),
@@ -117,6 +119,19 @@ fn transfer_round_trip(method: &str, without_tar: bool) {
         assert_eq!(mode(&p), m, "{what}: mode of downloaded {rel}");
     }
     assert!(!out_dir.join("made/made").exists(), "{what}");
+    // Contents into a directory another user made and opened to all (as a provisioner's
+    // `sudo mkdir` does): it takes them, and keeps its owner and mode.
+    check_tree(
+        &t.path("/opt/shared"),
+        &format!("{what}: into a shared directory"),
+    );
+    let shared = std::fs::metadata(t.path("/opt/shared")).unwrap();
+    use std::os::unix::fs::MetadataExt;
+    assert_eq!(
+        (shared.uid(), mode(&t.path("/opt/shared"))),
+        (0, 0o777),
+        "{what}"
+    );
 }
 
 #[test]

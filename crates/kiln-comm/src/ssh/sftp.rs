@@ -131,10 +131,14 @@ async fn mkdir_p(s: &SftpSession, remote: &str) -> Result<(), CommError> {
 }
 
 /// Sends `local` (a directory) as `remote`, recursively.
+/// Copies the tree `local` to `remote`, with modes; `remote` itself gets the mode of `local`
+/// only when `own_mode` (not for a directory's contents put into `remote`, which, as with scp,
+/// keeps its owner's mode: it may be one another user made and opened to all).
 async fn put_tree(
     s: &SftpSession,
     local: &Path,
     remote: &str,
+    own_mode: bool,
     progress: &mut Counted<'_, ()>,
 ) -> Result<(), CommError> {
     mkdir_p(s, remote).await?;
@@ -144,10 +148,13 @@ async fn put_tree(
         let path = e.path();
         let target = join(remote, &e.file_name().to_string_lossy());
         if path.is_dir() {
-            Box::pin(put_tree(s, &path, &target, progress)).await?;
+            Box::pin(put_tree(s, &path, &target, true, progress)).await?;
         } else if path.is_file() {
             put(s, &path, &target, progress).await?;
         }
+    }
+    if !own_mode {
+        return Ok(());
     }
     let mode = std::fs::metadata(local)?.permissions().mode();
     set_mode(s, remote, mode).await
@@ -170,7 +177,7 @@ pub(super) async fn upload_dir(
     } else {
         join(remote, entry)
     };
-    let r = put_tree(&s, &root, &target, &mut counter).await;
+    let r = put_tree(&s, &root, &target, entry != ".", &mut counter).await;
     let _ = s.close().await;
     r
 }

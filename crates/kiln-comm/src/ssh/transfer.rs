@@ -136,6 +136,9 @@ async fn mkdir_p(comm: &SshCommunicator, remote: &str) -> Result<(), CommError> 
 }
 
 /// One tar stream from a local `tar -c` into `tar -x` on the machine (`-p`: modes exactly).
+/// A directory's contents (`entry` "."), as with scp, go in as its entries, so that the
+/// destination directory itself keeps its owner, mode and times: one made by another user
+/// (a provisioner's `sudo mkdir`, opened to all) takes uploads as scp does.
 async fn tar_upload(
     comm: &SshCommunicator,
     base: &Path,
@@ -144,6 +147,18 @@ async fn tar_upload(
     progress: Progress<'_>,
 ) -> Result<(), CommError> {
     let dest = shell_quote(remote);
+    let entries: Vec<String> = if entry == "." {
+        let mut names = std::fs::read_dir(base)?
+            .map(|e| e.map(|e| format!("./{}", e.file_name().to_string_lossy())))
+            .collect::<Result<Vec<_>, _>>()?;
+        names.sort();
+        names
+    } else {
+        vec![entry.to_string()]
+    };
+    if entries.is_empty() {
+        return mkdir_p(comm, remote).await;
+    }
     let mut ch = comm.session().await?;
     ch.exec(true, format!("mkdir -p -- {dest} && tar -C {dest} -xpf -"))
         .await
@@ -151,7 +166,8 @@ async fn tar_upload(
     let mut tar = tokio::process::Command::new("tar")
         .arg("-C")
         .arg(base)
-        .args(["-cf", "-", "--", entry])
+        .args(["-cf", "-", "--"])
+        .args(&entries)
         .stdout(std::process::Stdio::piped())
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)
