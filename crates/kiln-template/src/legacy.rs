@@ -48,7 +48,8 @@ pub fn parse(src: &Arc<Source>) -> Result<Template, Diagnostics> {
         ..Default::default()
     };
     for m in members {
-        if m.key.starts_with('_') {
+        // As in Packer, a key set to null is a key not set.
+        if m.key.starts_with('_') || matches!(m.value.kind, Kind::Null) {
             continue;
         }
         match m.key.as_str() {
@@ -78,6 +79,17 @@ pub fn parse(src: &Arc<Source>) -> Result<Template, Diagnostics> {
                         .collect()
             }
             "post-processors" => t.post_processors = post_processors(&m.value, &mut errs),
+            // Packer 1.6.6 still reads the `push` section of Atlas days, and ignores it.
+            "push" if matches!(m.value.kind, Kind::Object(_)) => t.warnings.push(Diagnostic::at(
+                m.key_span.as_ref(),
+                "\"push\" is ignored: pushing builds to Atlas is gone from Packer",
+            )),
+            "push" => errs.push(Diagnostic::at(
+                m.value.span.as_ref(),
+                format!("push must be an object, not {}", m.value.type_name()),
+            )),
+            // Packer's other way of writing comments: a list of objects of strings.
+            "comments" => comments(&m.value, &mut errs),
             other => errs.push(unknown_key(m, other, ROOT_KEYS, "template")),
         }
     }
@@ -129,6 +141,20 @@ fn array<'a>(v: &'a Value, what: &str, errs: &mut Diagnostics) -> &'a [Value] {
                 format!("{what} must be an array, not {}", v.type_name()),
             ));
             &[]
+        }
+    }
+}
+
+fn comments(v: &Value, errs: &mut Diagnostics) {
+    for item in array(v, "comments", errs) {
+        let strings = item
+            .as_object()
+            .is_some_and(|m| m.iter().all(|m| m.value.as_str().is_some()));
+        if !strings {
+            errs.push(Diagnostic::at(
+                item.span.as_ref(),
+                "comments must be a list of objects whose values are strings",
+            ));
         }
     }
 }
@@ -186,6 +212,7 @@ fn take_string(
 ) -> Option<(String, Option<Span>)> {
     let m = obj.remove(key)?;
     match m.value.kind {
+        Kind::Null => None,
         Kind::String(s) => Some((s, m.value.span)),
         _ => {
             errs.push(Diagnostic::at(
@@ -197,10 +224,41 @@ fn take_string(
     }
 }
 
-fn take_list(obj: &mut Value, key: &str, ctx: &str, errs: &mut Diagnostics) -> Vec<String> {
-    match obj.remove(key) {
-        None => vec![],
-        Some(m) => string_list(&m.value, &format!("{ctx}: {key}"), errs),
+/// Takes a list of names out of a plugin block; null is none. `loose` reads it as Packer
+/// reads a provisioner's: one name may stand for a list of it, and numbers and booleans are
+/// names too (`1`, `"1"` for true).
+fn take_list(
+    obj: &mut Value,
+    key: &str,
+    ctx: &str,
+    loose: bool,
+    errs: &mut Diagnostics,
+) -> Vec<String> {
+    let Some(m) = obj.remove(key) else {
+        return vec![];
+    };
+    let what = format!("{ctx}: {key}");
+    match &m.value.kind {
+        Kind::Null => vec![],
+        Kind::Array(items) if loose => items
+            .iter()
+            .filter_map(|v| loose_string(v).or_else(|| string_or_err(v, &what, errs)))
+            .collect(),
+        _ if loose && loose_string(&m.value).is_some() => {
+            loose_string(&m.value).into_iter().collect()
+        }
+        _ => string_list(&m.value, &what, errs),
+    }
+}
+
+/// A value read as a string the way Packer's loose decoding does: a string, a number as Go
+/// writes it, a boolean as "1" or "0".
+fn loose_string(v: &Value) -> Option<String> {
+    match &v.kind {
+        Kind::String(s) => Some(s.clone()),
+        Kind::Number(n) => n.parse::<f64>().ok().map(|f| format!("{f}")),
+        Kind::Bool(b) => Some(if *b { "1" } else { "0" }.to_string()),
+        _ => None,
     }
 }
 
@@ -246,9 +304,22 @@ fn builders(v: &Value, errs: &mut Diagnostics) -> Vec<BuilderDef> {
         let Some((mut obj, kind)) = plugin_object(b, &ctx, errs) else {
             continue;
         };
-        let name = take_string(&mut obj, "name", &ctx, errs)
-            .map(|(n, _)| n)
-            .unwrap_or_else(|| kind.clone());
+        // Read loosely, as Packer does: `"name": 5` names the build "5"; none (or an
+        // empty one) is the type.
+        let name = match obj.remove("name") {
+            None => None,
+            Some(m) => loose_string(&m.value).or_else(|| {
+                if !matches!(m.value.kind, Kind::Null) {
+                    errs.push(Diagnostic::at(
+                        m.value.span.as_ref(),
+                        format!("{ctx}: \"name\" must be a string"),
+                    ));
+                }
+                None
+            }),
+        }
+        .filter(|n| !n.is_empty())
+        .unwrap_or_else(|| kind.clone());
         if let Some(first) = out.iter().find(|o| o.name == name) {
             let at = first
                 .span
@@ -277,8 +348,8 @@ fn builders(v: &Value, errs: &mut Diagnostics) -> Vec<BuilderDef> {
 
 fn provisioner(v: &Value, ctx: &str, errs: &mut Diagnostics) -> Option<ProvisionerDef> {
     let (mut obj, kind) = plugin_object(v, ctx, errs)?;
-    let only = take_list(&mut obj, "only", ctx, errs);
-    let except = take_list(&mut obj, "except", ctx, errs);
+    let only = take_list(&mut obj, "only", ctx, true, errs);
+    let except = take_list(&mut obj, "except", ctx, true, errs);
     if !only.is_empty() && !except.is_empty() {
         errs.push(Diagnostic::at(
             v.span.as_ref(),
@@ -287,6 +358,7 @@ fn provisioner(v: &Value, ctx: &str, errs: &mut Diagnostics) -> Option<Provision
     }
     let overrides = match obj.remove("override") {
         None => vec![],
+        Some(m) if matches!(m.value.kind, Kind::Null) => vec![],
         Some(m) => match m.value.kind {
             Kind::Object(members) => members.into_iter().map(|m| (m.key, m.value)).collect(),
             _ => {
@@ -340,8 +412,8 @@ fn post_processor(v: &Value, ctx: &str, errs: &mut Diagnostics) -> Option<PostPr
     }
     let (mut obj, kind) = plugin_object(v, ctx, errs)?;
     let name = take_string(&mut obj, "name", ctx, errs).map(|(n, _)| n);
-    let only = take_list(&mut obj, "only", ctx, errs);
-    let except = take_list(&mut obj, "except", ctx, errs);
+    let only = take_list(&mut obj, "only", ctx, false, errs);
+    let except = take_list(&mut obj, "except", ctx, false, errs);
     let keep_input_artifact = match obj.remove("keep_input_artifact") {
         None => None,
         Some(m) => match crate::decode::decode::<bool>(&m.value) {
@@ -439,6 +511,51 @@ mod tests {
 
     fn p(text: &str) -> Result<Template, Diagnostics> {
         parse(&Source::new("t.json", text))
+    }
+
+    #[test]
+    fn reads_what_packer_reads_loosely() {
+        // Each of these passes Packer 1.6.6's `validate -syntax-only`.
+        let t = p(r#"{
+          "description": null, "min_packer_version": null, "variables": null,
+          "sensitive-variables": null, "post-processors": null,
+          "error-cleanup-provisioner": null,
+          "push": {"name": "org/app", "vcs": true},
+          "comments": [{"why": "old style"}],
+          "builders": [{"type": "null", "name": 5}, {"type": "null", "name": true},
+                       {"type": "null", "name": null}],
+          "provisioners": [{"type": "shell-local", "inline": ["x"], "only": "5",
+                            "except": null, "override": null, "pause_before": null,
+                            "timeout": null, "max_retries": null},
+                           {"type": "shell-local", "inline": ["x"], "only": [1, "null"]}]
+        }"#)
+        .unwrap();
+        let names: Vec<&str> = t.builders.iter().map(|b| b.name.as_str()).collect();
+        assert_eq!(names, ["5", "1", "null"]);
+        assert_eq!(t.provisioners[0].only, ["5"]);
+        assert!(t.provisioners[0].except.is_empty() && t.provisioners[0].overrides.is_empty());
+        assert_eq!(t.provisioners[1].only, ["1", "null"]);
+        assert!(t.post_processors.is_empty() && t.error_cleanup_provisioners.is_empty());
+        assert!(t.warnings[0].message.contains("\"push\" is ignored"));
+        // And these Packer refuses too.
+        for (text, says) in [
+            (
+                r#"{"builders": [{"type": "null"}], "push": "x"}"#,
+                "push must be an object",
+            ),
+            (
+                r#"{"builders": [{"type": "null"}], "comments": [{"a": 1}]}"#,
+                "comments must be a list of objects",
+            ),
+            (
+                r#"{"builders": [{"type": "null"}], "post-processors": [{"type": "manifest", "only": "null"}]}"#,
+                "only must be an array",
+            ),
+            (r#"{"builders": null}"#, "at least one builder"),
+        ] {
+            let e = p(text).unwrap_err().to_string();
+            assert!(e.contains(says), "{text}: {e}");
+        }
     }
 
     #[test]
