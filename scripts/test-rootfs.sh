@@ -4,7 +4,7 @@
 # changed after this script. Cached under $KILN_CACHE (default /var/tmp/kiln-cache); the
 # version below is part of the path, so changing what goes in makes a new one.
 set -euo pipefail
-VERSION=3
+VERSION=4
 CACHE=${KILN_CACHE:-/var/tmp/kiln-cache}
 ROOT=$CACHE/rootfs-v$VERSION
 if [ -f "$ROOT/.kiln-ready" ]; then
@@ -32,10 +32,11 @@ done
 in_root 'echo root:kiln-root-pw | chpasswd && echo kiln:kiln-user-pw | chpasswd'
 # No password for centos, but not "locked" either (sshd with UsePAM no refuses `!` accounts).
 in_root "usermod -p '*' centos"
-# ansible-core is downloaded but not installed: templates install it from this local package
-# cache (apt-get install --no-download), the offline stand-in for the seed's `yum install`.
+# ansible-core and puppet are downloaded but not installed: templates install them from this
+# local package cache (apt-get install --no-download), the offline stand-in for the seed's
+# `yum install`.
 cp /etc/resolv.conf "$ROOT.tmp/etc/resolv.conf"
-in_root 'apt-get update -qq && apt-get install -y -qq --download-only ansible-core >/dev/null'
+in_root 'apt-get update -qq && apt-get install -y -qq --download-only ansible-core puppet >/dev/null'
 : > "$ROOT.tmp/etc/resolv.conf"
 cat > "$ROOT.tmp/etc/ssh/kiln_sshd_config" <<'CONF'
 ListenAddress 127.0.0.1

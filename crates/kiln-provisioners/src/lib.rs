@@ -5,9 +5,11 @@ pub mod ansible_local;
 pub mod ansible_remote;
 pub mod breakpoint;
 pub mod file;
+pub mod puppet_masterless;
 pub mod shell;
 pub mod shell_local;
 pub mod sleep;
+mod staging;
 
 use kiln_core::plugin::Registry;
 
@@ -17,6 +19,7 @@ pub fn register(r: &mut Registry) {
     r.provisioner("ansible-local", ansible_local::provisioner::new);
     r.provisioner("ansible", ansible_remote::provisioner::new);
     r.provisioner("file", file::new);
+    r.provisioner("puppet-masterless", puppet_masterless::new);
     r.provisioner("shell-local", shell_local::provisioner::new);
     r.provisioner("sleep", sleep::new);
     r.provisioner("breakpoint", breakpoint::new);

@@ -13,8 +13,6 @@ use kiln_core::{Error, Result};
 use kiln_template::{decode::decode, Diagnostic, Value};
 use std::io::Write;
 use std::path::Path;
-use std::time::Duration;
-use tokio_util::sync::CancellationToken;
 
 /// The default staging parent, as Packer names it.
 pub const STAGING_PARENT: &str = "/tmp/packer-provisioner-ansible-local";
@@ -284,21 +282,12 @@ impl Provisioner for AnsibleLocal {
         let result = self.stage_and_run(cx, &staging).await;
         if self.config.clean_staging_directory != Some(false) {
             cx.ui.say(&format!("Removing staging directory {staging}"));
-            // Also after a failure or an interrupt, with its own short budget. The default
-            // parent directory goes too when nothing else is in it.
+            // The default parent directory goes too when nothing else is in it.
             let mut cmd = format!("rm -rf {}", shell_quote(&staging));
             if self.config.staging_directory.is_empty() {
                 cmd.push_str(&format!("; rmdir {STAGING_PARENT} 2>/dev/null; true"));
             }
-            let clean = tokio::time::timeout(
-                Duration::from_secs(60),
-                exec_quiet(cx.comm.as_ref(), &cmd, CancellationToken::new()),
-            )
-            .await;
-            if !matches!(clean, Ok(Ok(0))) {
-                cx.ui
-                    .error(&format!("Could not remove the staging directory {staging}"));
-            }
+            crate::staging::remove(cx, &cmd, &staging).await;
         }
         result
     }

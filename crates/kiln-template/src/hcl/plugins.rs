@@ -17,6 +17,7 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     ("docker", "the docker builder and post-processors"),
     ("qemu", "the qemu builder"),
     ("ansible", "the ansible and ansible-local provisioners"),
+    ("puppet", "the puppet-masterless provisioner"),
     ("vagrant", "the vagrant post-processor"),
 ];
 

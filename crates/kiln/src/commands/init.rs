@@ -7,8 +7,8 @@ use crate::args::{self, Kind};
 const USAGE: &str = "Usage: kiln init [options] [config.pkr.hcl|folder/]
 
   Checks the plugins the template's packer.required_plugins names against those
-  built into kiln (kiln installs nothing: amazon, docker, qemu, ansible and
-  vagrant are part of it).
+  built into kiln (kiln installs nothing: amazon, docker, qemu, ansible, puppet
+  and vagrant are part of it).
 
 Options:
   -upgrade      Accepted for Packer's sake; nothing to upgrade.
