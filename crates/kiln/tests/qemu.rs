@@ -138,6 +138,18 @@ fn builder(g: &Path, s: &Scratch) -> serde_json::Value {
     })
 }
 
+/// The builder of a machine that runs one line typed on its keyboard (test-guest.sh,
+/// `kiln.keys`).
+fn keyed_builder(g: &Path, s: &Scratch) -> serde_json::Value {
+    let mut b = builder(g, s);
+    b["qemuargs"] = serde_json::json!([
+        ["-kernel", g.join("vmlinuz")],
+        ["-initrd", g.join("initrd.img")],
+        ["-append", "console=ttyS0 root=/dev/vda kiln.keys"]
+    ]);
+    b
+}
+
 fn text(o: &Output) -> String {
     format!(
         "{}{}",
@@ -524,15 +536,9 @@ fn a_boot_command_is_typed_over_vnc_and_fetches_from_the_http_server() {
     let _one = one_vm();
     let s = Scratch::new();
     s.write("http/hello.txt", "served to the machine\n");
-    let mut b = builder(&g, &s);
-    // The machine runs one line typed on its keyboard (test-guest.sh, `kiln.keys`): the
-    // boot command fetches a file from kiln's HTTP server with the address and port rendered
-    // into it, then marks that it ran.
-    b["qemuargs"] = serde_json::json!([
-        ["-kernel", g.join("vmlinuz")],
-        ["-initrd", g.join("initrd.img")],
-        ["-append", "console=ttyS0 root=/dev/vda kiln.keys"]
-    ]);
+    // The boot command fetches a file from kiln's HTTP server with the address and port
+    // rendered into it, then marks that it ran.
+    let mut b = keyed_builder(&g, &s);
     b["http_directory"] = "http".into();
     b["boot_wait"] = "15s".into();
     b["boot_key_interval"] = "10ms".into();
@@ -562,6 +568,61 @@ fn a_boot_command_is_typed_over_vnc_and_fetches_from_the_http_server() {
     );
     let disk = s.output_dir().join("packer-qemu");
     assert_eq!(file_in_disk(&disk, "/etc/typed"), "typed-as-packer-qemu\n");
+    assert_eq!(s.vms(), Vec::<i32>::new());
+    assert_eq!(s.journals(), Vec::<String>::new());
+}
+
+#[test]
+fn with_vnc_use_password_the_boot_command_is_typed_through_a_password_set_over_qmp() {
+    let g = guest();
+    let _one = one_vm();
+    let s = Scratch::new();
+    let mut b = keyed_builder(&g, &s);
+    b["vnc_use_password"] = true.into();
+    b["boot_wait"] = "15s".into();
+    b["boot_key_interval"] = "10ms".into();
+    b["boot_command"] = serde_json::json!(["echo typed-with-a-password > /etc/typed<enter>"]);
+    let t = serde_json::json!({
+        "builders": [b],
+        "provisioners": [{"type": "shell", "inline": [
+            "for i in $(seq 100); do [ -e /etc/typed ] && break; sleep 0.1; done",
+            "cat /etc/typed"]}]
+    });
+    // The command line asks QEMU for the socket and a password on VNC.
+    s.write("t.json", &t.to_string());
+    let socket = s.output_dir().join("packer-qemu.monitor");
+    let dry = run_ok(&s, &["build", "-dry-run", "-color=false", "t.json"]);
+    assert_says(
+        &dry,
+        &[
+            &format!("-qmp unix:{},server,nowait", socket.display()),
+            "-vnc 127.0.0.1:0,password=on",
+        ],
+    );
+    let o = build(&s, &t);
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert_says(
+        &out,
+        &[
+            &format!("==> qemu: QMP socket at: {}", socket.display()),
+            "connect via VNC to vnc://127.0.0.1:",
+            "with the password: ",
+            "==> qemu: Typing the boot command over VNC...",
+            "    qemu: typed-with-a-password",
+        ],
+    );
+    // The password Packer's way: eight letters and digits.
+    let password = out
+        .split("with the password: ")
+        .nth(1)
+        .and_then(|r| r.lines().next())
+        .unwrap();
+    assert!(
+        password.len() == 8 && password.chars().all(|c| c.is_ascii_alphanumeric()),
+        "{password:?}"
+    );
+    assert!(!socket.exists(), "the QMP socket is left");
     assert_eq!(s.vms(), Vec::<i32>::new());
     assert_eq!(s.journals(), Vec::<String>::new());
 }

@@ -73,6 +73,10 @@ pub struct State {
     pub host_port: Option<u16>,
     /// The VNC port, unless `disable_vnc`.
     pub vnc_port: Option<u16>,
+    /// The VNC password, with `vnc_use_password`.
+    pub vnc_password: Option<String>,
+    /// The QMP connection, while the VM runs with `qmp_enable`.
+    pub qmp: Option<super::qmp::Qmp>,
     /// The running VM.
     pub vm: Option<Vm>,
     /// The communicator, once connected.
@@ -204,6 +208,8 @@ impl Builder for QemuBuilder {
         s.disks = vec![s.disk_path(0)];
         s.host_port = (!self.settings.c.skip_nat_mapping).then_some(self.settings.c.host_port_min);
         s.vnc_port = (!self.settings.c.disable_vnc).then_some(self.settings.c.vnc_port_min);
+        // (the password itself is made at the run)
+        s.vnc_password = self.settings.c.vnc_use_password.then(String::new);
         let args = super::step_run::qemu_args(cx, &s)?;
         cx.ui.say(&format!(
             "Would run: {} {}",
@@ -232,6 +238,7 @@ impl Builder for QemuBuilder {
             Box::new(StepPortForward),
             Box::new(StepConfigureVnc),
             Box::new(StepRun::new()),
+            Box::new(super::qmp::StepConfigureQmp),
             Box::new(StepTypeBootCommand),
             Box::new(StepConnect::new(self.comm.clone())),
             Box::new(StepProvision::new()),
@@ -278,6 +285,8 @@ impl QemuBuilder {
             port_claims: vec![],
             host_port: None,
             vnc_port: None,
+            vnc_password: None,
+            qmp: None,
             vm: None,
             comm: None,
             conn: None,

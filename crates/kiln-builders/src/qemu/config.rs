@@ -116,10 +116,10 @@ pub struct Config {
     /// The emulator (default `qemu-system-x86_64`).
     #[serde(default)]
     pub qemu_binary: String,
-    /// Open a QMP socket (not available yet).
+    /// Open a QMP socket (implied by `vnc_use_password`).
     #[serde(default)]
     pub qmp_enable: bool,
-    /// The QMP socket's path.
+    /// The QMP socket's path (default `output_directory/vm_name.monitor`).
     #[serde(default)]
     pub qmp_socket_path: String,
     /// Let QEMU pick its display.
@@ -131,7 +131,7 @@ pub struct Config {
     /// Where VNC listens (default 127.0.0.1).
     #[serde(default)]
     pub vnc_bind_address: String,
-    /// A VNC password (not available yet).
+    /// Protect VNC with a random password, set over QMP.
     #[serde(default)]
     pub vnc_use_password: bool,
     /// The VNC port range (default 5900–6000).
@@ -368,6 +368,15 @@ impl Config {
             self.vnc_port_max = 6000;
         }
         set(&mut self.vm_name, &format!("packer-{build_name}"));
+        if self.vnc_use_password {
+            self.qmp_enable = true;
+        }
+        if self.qmp_enable && self.qmp_socket_path.is_empty() {
+            self.qmp_socket_path = std::path::Path::new(&self.output_directory)
+                .join(format!("{}.monitor", self.vm_name))
+                .display()
+                .to_string();
+        }
         set(&mut self.format, "qcow2");
         set(&mut self.net_device, "virtio-net");
         set(&mut self.disk_interface, "virtio");
@@ -504,14 +513,10 @@ impl Config {
 
     /// Options kiln does not implement yet, refused by name when set.
     fn refuse_unavailable(&self) -> Result<(), Diagnostic> {
-        let not_yet = [
-            (
-                !self.net_bridge.is_empty(),
-                "net_bridge: bridged networking",
-            ),
-            (self.qmp_enable, "qmp_enable: the QMP socket"),
-            (self.vnc_use_password, "vnc_use_password: VNC passwords"),
-        ];
+        let not_yet = [(
+            !self.net_bridge.is_empty(),
+            "net_bridge: bridged networking",
+        )];
         for (set, what) in not_yet {
             if set {
                 return Err(Diagnostic::new(format!(

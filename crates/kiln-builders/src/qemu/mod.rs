@@ -10,6 +10,7 @@
 mod boot_command;
 pub mod builder;
 pub mod config;
+mod qmp;
 mod step_boot_command;
 mod step_connect_ports;
 mod step_convert_disk;
@@ -41,6 +42,8 @@ const VM: &str = "qemu:vm";
 const CD: &str = "qemu:cd";
 /// Journal kind of the floppy made of `floppy_files` and `floppy_dirs` (key: its path).
 const FLOPPY: &str = "qemu:floppy";
+/// Journal kind of the QMP socket (key: its path).
+const QMP: &str = "qemu:qmp";
 
 /// The file a run leaves in an output directory it made, holding the run's id, until the
 /// build succeeds: `kiln cleanup` removes a directory only when it finds its run's mark.
@@ -153,6 +156,17 @@ pub fn cleaner(r: Record) -> Pin<Box<dyn Future<Output = Result<(), String>> + S
                         Err(format!("removing {}: {e}", path.display()))
                     }
                     _ => Ok(()),
+                }
+            }
+            QMP => {
+                // Only a socket is removed: the path is the user's choice.
+                use std::os::unix::fs::FileTypeExt;
+                let path = Path::new(&r.key);
+                match std::fs::symlink_metadata(path) {
+                    Ok(m) if m.file_type().is_socket() => std::fs::remove_file(path)
+                        .map_err(|e| format!("removing {}: {e}", path.display())),
+                    Ok(_) => Err(format!("{} is not a socket; left alone", path.display())),
+                    Err(_) => Ok(()),
                 }
             }
             other => Err(format!("unknown qemu resource kind {other}")),

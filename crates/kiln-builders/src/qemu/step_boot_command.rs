@@ -105,7 +105,9 @@ impl Step<State> for StepTypeBootCommand {
         }
         let addr = format!("{}:{vnc_port}", c.vnc_bind_address);
         cx.ui.say(&format!("Connecting to VM via VNC ({addr})"));
-        let mut vnc = Vnc::connect(&addr).await.map_err(Error::msg)?;
+        let mut vnc = Vnc::connect(&addr, s.vnc_password.as_deref())
+            .await
+            .map_err(Error::msg)?;
         kiln_core::log::log(format_args!(
             "[INFO] Connected to VNC desktop: {}",
             vnc.desktop

@@ -85,7 +85,17 @@ impl Step<State> for StepPortForward {
     }
 }
 
-/// Picks the VNC port (none with `disable_vnc`).
+/// A random password of Packer's form: 8 letters and digits (VNC reads no more than 8).
+fn vnc_password() -> String {
+    const CHARS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
+    // A v4 UUID's bytes are from the system's random source.
+    uuid::Uuid::new_v4().as_bytes()[..8]
+        .iter()
+        .map(|b| CHARS[usize::from(*b) % CHARS.len()] as char)
+        .collect()
+}
+
+/// Picks the VNC port (none with `disable_vnc`), and the password with `vnc_use_password`.
 pub struct StepConfigureVnc;
 
 #[async_trait]
@@ -112,6 +122,9 @@ impl Step<State> for StepConfigureVnc {
             })?;
         s.vnc_port = Some(port);
         s.port_claims.push(held);
+        if c.vnc_use_password {
+            s.vnc_password = Some(vnc_password());
+        }
         Ok(())
     }
 }

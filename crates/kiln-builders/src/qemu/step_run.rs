@@ -170,11 +170,22 @@ fn default_args(s: &State) -> Vec<(String, Vec<String>)> {
         _ => "user,id=user.0".to_string(),
     };
     put("-netdev", vec![netdev]);
+    if c.qmp_enable {
+        put(
+            "-qmp",
+            vec![format!("unix:{},server,nowait", c.qmp_socket_path)],
+        );
+    }
     if let Some(port) = s.vnc_port {
+        let password = if s.vnc_password.is_some() {
+            ",password=on"
+        } else {
+            ""
+        };
         put(
             "-vnc",
             vec![format!(
-                "{}:{}",
+                "{}:{}{password}",
                 c.vnc_bind_address,
                 port.saturating_sub(5900)
             )],
@@ -340,13 +351,18 @@ impl Step<State> for StepRun {
             cx.ui.message("WARNING: The VM will be started with no hardware acceleration.\nThe installation may take considerably longer to finish.\n");
         }
         if c.headless {
-            cx.ui.message(&match s.vnc_port {
-                Some(port) => format!(
+            cx.ui.message(&match (s.vnc_port, &s.vnc_password) {
+                (Some(port), Some(password)) => format!(
+                    "The VM will be run headless, without a GUI. If you want to\nview the screen of the VM, connect via VNC to vnc://{}:{}\nwith the password: {password}",
+                    c.vnc_bind_address,
+                    port.saturating_sub(5900)
+                ),
+                (Some(port), None) => format!(
                     "The VM will be run headless, without a GUI. If you want to\nview the screen of the VM, connect via VNC without a password to\nvnc://{}:{}",
                     c.vnc_bind_address,
                     port.saturating_sub(5900)
                 ),
-                None => "The VM will be run headless, without a GUI, as configured.\nIf the run isn't succeeding as you expect, please enable the GUI\nto inspect the progress of the build.".into(),
+                (None, _) => "The VM will be run headless, without a GUI, as configured.\nIf the run isn't succeeding as you expect, please enable the GUI\nto inspect the progress of the build.".into(),
             });
         }
         if !c.qemuargs.is_empty() {

@@ -1,6 +1,7 @@
 //! The part of a VNC (RFB, RFC 6143) client that typing a boot command needs: the version
-//! handshake (3.3, 3.7 or 3.8), the "None" security type, a shared ClientInit, and key
-//! events. Nothing is read after the server's init message: no screen updates are asked for.
+//! handshake (3.3, 3.7 or 3.8), the "None" security type or, with a password, "VNC
+//! Authentication" (DES of the server's challenge), a shared ClientInit, and key events.
+//! Nothing is read after the server's init message: no screen updates are asked for.
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
@@ -14,19 +15,53 @@ pub struct Vnc {
 
 /// Security type "None".
 const SECURITY_NONE: u8 = 1;
+/// Security type "VNC Authentication".
+const SECURITY_VNC: u8 = 2;
+
+/// The answer to a VNC Authentication challenge: each 8-byte half DES-encrypted with the
+/// password (its first 8 bytes, zero-padded) as the key, each key byte's bits reversed.
+fn vnc_auth_response(password: &str, challenge: &[u8; 16]) -> [u8; 16] {
+    use des::cipher::{BlockCipherEncrypt, KeyInit};
+    let mut key = [0u8; 8];
+    for (k, b) in key.iter_mut().zip(password.bytes()) {
+        *k = b.reverse_bits();
+    }
+    let cipher = des::Des::new(&key.into());
+    let mut out = *challenge;
+    for half in out.chunks_exact_mut(8) {
+        let block: &mut [u8; 8] = half.try_into().expect("8 bytes");
+        cipher.encrypt_block(block.into());
+    }
+    out
+}
 
 impl Vnc {
-    /// Connects to `addr` and does the handshake.
-    pub async fn connect(addr: &str) -> Result<Vnc, String> {
+    /// Connects to `addr` and does the handshake (with `password`, VNC Authentication).
+    pub async fn connect(addr: &str, password: Option<&str>) -> Result<Vnc, String> {
         let stream = TcpStream::connect(addr)
             .await
             .map_err(|e| format!("Error connecting to VNC: {e}"))?;
-        Self::handshake(stream)
+        Self::handshake(stream, password)
             .await
             .map_err(|e| format!("Error handshaking with VNC: {e}"))
     }
 
-    async fn handshake(mut s: TcpStream) -> Result<Vnc, String> {
+    /// Answers the challenge of VNC Authentication; then the server's verdict.
+    async fn authenticate(s: &mut TcpStream, password: &str, minor: u32) -> Result<(), String> {
+        let io = |e: std::io::Error| e.to_string();
+        let mut challenge = [0u8; 16];
+        s.read_exact(&mut challenge).await.map_err(io)?;
+        s.write_all(&vnc_auth_response(password, &challenge))
+            .await
+            .map_err(io)?;
+        match s.read_u32().await.map_err(io)? {
+            0 => Ok(()),
+            _ if minor == 8 => Err(Self::reason(s).await),
+            _ => Err("the server refused the VNC password".into()),
+        }
+    }
+
+    async fn handshake(mut s: TcpStream, password: Option<&str>) -> Result<Vnc, String> {
         let io = |e: std::io::Error| e.to_string();
         let mut version = [0u8; 12];
         s.read_exact(&mut version).await.map_err(io)?;
@@ -51,10 +86,19 @@ impl Vnc {
             if kind == 0 {
                 return Err(Self::reason(&mut s).await);
             }
-            if kind != u32::from(SECURITY_NONE) {
-                return Err(format!(
-                    "the server wants security type {kind}; kiln speaks only None (1)"
-                ));
+            match (kind, password) {
+                (k, _) if k == u32::from(SECURITY_NONE) => {}
+                (k, Some(p)) if k == u32::from(SECURITY_VNC) => {
+                    Self::authenticate(&mut s, p, minor).await?
+                }
+                (k, None) if k == u32::from(SECURITY_VNC) => {
+                    return Err("the server wants a VNC password, and none is set".into())
+                }
+                _ => {
+                    return Err(format!(
+                        "the server wants security type {kind}; kiln speaks None (1) and VNC Authentication (2)"
+                    ))
+                }
             }
         } else {
             let n = s.read_u8().await.map_err(io)?;
@@ -63,16 +107,29 @@ impl Vnc {
             }
             let mut kinds = vec![0u8; n.into()];
             s.read_exact(&mut kinds).await.map_err(io)?;
-            if !kinds.contains(&SECURITY_NONE) {
-                return Err(format!(
-                    "the server offers security types {kinds:?}; kiln speaks only None (1): is a VNC password set?"
-                ));
-            }
-            s.write_all(&[SECURITY_NONE]).await.map_err(io)?;
-            if minor == 8 {
-                let result = s.read_u32().await.map_err(io)?;
-                if result != 0 {
-                    return Err(Self::reason(&mut s).await);
+            match password {
+                Some(p) if kinds.contains(&SECURITY_VNC) => {
+                    s.write_all(&[SECURITY_VNC]).await.map_err(io)?;
+                    Self::authenticate(&mut s, p, minor).await?;
+                }
+                _ if kinds.contains(&SECURITY_NONE) => {
+                    s.write_all(&[SECURITY_NONE]).await.map_err(io)?;
+                    if minor == 8 {
+                        let result = s.read_u32().await.map_err(io)?;
+                        if result != 0 {
+                            return Err(Self::reason(&mut s).await);
+                        }
+                    }
+                }
+                Some(_) => {
+                    return Err(format!(
+                        "the server offers security types {kinds:?}, not VNC Authentication (2)"
+                    ))
+                }
+                None => {
+                    return Err(format!(
+                        "the server offers security types {kinds:?}; without a password kiln speaks only None (1): is a VNC password set?"
+                    ))
                 }
             }
         }
@@ -153,7 +210,7 @@ mod tests {
     #[tokio::test]
     async fn a_handshake_then_key_events_as_rfb_frames_them() {
         let (addr, task) = server(&[1, 2]).await;
-        let mut v = Vnc::connect(&addr).await.unwrap();
+        let mut v = Vnc::connect(&addr, None).await.unwrap();
         assert_eq!(v.desktop, "QEMU");
         v.key(0xFF0D, true).await.unwrap();
         v.key(0xFF0D, false).await.unwrap();
@@ -164,10 +221,26 @@ mod tests {
         );
     }
 
+    #[test]
+    fn the_challenge_is_answered_as_vnc_authentication_says() {
+        // As `openssl enc -des-ecb` gives it with the bit-reversed key of "kilnpass".
+        let got = vnc_auth_response("kilnpass", b"0123456789abcdef");
+        let want: Vec<u8> = (0..16)
+            .map(|i| {
+                u8::from_str_radix(&"04b19789ebe9e29f22d973ecfec2b1ac"[2 * i..2 * i + 2], 16)
+                    .unwrap()
+            })
+            .collect();
+        assert_eq!(got.to_vec(), want);
+        // Past 8 bytes the password does not count; a short one is padded with zeros.
+        assert_eq!(vnc_auth_response("kilnpassword", b"0123456789abcdef"), got);
+        assert_ne!(vnc_auth_response("kiln", b"0123456789abcdef"), got);
+    }
+
     #[tokio::test]
     async fn a_server_that_wants_a_password_is_refused_with_why() {
         let (addr, task) = server(&[2]).await;
-        let Err(e) = Vnc::connect(&addr).await else {
+        let Err(e) = Vnc::connect(&addr, None).await else {
             panic!("connected to a password-only server");
         };
         assert!(e.contains("is a VNC password set?"), "{e}");
