@@ -173,3 +173,40 @@ pub fn cleaner(r: Record) -> Pin<Box<dyn Future<Output = Result<(), String>> + S
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn record(kind: &str, key: &Path) -> Record {
+        Record {
+            ts: 0,
+            run: "run".into(),
+            build: "qemu".into(),
+            kind: kind.into(),
+            key: key.display().to_string(),
+            id: key.display().to_string(),
+            place: Default::default(),
+            event: Event::Created,
+        }
+    }
+
+    #[tokio::test]
+    async fn cleanup_removes_a_qmp_socket_a_killed_run_left_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let socket = dir.path().join("packer-qemu.monitor");
+        let listener = std::os::unix::net::UnixListener::bind(&socket).unwrap();
+        drop(listener);
+        assert!(socket.exists());
+        cleaner(record(QMP, &socket)).await.unwrap();
+        assert!(!socket.exists());
+        // Gone already: nothing to do.
+        cleaner(record(QMP, &socket)).await.unwrap();
+        // A file that is not a socket at that path is not the build's.
+        let file = dir.path().join("notes.monitor");
+        std::fs::write(&file, "mine").unwrap();
+        let e = cleaner(record(QMP, &file)).await.unwrap_err();
+        assert!(e.contains("is not a socket; left alone"), "{e}");
+        assert!(file.exists());
+    }
+}
