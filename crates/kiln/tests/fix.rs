@@ -114,7 +114,7 @@ fn fix_checks_the_fixed_template_unless_told_not_to() {
     let text = stdout(&out);
     // The fixed template is printed first, then what is wrong with it.
     let fixed = text.find("\"ssh_private_key_file\": \"k\"").unwrap();
-    let error = text.find("the fixed template fails to parse").unwrap();
+    let error = text.find("Error! Fixed template fails to parse:").unwrap();
     assert!(fixed < error, "{text}");
     assert!(
         text.contains("fixed template:8:3: unknown template key \"extras\""),

@@ -73,12 +73,10 @@ pub fn run(argv: &[String], machine: bool) -> u8 {
         return 0;
     }
     if let Err(d) = legacy::parse(&Source::new("fixed template", fixed)) {
-        print_error(
-            &ui,
-            &format!(
-                "the fixed template fails to parse:\n{d}\n\nThis is usually caused by an error in the input template.\nPlease fix the error and try again."
-            ),
-        );
+        // Packer's words around kiln's diagnostics (which say where, in the printed template).
+        ui.error(&format!(
+            "Error! Fixed template fails to parse:\n{d}\n\nThis is usually caused by an error in the input template.\nPlease fix the error and try again."
+        ));
         return 1;
     }
     0
