@@ -12,7 +12,8 @@
 #        qemu-system-x86, qemu-utils and e2fsprogs (the qemu builder's tests boot a VM made by
 #        scripts/test-guest.sh, and read its disk back with qemu-img and debugfs), xorriso
 #        (the qemu builder's cd_files), dosfstools and mtools (fsck.fat and mtools read back
-#        the floppy images of floppy_files)
+#        the floppy images of floppy_files), qemu-block-extra (QEMU's curl driver, for
+#        iso_skip_cache)
 #   pip: ansible-core (ansible provisioners), moto[server,ec2] (the EC2 API for amazon-ebs)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -26,6 +27,8 @@ need=()
 for pair in debootstrap:debootstrap unshare:util-linux tar:tar bc:bc ssh-agent:openssh-client openssl:openssl dockerd:docker.io docker:docker.io docker-registry:docker-registry htpasswd:apache2-utils curl:curl qemu-system-x86_64:qemu-system-x86 qemu-img:qemu-utils debugfs:e2fsprogs mkfs.ext4:e2fsprogs xorriso:xorriso fsck.fat:dosfstools mdir:mtools mtype:mtools; do
   command -v "${pair%%:*}" >/dev/null || need+=("${pair#*:}")
 done
+# QEMU's curl block driver (qemu's iso_skip_cache reads an image over HTTP with it).
+[ -e /usr/lib/x86_64-linux-gnu/qemu/block-curl.so ] || need+=(qemu-block-extra)
 if [ ${#need[@]} -gt 0 ]; then
   apt-get update -qq
   # (one package may be named twice: apt takes it once)

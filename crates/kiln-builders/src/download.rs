@@ -46,11 +46,32 @@ impl NativeRoots for rustls::ConfigBuilder<rustls::ClientConfig, rustls::WantsVe
 
 /// The response to a GET of `url`, redirects followed.
 async fn get(url: &str) -> Result<hyper::Response<hyper::body::Incoming>, String> {
+    request(hyper::Method::GET, url).await
+}
+
+/// Whether the server of `url` answers a HEAD of it (redirects followed) with success and
+/// `Accept-Ranges: bytes`: QEMU can then read it in place (qemu's `iso_skip_cache`).
+pub async fn serves_byte_ranges(url: &str) -> Result<bool, String> {
+    let resp = request(hyper::Method::HEAD, url).await?;
+    Ok(resp
+        .headers()
+        .get(hyper::header::ACCEPT_RANGES)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim() == "bytes"))
+}
+
+/// The response to `method` of `url`, redirects followed.
+async fn request(
+    method: hyper::Method,
+    url: &str,
+) -> Result<hyper::Response<hyper::body::Incoming>, String> {
     let client = client()?;
     let mut url = url.to_string();
     for _ in 0..=MAX_REDIRECTS {
         let uri: hyper::Uri = url.parse().map_err(|e| format!("{url}: {e}"))?;
-        let req = hyper::Request::get(uri.clone())
+        let req = hyper::Request::builder()
+            .method(method.clone())
+            .uri(uri.clone())
             .header("user-agent", concat!("kiln/", env!("CARGO_PKG_VERSION")))
             .body(http_body_util::Empty::new())
             .map_err(|e| format!("{url}: {e}"))?;

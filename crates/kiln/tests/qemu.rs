@@ -769,6 +769,47 @@ fn floppy_files_reach_the_machine_on_a_labelled_floppy_that_is_gone_after() {
     assert_eq!(s.journals(), Vec::<String>::new());
 }
 
+/// Python's file server, answering byte ranges: argv is the directory and the port.
+const RANGED_SERVER: &str = r#"
+import http.server, os, re, sys
+
+class H(http.server.SimpleHTTPRequestHandler):
+    def __init__(self, *a, **k):
+        super().__init__(*a, directory=sys.argv[1], **k)
+
+    def send_head(self):
+        path = self.translate_path(self.path)
+        if not os.path.isfile(path):
+            return super().send_head()
+        size = os.path.getsize(path)
+        f = open(path, 'rb')
+        m = re.match(r'bytes=(\d+)-(\d*)', self.headers.get('Range') or '')
+        if m:
+            start = int(m.group(1))
+            end = min(int(m.group(2)) if m.group(2) else size - 1, size - 1)
+            self.send_response(206)
+            self.send_header('Content-Range', 'bytes %d-%d/%d' % (start, end, size))
+            f.seek(start)
+            self.left = end - start + 1
+        else:
+            self.send_response(200)
+            self.left = size
+        self.send_header('Content-Length', str(self.left))
+        self.send_header('Accept-Ranges', 'bytes')
+        self.end_headers()
+        return f
+
+    def copyfile(self, source, out):
+        while self.left > 0:
+            b = source.read(min(1 << 16, self.left))
+            if not b:
+                break
+            out.write(b)
+            self.left -= len(b)
+
+http.server.ThreadingHTTPServer(('127.0.0.1', int(sys.argv[2])), H).serve_forever()
+"#;
+
 /// Python's HTTP server on a loopback port, serving `dir`; killed when dropped.
 struct WebServer {
     child: Child,
@@ -780,15 +821,19 @@ impl WebServer {
         Self::start_with(dir, None)
     }
 
+    /// A server that also answers `Range` requests (206) and says `Accept-Ranges: bytes`,
+    /// as QEMU's curl driver needs.
+    fn start_ranged(dir: &Path) -> WebServer {
+        Self::start_cmd(|cmd, port| {
+            cmd.args(["-c", RANGED_SERVER])
+                .arg(dir)
+                .arg(port.to_string());
+        })
+    }
+
     /// With `tls` (certificate, key): over HTTPS.
     fn start_with(dir: &Path, tls: Option<(&Path, &Path)>) -> WebServer {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let mut cmd = Command::new("python3");
-        match tls {
+        Self::start_cmd(|cmd, port| match tls {
             None => {
                 cmd.args(["-m", "http.server", "--bind", "127.0.0.1"])
                     .arg(port.to_string())
@@ -808,7 +853,18 @@ impl WebServer {
                     .arg(cert)
                     .arg(key);
             }
-        }
+        })
+    }
+
+    /// Runs the python3 command `args` makes for a free loopback port.
+    fn start_cmd(args: impl FnOnce(&mut Command, u16)) -> WebServer {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut cmd = Command::new("python3");
+        args(&mut cmd, port);
         let child = cmd
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -852,14 +908,73 @@ fn sha256_of(path: &Path) -> String {
         .to_string()
 }
 
+/// A web root in the scratch directory holding the test machine's disk image.
+fn image_web_root(g: &Path, s: &Scratch) -> PathBuf {
+    let www = s.path().join("www");
+    std::fs::create_dir_all(&www).unwrap();
+    std::os::unix::fs::symlink(g.join("disk.qcow2"), www.join("disk.qcow2")).unwrap();
+    www
+}
+
+#[test]
+fn with_iso_skip_cache_the_image_is_read_over_http_and_nothing_is_downloaded() {
+    let g = guest();
+    let _one = one_vm();
+    let s = Scratch::new();
+    let www = image_web_root(&g, &s);
+    let cache = s.path().join("cache");
+    // A build of the image at `port`, with its output.
+    let build_from = |port: u16| {
+        let mut b = builder(&g, &s);
+        b["iso_url"] = format!("http://127.0.0.1:{port}/disk.qcow2").into();
+        b["iso_skip_cache"] = true.into();
+        let t = serde_json::json!({"builders": [b],
+            "provisioners": [{"type": "shell", "inline": ["echo provisioned"]}]});
+        s.write("t.json", &t.to_string());
+        let o = s
+            .kiln(&["build", "-color=false", "t.json"])
+            .env("PACKER_CACHE_DIR", &cache)
+            .output()
+            .unwrap();
+        (o.status.code(), text(&o))
+    };
+    // A server without byte ranges cannot serve QEMU: refused before anything is made.
+    let plain = WebServer::start(&www);
+    let (code, out) = build_from(plain.port);
+    assert_eq!(code, Some(1), "{out}");
+    assert_says(
+        &out,
+        &["No byte serving support. The HTTP server must support Accept-Ranges=bytes"],
+    );
+    assert!(!s.output_dir().exists(), "{out}");
+    drop(plain);
+
+    let ranged = WebServer::start_ranged(&www);
+    let (code, out) = build_from(ranged.port);
+    assert_eq!(code, Some(0), "{out}");
+    assert_says(
+        &out,
+        &[
+            &format!(
+                "==> qemu: Using http://127.0.0.1:{}/disk.qcow2 in place: QEMU reads it over HTTP",
+                ranged.port
+            ),
+            "==> qemu: Copying hard drive...",
+            "    qemu: provisioned",
+        ],
+    );
+    // qemu-img read the image over HTTP into the disk; no cache was made.
+    assert!(s.output_dir().join("packer-qemu").exists());
+    assert!(!cache.exists(), "a download was cached");
+    assert_eq!(s.vms(), Vec::<i32>::new());
+}
+
 #[test]
 fn an_image_is_downloaded_into_the_cache_checked_against_a_remote_checksum_file_and_reused() {
     let g = guest();
     let _one = one_vm();
     let s = Scratch::new();
-    let www = s.path().join("www");
-    std::fs::create_dir_all(&www).unwrap();
-    std::os::unix::fs::symlink(g.join("disk.qcow2"), www.join("disk.qcow2")).unwrap();
+    let www = image_web_root(&g, &s);
     let sum = sha256_of(&g.join("disk.qcow2"));
     s.write(
         "www/SHA256SUMS",

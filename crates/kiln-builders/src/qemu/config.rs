@@ -545,11 +545,6 @@ impl Config {
                     sources.push(Source::Local(path));
                 }
                 None if url.starts_with("http://") || url.starts_with("https://") => {
-                    if self.iso_skip_cache {
-                        return Err(Diagnostic::new(
-                            "iso_skip_cache with a URL (QEMU reading the ISO over HTTP) is not available in kiln yet",
-                        ));
-                    }
                     sources.push(Source::Remote(url.to_string()));
                 }
                 None => {

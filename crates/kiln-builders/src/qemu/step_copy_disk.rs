@@ -27,7 +27,12 @@ impl Step<State> for StepCopyDisk {
         let ext = std::path::Path::new(&iso)
             .extension()
             .map(|e| e.to_string_lossy().to_string());
-        if ext.as_deref() == Some(c.format.as_str()) && c.qemu_img_args.convert.is_empty() {
+        // An image read over HTTP (iso_skip_cache) is always converted: qemu-img reads URLs.
+        let remote = iso.starts_with("http://") || iso.starts_with("https://");
+        if !remote
+            && ext.as_deref() == Some(c.format.as_str())
+            && c.qemu_img_args.convert.is_empty()
+        {
             cx.ui.message(
                 "File extension already matches desired output format. Skipping qemu-img convert step",
             );
@@ -39,6 +44,11 @@ impl Step<State> for StepCopyDisk {
             return Ok(());
         }
         let mut args = vec!["convert".to_string()];
+        if remote && c.qemu_img_args.convert.is_empty() {
+            // One request at a time: with several in flight, QEMU's curl driver (QEMU 7.2 with
+            // libcurl 7.88) now and then stops reading and never finishes.
+            args.extend(["-m".to_string(), "1".to_string()]);
+        }
         args.extend(c.qemu_img_args.convert.iter().cloned());
         args.extend(["-O".into(), c.format.clone(), iso, target]);
         cx.ui.say("Copying hard drive...");

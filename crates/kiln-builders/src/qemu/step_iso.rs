@@ -188,6 +188,21 @@ impl Step<State> for StepIso {
                         None => Ok(path.clone()),
                     }
                 }
+                // iso_skip_cache: QEMU (or qemu-img) reads it over HTTP, which needs a server
+                // that serves byte ranges; nothing is downloaded.
+                Source::Remote(url) if s.settings.c.iso_skip_cache => {
+                    match crate::download::serves_byte_ranges(url).await {
+                        Ok(true) => {
+                            cx.ui
+                                .say(&format!("Using {url} in place: QEMU reads it over HTTP"));
+                            Ok(url.clone())
+                        }
+                        Ok(false) => Err(Error::msg(format!(
+                            "No byte serving support. The HTTP server must support Accept-Ranges=bytes ({url})"
+                        ))),
+                        Err(e) => Err(Error::msg(e)),
+                    }
+                }
                 Source::Remote(url) => {
                     cx.ui.say(&format!("Trying {url}"));
                     Self::fetch(cx, s, url, sum.as_ref()).await
