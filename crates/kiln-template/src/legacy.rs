@@ -48,8 +48,10 @@ pub fn parse(src: &Arc<Source>) -> Result<Template, Diagnostics> {
         ..Default::default()
     };
     for m in members {
-        // As in Packer, a key set to null is a key not set.
-        if m.key.starts_with('_') || matches!(m.value.kind, Kind::Null) {
+        // As in Packer, a known key set to null is a key not set (an unknown one is still
+        // unknown).
+        let known = ROOT_KEYS.contains(&m.key.as_str()) || m.key == "push" || m.key == "comments";
+        if m.key.starts_with('_') || (known && matches!(m.value.kind, Kind::Null)) {
             continue;
         }
         match m.key.as_str() {
@@ -552,6 +554,10 @@ mod tests {
                 "only must be an array",
             ),
             (r#"{"builders": null}"#, "at least one builder"),
+            (
+                r#"{"builders": [{"type": "null"}], "extra": null}"#,
+                "unknown template key \"extra\"",
+            ),
         ] {
             let e = p(text).unwrap_err().to_string();
             assert!(e.contains(says), "{text}: {e}");

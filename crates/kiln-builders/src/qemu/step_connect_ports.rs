@@ -88,11 +88,19 @@ impl Step<State> for StepPortForward {
 /// A random password of Packer's form: 8 letters and digits (VNC reads no more than 8).
 fn vnc_password() -> String {
     const CHARS: &[u8] = b"0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ";
-    // A v4 UUID's bytes are from the system's random source.
-    uuid::Uuid::new_v4().as_bytes()[..8]
-        .iter()
-        .map(|b| CHARS[usize::from(*b) % CHARS.len()] as char)
-        .collect()
+    // Random bytes from v4 UUIDs (the system's random source), but bytes 6 and 8, which hold
+    // the version and variant bits; a byte past 4 × 62 is dropped, so each character is as
+    // likely as another.
+    let mut out = String::new();
+    while out.len() < 8 {
+        let id = uuid::Uuid::new_v4();
+        for (i, b) in id.as_bytes().iter().enumerate() {
+            if i != 6 && i != 8 && usize::from(*b) < 4 * CHARS.len() && out.len() < 8 {
+                out.push(CHARS[usize::from(*b) % CHARS.len()] as char);
+            }
+        }
+    }
+    out
 }
 
 /// Picks the VNC port (none with `disable_vnc`), and the password with `vnc_use_password`.
@@ -131,7 +139,27 @@ impl Step<State> for StepConfigureVnc {
 
 #[cfg(test)]
 mod tests {
-    use super::{claim, free_port};
+    use super::{claim, free_port, vnc_password};
+
+    #[test]
+    fn vnc_passwords_are_eight_letters_and_digits_each_spread_over_all_62() {
+        let many: Vec<String> = (0..400).map(|_| vnc_password()).collect();
+        for p in &many {
+            assert!(
+                p.len() == 8 && p.chars().all(|c| c.is_ascii_alphanumeric()),
+                "{p}"
+            );
+        }
+        for i in 0..8 {
+            let seen: std::collections::BTreeSet<char> =
+                many.iter().map(|p| p.as_bytes()[i] as char).collect();
+            assert!(
+                seen.len() > 40,
+                "position {i}: only {} characters",
+                seen.len()
+            );
+        }
+    }
 
     #[test]
     fn a_free_port_is_in_range_and_a_taken_or_claimed_one_is_skipped() {

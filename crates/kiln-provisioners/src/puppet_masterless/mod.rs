@@ -276,7 +276,13 @@ impl PuppetMasterless {
                 "Uploading manifest directory from: {}",
                 c.manifest_file
             ));
-            self.upload_dir(cx, &c.manifest_file, &manifests).await?;
+            self.upload_dir(cx, &c.manifest_file, &manifests)
+                .await
+                .map_err(|e| {
+                    Error::msg(format!(
+                        "Error uploading manifests: Error uploading manifest dir: {e}"
+                    ))
+                })?;
             manifests.clone()
         } else {
             cx.ui.message(&format!(
