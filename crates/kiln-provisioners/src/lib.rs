@@ -6,10 +6,10 @@ pub mod ansible_remote;
 pub mod breakpoint;
 pub mod file;
 pub mod puppet_masterless;
+mod remote;
 pub mod shell;
 pub mod shell_local;
 pub mod sleep;
-mod staging;
 
 use kiln_core::plugin::Registry;
 

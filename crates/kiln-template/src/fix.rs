@@ -436,37 +436,44 @@ fn each_builder(
     Ok(())
 }
 
-/// Runs `f` on each builder of one of `types`.
-fn builders_of(
+/// Runs `f` on each builder whose type `wanted` takes.
+fn builders_where(
     root: &mut Value,
-    types: &[&str],
+    wanted: impl Fn(&str) -> bool,
     mut f: impl FnMut(&mut Value),
 ) -> Result<(), Diagnostic> {
     each_builder(root, |_, b| {
-        if type_of(b).is_some_and(|t| types.contains(&t)) {
+        if type_of(b).is_some_and(&wanted) {
             f(b);
         }
         Ok(())
     })
 }
 
-fn amazon_builders(root: &mut Value, mut f: impl FnMut(&mut Value)) -> Result<(), Diagnostic> {
-    each_builder(root, |_, b| {
-        if type_of(b).is_some_and(|t| t.starts_with("amazon-")) {
-            f(b);
-        }
-        Ok(())
-    })
+/// Runs `f` on each builder of one of `types`.
+fn builders_of(
+    root: &mut Value,
+    types: &[&str],
+    f: impl FnMut(&mut Value),
+) -> Result<(), Diagnostic> {
+    builders_where(root, |t| types.contains(&t), f)
+}
+
+fn amazon_builders(root: &mut Value, f: impl FnMut(&mut Value)) -> Result<(), Diagnostic> {
+    builders_where(root, |t| t.starts_with("amazon-"), f)
 }
 
 /// The provisioners, read loosely: a list, or one value (an object, a string) lifted into
 /// one; an empty object is an empty list.
 fn provisioners(root: &Value) -> Vec<Value> {
-    match field(root, "Provisioners").map(|v| &v.kind) {
-        None | Some(Kind::Null) => vec![],
-        Some(Kind::Array(items)) => items.clone(),
-        Some(Kind::Object(m)) if m.is_empty() => vec![],
-        Some(_) => vec![field(root, "Provisioners").cloned().unwrap_or_else(null)],
+    let Some(v) = field(root, "Provisioners") else {
+        return vec![];
+    };
+    match &v.kind {
+        Kind::Null => vec![],
+        Kind::Array(items) => items.clone(),
+        Kind::Object(m) if m.is_empty() => vec![],
+        _ => vec![v.clone()],
     }
 }
 

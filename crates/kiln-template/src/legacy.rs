@@ -246,10 +246,10 @@ fn take_list(
             .iter()
             .filter_map(|v| loose_string(v).or_else(|| string_or_err(v, &what, errs)))
             .collect(),
-        _ if loose && loose_string(&m.value).is_some() => {
-            loose_string(&m.value).into_iter().collect()
-        }
-        _ => string_list(&m.value, &what, errs),
+        _ => match loose_string(&m.value).filter(|_| loose) {
+            Some(name) => vec![name],
+            None => string_list(&m.value, &what, errs),
+        },
     }
 }
 

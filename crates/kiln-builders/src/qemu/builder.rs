@@ -208,8 +208,6 @@ impl Builder for QemuBuilder {
         s.disks = vec![s.disk_path(0)];
         s.host_port = (!self.settings.c.skip_nat_mapping).then_some(self.settings.c.host_port_min);
         s.vnc_port = (!self.settings.c.disable_vnc).then_some(self.settings.c.vnc_port_min);
-        // (the password itself is made at the run)
-        s.vnc_password = self.settings.c.vnc_use_password.then(String::new);
         let args = super::step_run::qemu_args(cx, &s)?;
         cx.ui.say(&format!(
             "Would run: {} {}",

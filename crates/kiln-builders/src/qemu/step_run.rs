@@ -177,7 +177,7 @@ fn default_args(s: &State) -> Vec<(String, Vec<String>)> {
         );
     }
     if let Some(port) = s.vnc_port {
-        let password = if s.vnc_password.is_some() {
+        let password = if c.vnc_use_password {
             ",password=on"
         } else {
             ""

@@ -5,9 +5,10 @@
 use super::config::Config;
 use super::runtime;
 use crate::ansible::output::Watcher;
+use crate::remote::{remove_staging, run_shown};
 use async_trait::async_trait;
+use kiln_comm::exec_quiet;
 use kiln_comm::ssh::shell_quote;
-use kiln_comm::{exec_quiet, Output, RemoteCommand};
 use kiln_core::plugin::{PrepareCx, ProvisionCx, Provisioner};
 use kiln_core::{Error, Result};
 use kiln_template::{decode::decode, Diagnostic, Value};
@@ -33,35 +34,6 @@ fn base(p: &str) -> String {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| p.to_string())
-}
-
-/// Runs a command with its output shown and followed; returns the exit code.
-async fn run_shown(
-    cx: &ProvisionCx<'_>,
-    command: &str,
-    watcher: Option<&std::sync::Mutex<Watcher>>,
-) -> Result<i32> {
-    let ui = cx.ui.clone();
-    let on_output = |o: Output| {
-        let line = match &o {
-            Output::Stdout(l) | Output::Stderr(l) => l.clone(),
-        };
-        if let Some(w) = watcher {
-            w.lock().expect("watcher lock").line(&line);
-        }
-        match o {
-            Output::Stdout(l) => ui.message(&l),
-            Output::Stderr(l) => ui.error(&l),
-        }
-    };
-    cx.comm
-        .exec(RemoteCommand {
-            command,
-            on_output: &on_output,
-            cancel: cx.cancel.clone(),
-        })
-        .await
-        .map_err(Error::from)
 }
 
 impl AnsibleLocal {
@@ -223,7 +195,7 @@ impl AnsibleLocal {
             }
             cx.ui.say("Executing Ansible Galaxy");
             for step in steps {
-                let code = run_shown(cx, &format!("cd {q} && {step}"), None).await?;
+                let code = run_shown(cx, &format!("cd {q} && {step}"), &|_| {}).await?;
                 if code != 0 {
                     return Err(Error::msg(format!(
                         "ansible-galaxy failed with exit code {code}: {step}"
@@ -255,7 +227,10 @@ impl AnsibleLocal {
                 shell_quote(&inventory)
             );
             let watcher = std::sync::Mutex::new(Watcher::default());
-            let code = run_shown(cx, &cmd, Some(&watcher)).await?;
+            let code = run_shown(cx, &cmd, &|line| {
+                watcher.lock().expect("watcher lock").line(line)
+            })
+            .await?;
             if code != 0 {
                 let w = watcher.into_inner().expect("watcher lock");
                 return Err(Error::msg(w.explain(code)));
@@ -287,7 +262,7 @@ impl Provisioner for AnsibleLocal {
             if self.config.staging_directory.is_empty() {
                 cmd.push_str(&format!("; rmdir {STAGING_PARENT} 2>/dev/null; true"));
             }
-            crate::staging::remove(cx, &cmd, &staging).await;
+            remove_staging(cx, &cmd, &staging).await;
         }
         result
     }

@@ -3,8 +3,8 @@
 //! the same options, staging layout, command template and exit codes (0 and 2, Puppet's
 //! `--detailed-exitcodes` for "applied, nothing to do" and "applied changes", are success).
 
+use crate::remote::{remove_staging, run_shown, single_quote};
 use async_trait::async_trait;
-use kiln_comm::{Output, RemoteCommand};
 use kiln_core::plugin::{PrepareCx, ProvisionCx, Provisioner};
 use kiln_core::{Error, Result};
 use kiln_template::interp::{render, TVal};
@@ -161,11 +161,6 @@ struct PuppetMasterless {
     config: Config,
 }
 
-/// A single-quoted word for sh.
-fn quoted(s: &str) -> String {
-    format!("'{}'", s.replace('\'', "'\"'\"'"))
-}
-
 impl PuppetMasterless {
     fn sudo(&self, command: String) -> String {
         if self.config.prevent_sudo {
@@ -175,31 +170,15 @@ impl PuppetMasterless {
         }
     }
 
-    async fn run(&self, cx: &ProvisionCx<'_>, command: &str) -> Result<i32> {
-        let ui = cx.ui.clone();
-        let on_output = move |o: Output| match o {
-            Output::Stdout(l) => ui.message(&l),
-            Output::Stderr(l) => ui.error(&l),
-        };
-        cx.comm
-            .exec(RemoteCommand {
-                command,
-                on_output: &on_output,
-                cancel: cx.cancel.clone(),
-            })
-            .await
-            .map_err(Error::from)
-    }
-
     /// Packer's createDir: made (with sudo unless prevented) and opened to everyone, so the
     /// login user can upload into it.
     async fn create_dir(&self, cx: &ProvisionCx<'_>, dir: &str) -> Result<()> {
         cx.ui.message(&format!("Creating directory: {dir}"));
         for command in [
-            self.sudo(format!("mkdir -p {}", quoted(dir))),
-            self.sudo(format!("chmod 0777 {}", quoted(dir))),
+            self.sudo(format!("mkdir -p {}", single_quote(dir))),
+            self.sudo(format!("chmod 0777 {}", single_quote(dir))),
         ] {
-            let code = self.run(cx, &command).await?;
+            let code = run_shown(cx, &command, &|_| {}).await?;
             if code != 0 {
                 return Err(Error::msg(format!(
                     "could not create {dir}: `{command}` exited with status {code}"
@@ -305,7 +284,7 @@ impl PuppetMasterless {
         facts.insert("packer_builder_type".into(), cx.info.builder_type.clone());
         let facts: Vec<String> = facts
             .iter()
-            .map(|(k, v)| format!("FACTER_{k}={}", quoted(v)))
+            .map(|(k, v)| format!("FACTER_{k}={}", single_quote(v)))
             .collect();
         let working = if c.working_directory.is_empty() {
             staging.to_string()
@@ -342,7 +321,7 @@ impl PuppetMasterless {
         let command = render(template, &cx.info.interp.with_data(data))
             .map_err(|e| Error::msg(format!("execute_command: {e}")))?;
         cx.ui.message(&format!("Running Puppet: {command}"));
-        let code = self.run(cx, &command).await?;
+        let code = run_shown(cx, &command, &|_| {}).await?;
         if code != 0 && code != 2 && !c.ignore_exit_codes {
             return Err(Error::msg(format!(
                 "Puppet exited with a non-zero exit status: {code}"
@@ -368,8 +347,8 @@ impl Provisioner for PuppetMasterless {
         };
         let result = self.stage_and_apply(cx, &staging).await;
         if self.config.clean_staging_directory != Some(false) {
-            let command = self.sudo(format!("rm -rf {}", quoted(&staging)));
-            crate::staging::remove(cx, &command, &staging).await;
+            let command = self.sudo(format!("rm -rf {}", single_quote(&staging)));
+            remove_staging(cx, &command, &staging).await;
         }
         result
     }

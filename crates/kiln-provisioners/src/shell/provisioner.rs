@@ -2,6 +2,7 @@
 //! (also when it failed or was cancelled, unlike Packer 1.6.6), check its exit code.
 
 use super::config::Config;
+use crate::remote::single_quote;
 use async_trait::async_trait;
 use kiln_comm::ssh::shell_quote;
 use kiln_comm::{exec_capture, exec_quiet, CommError, Communicator, Output, RemoteCommand};
@@ -22,11 +23,6 @@ pub fn new(config: &Value, _cx: &PrepareCx) -> Result<Box<dyn Provisioner>, Diag
 
 struct Shell {
     config: Config,
-}
-
-/// Quotes a value for `KEY='value'` in a POSIX shell.
-fn single_quote(v: &str) -> String {
-    format!("'{}'", v.replace('\'', "'\"'\"'"))
 }
 
 fn random_suffix() -> String {
